@@ -1,0 +1,163 @@
+//! The load and latency harness. Starts a real `holdpoint` (release build by
+//! default) on a fresh SQLite file and measures, over loopback:
+//!   1. creates per second with N concurrent agents, with p50/p99 latency;
+//!   2. decision -> /wait return latency, p50/p99.
+//!
+//!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
+//!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
+//!
+//! HOLDPOINT_BENCH_DATABASE_URL picks another database (default: a temp
+//! SQLite file); HOLDPOINT_BIN another server binary.
+
+use holdpoint::testkit::{self, Server};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Options {
+    clients: usize,
+    seconds: u64,
+    decisions: usize,
+}
+
+fn parse_options() -> Options {
+    let mut options = Options {
+        clients: 32,
+        seconds: 10,
+        decisions: 200,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let value = pair.get(1).and_then(|v| v.parse().ok());
+        match (pair[0].as_str(), value) {
+            ("--clients", Some(v)) => options.clients = v,
+            ("--seconds", Some(v)) => options.seconds = v as u64,
+            ("--decisions", Some(v)) => options.decisions = v,
+            _ => {
+                eprintln!("usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D]");
+                std::process::exit(2);
+            }
+        }
+    }
+    options
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let options = parse_options();
+    let bin = testkit::binary_path();
+    let dir = std::env::temp_dir().join(format!("holdpoint-bench-{}", std::process::id()));
+    let database_url = std::env::var("HOLDPOINT_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.join("bench.db").display()));
+    let (email, password) = ("bench@example.com", "bench password");
+    testkit::create_user(&bin, &database_url, email, password, true).await;
+    let key = testkit::create_key(
+        &bin,
+        &database_url,
+        &format!("bench-{}", std::process::id()),
+        None,
+    )
+    .await;
+    let server = Arc::new(Server::start(&bin, &database_url, &[]).await);
+    println!("server: {} on {database_url}", bin.display());
+
+    // 1. Sustained creates.
+    let client = testkit::client();
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..options.clients {
+        let (client, server, key) = (client.clone(), server.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let body = testkit::sample_request(&format!("Bench {worker}-{n}"));
+                let t0 = Instant::now();
+                let response = testkit::create_approval(&client, &server, &key, &body).await;
+                assert_eq!(response.status(), 201, "create failed");
+                response.bytes().await.expect("body");
+                latencies.push(t0.elapsed());
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!(
+        "creates: {} in {:.1} s with {} clients = {:.0}/s; latency p50 {} p99 {}",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        options.clients,
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+    );
+
+    // 2. Decision -> wait return.
+    let cookie = testkit::login(&client, &server, email, password).await;
+    let mut wake = Vec::new();
+    for n in 0..options.decisions {
+        let response = testkit::create_approval(
+            &client,
+            &server,
+            &key,
+            &testkit::sample_request(&format!("Wait {n}")),
+        )
+        .await;
+        let approval: serde_json::Value = response.json().await.expect("approval");
+        let id = approval["id"].as_str().expect("id").to_owned();
+        let waiter = {
+            let (client, url, key) = (
+                client.clone(),
+                server.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")),
+                key.clone(),
+            );
+            tokio::spawn(async move {
+                let response = client.get(url).bearer_auth(key).send().await.expect("wait");
+                let body: serde_json::Value = response.json().await.expect("wait body");
+                (
+                    Instant::now(),
+                    body["status"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+        };
+        // Give the long-poll time to be parked on the server.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let decided_at = Instant::now();
+        let response = testkit::decide(&client, &server, &cookie, &id, "approve", None).await;
+        assert!(
+            response.status().is_success(),
+            "decide failed: {}",
+            response.status()
+        );
+        let (returned_at, status) = waiter.await.expect("waiter");
+        assert_eq!(status, "approved");
+        wake.push(returned_at.saturating_duration_since(decided_at));
+    }
+    wake.sort();
+    println!(
+        "decision -> wait return ({} decisions): p50 {} p99 {} (from sending the decision)",
+        wake.len(),
+        ms(percentile(&wake, 50.0)),
+        ms(percentile(&wake, 99.0)),
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

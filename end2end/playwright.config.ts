@@ -1,0 +1,44 @@
+import { defineConfig } from "@playwright/test";
+
+// The server under test: the debug build, on its own port and a fresh data
+// directory, started from the repository root so it finds target/site.
+const port = Number(process.env.HOLDPOINT_E2E_PORT ?? 3210);
+export const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  outputDir: "./test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: `rm -rf target/e2e-data && exec target/debug/holdpoint serve --addr 127.0.0.1:${port}`,
+    cwd: "..",
+    env: { HOLDPOINT_DATA_DIR: "target/e2e-data", HOLDPOINT_LOG: "warn" },
+    url: `${baseURL}/login`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    gracefulShutdown: { signal: "SIGINT", timeout: 10_000 },
+  },
+});

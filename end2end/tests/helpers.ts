@@ -1,0 +1,48 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { expect, type APIRequestContext, type Page } from "@playwright/test";
+
+const root = path.resolve(__dirname, "../..");
+const bin = path.join(root, "target/debug/holdpoint");
+const env = { ...process.env, HOLDPOINT_DATA_DIR: path.join(root, "target/e2e-data"), HOLDPOINT_LOG: "warn" };
+
+export const PASSWORD = "correct horse battery";
+
+export type Account = { email: string; key: string };
+
+/** A fresh approver and an API key routed to them, made with the real CLI. */
+export function newAccount(label: string): Account {
+  const suffix = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const email = `${label}-${suffix}@example.com`;
+  execFileSync(bin, ["admin", "create-user", "--email", email, "--password-stdin"], { input: PASSWORD, env, cwd: root });
+  const key = execFileSync(bin, ["admin", "create-key", "--name", `${label}-agent-${suffix}`, "--approver", email], {
+    env,
+    cwd: root,
+  })
+    .toString()
+    .trim();
+  return { email, key };
+}
+
+/** Creates an approval through the agent API, as an agent would. */
+export async function createApproval(request: APIRequestContext, key: string, body: Record<string, unknown>) {
+  const response = await request.post("/api/v1/approvals", {
+    headers: { Authorization: `Bearer ${key}` },
+    data: body,
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()) as { id: string; url: string; status: string };
+}
+
+export async function waitForHydration(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
+}
+
+export async function logIn(page: Page, email: string) {
+  await page.goto("/login");
+  await waitForHydration(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("link", { name: "History" })).toBeVisible();
+}

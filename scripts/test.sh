@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: formatting and lints, the Rust unit
+# and integration tests (real server processes on real databases), and the
+# Playwright browser tests in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+
+export PATH="$PWD/end2end/node_modules/.bin:$PATH"
+# cargo-leptos builds debug with this flag; giving cargo test and clippy the
+# same one lets them reuse its compiled dependencies instead of building twice.
+export RUSTFLAGS="--cfg erase_components"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "Formatting"
+cargo fmt --all -- --check
+
+step "Building the server and the WASM inbox"
+cargo leptos build
+
+step "Lints (server and browser builds)"
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "Rust unit and integration tests"
+cargo test --features ssr
+
+step "Browser tests"
+(cd end2end && npx playwright test)

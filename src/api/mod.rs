@@ -1,0 +1,244 @@
+//! Server functions: the browser's door to the server. Each one is a public
+//! HTTP endpoint, so each checks the session itself before calling the
+//! service. They live under /rpc, apart from the agent REST API.
+
+use crate::model::{Approval, ApprovalPage};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in person, as the UI needs them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub email: String,
+    pub name: String,
+    pub admin: bool,
+}
+
+/// The inbox: pending approvals, oldest first, and the server's clock so the
+/// first render of "waiting 4 min" is the same on the server and in the
+/// browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxData {
+    pub approvals: Vec<Approval>,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalData {
+    pub approval: Approval,
+    pub now_ms: i64,
+}
+
+/// The message to show a person for a failed server function.
+pub fn error_message(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => format!("The server could not be reached ({other}). Try again."),
+    }
+}
+
+pub const NOT_SIGNED_IN: &str = "You are not signed in.";
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::NOT_SIGNED_IN;
+    use crate::server::service::{Service, ServiceError};
+    use crate::server::state::AppState;
+    use crate::server::store::User;
+    use axum::http::StatusCode;
+    use leptos::prelude::*;
+    use std::sync::Arc;
+
+    pub fn service() -> Result<Arc<Service>, ServerFnError> {
+        use_context::<AppState>()
+            .map(|state| state.service)
+            .ok_or_else(|| ServerFnError::new("server state is missing"))
+    }
+
+    pub async fn headers() -> Result<axum::http::HeaderMap, ServerFnError> {
+        let parts: axum::http::request::Parts = leptos_axum::extract().await?;
+        Ok(parts.headers)
+    }
+
+    /// The signed-in user, or an error every page turns into the login form.
+    pub async fn require_user(service: &Service) -> Result<User, ServerFnError> {
+        let headers = headers().await?;
+        crate::server::auth::current_user(service, &headers)
+            .await
+            .map_err(to_fn_error)?
+            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))
+    }
+
+    /// An error for the person, with the HTTP status that fits it (Leptos
+    /// would otherwise answer every server function error with a 500).
+    pub fn fail(status: StatusCode, message: impl Into<String>) -> ServerFnError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        ServerFnError::new(message.into())
+    }
+
+    pub fn to_fn_error(error: ServiceError) -> ServerFnError {
+        match error {
+            ServiceError::Store(store) => {
+                tracing::error!(error = %store, "store error in server function");
+                fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Try again.",
+                )
+            }
+            ServiceError::NotFound => fail(
+                StatusCode::NOT_FOUND,
+                "There is no such approval, or it is not routed to you.",
+            ),
+            ServiceError::AlreadyDecided(approval) => {
+                let detail = ServiceError::AlreadyDecided(approval).to_string();
+                fail(StatusCode::CONFLICT, format!("This approval was {detail}."))
+            }
+            ServiceError::Conflict(message) => fail(StatusCode::CONFLICT, message),
+            other => fail(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+        }
+    }
+
+    pub fn set_cookie(cookie: String) {
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
+    let service = ssr::service()?;
+    let headers = ssr::headers().await?;
+    let user = crate::server::auth::current_user(&service, &headers)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    Ok(user.map(|user| Me {
+        admin: user.role == crate::server::store::Role::Admin,
+        email: user.email,
+        name: user.name,
+    }))
+}
+
+/// Only same-site paths are followed after login (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    match crate::server::auth::login(&service, &email, &password)
+        .await
+        .map_err(ssr::to_fn_error)?
+    {
+        Some((_, token)) => {
+            let secure = service.config().secure_cookies;
+            ssr::set_cookie(crate::server::auth::session_cookie(&token, secure));
+            leptos_axum::redirect(&safe_next(next.as_deref()));
+            Ok(())
+        }
+        None => Err(ssr::fail(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "That email and password do not match an active account.",
+        )),
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    let headers = ssr::headers().await?;
+    crate::server::auth::logout(&service, &headers)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    ssr::set_cookie(crate::server::auth::clear_session_cookie(
+        service.config().secure_cookies,
+    ));
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "inbox")]
+pub async fn inbox() -> Result<InboxData, ServerFnError> {
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    let approvals = service.inbox(&user, 500).await.map_err(ssr::to_fn_error)?;
+    Ok(InboxData {
+        approvals,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "approval_detail")]
+pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> {
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    let approval = service
+        .approval_for_user(&user, &id)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    Ok(ApprovalData {
+        approval,
+        now_ms: chrono::Utc::now().timestamp_millis(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "history")]
+pub async fn history(
+    q: Option<String>,
+    cursor: Option<String>,
+) -> Result<ApprovalPage, ServerFnError> {
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    let cursor = cursor.filter(|c| crate::server::ids::is_id("apr", c));
+    service
+        .history(&user, q, cursor, 50)
+        .await
+        .map_err(ssr::to_fn_error)
+}
+
+/// Approve (`verdict = "approve"`) or deny (`verdict = "deny"`, with a
+/// reason) a pending approval.
+#[server(prefix = "/rpc", endpoint = "decide")]
+pub async fn decide(
+    id: String,
+    verdict: String,
+    reason: Option<String>,
+) -> Result<Approval, ServerFnError> {
+    use crate::model::{Reason, Verdict};
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    let verdict = match verdict.as_str() {
+        "approve" => Verdict::Approve,
+        "deny" => Verdict::Deny(
+            Reason::parse(reason.as_deref().unwrap_or_default()).map_err(|invalid| {
+                ssr::fail(axum::http::StatusCode::UNPROCESSABLE_ENTITY, invalid.detail)
+            })?,
+        ),
+        other => {
+            return Err(ssr::fail(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Unknown verdict {other:?}."),
+            ))
+        }
+    };
+    service
+        .decide(&user, &id, verdict)
+        .await
+        .map_err(ssr::to_fn_error)
+}

@@ -1,0 +1,150 @@
+//! One approval, as the approver reads it: title, who and when, the preview,
+//! the data, and the decision.
+
+use super::json::JsonView;
+use super::time::{age_class, humanize, stamp};
+use crate::api::{error_message, Decide};
+use crate::model::{Approval, Status};
+use leptos::html;
+use leptos::prelude::*;
+
+#[component]
+pub fn ApprovalCard(
+    approval: Approval,
+    /// The clock the ages are computed from (ticks in the browser).
+    now: RwSignal<i64>,
+    /// Called with the decided approval after a successful decision.
+    on_decided: Callback<Approval>,
+) -> impl IntoView {
+    let created_ms = approval.created_at.timestamp_millis();
+    let expires_ms = approval.expires_at.timestamp_millis();
+    let waited = move || now.get() - created_ms;
+    let meta = view! {
+        <p class="card-meta">
+            <span class="agent" title="API key">{approval.agent.clone()}</span>
+            {approval.action.clone().map(|action| view! { <span class="sep">"·"</span><code class="action">{action}</code> })}
+            {approval.approver.clone().map(|who| view! { <span class="sep">"·"</span><span>"for " {who}</span> })}
+            <span class="sep">"·"</span>
+            <span class=move || age_class(waited()) title=stamp(approval.created_at)>
+                {move || format!("waiting {}", humanize(waited()))}
+            </span>
+            {(approval.status == Status::Pending).then(|| view! {
+                <span class="sep">"·"</span>
+                <span class="expires" title=stamp(approval.expires_at)>
+                    {move || format!("expires in {}", humanize(expires_ms - now.get()))}
+                </span>
+            })}
+        </p>
+    };
+    let body = approval.body.clone();
+    view! {
+        <article class="card" aria-labelledby=format!("title-{}", approval.id) data-id=approval.id.clone()>
+            <header>
+                <h2 class="card-title" id=format!("title-{}", approval.id)>{approval.title.clone()}</h2>
+                {meta}
+            </header>
+            {(!body.trim().is_empty()).then(|| view! {
+                <section class="preview" aria-label="Preview from the agent" inner_html=body></section>
+            })}
+            <section class="data">
+                <h3>"Data"</h3>
+                <JsonView value=approval.data.clone()/>
+            </section>
+            {if approval.status == Status::Pending {
+                view! { <Decision id=approval.id.clone() on_decided/> }.into_any()
+            } else {
+                view! { <Outcome approval=approval.clone()/> }.into_any()
+            }}
+        </article>
+    }
+}
+
+/// Approve and Deny. Both are plain forms posting to the `decide` server
+/// function, so they work before the WASM has loaded; once hydrated, they
+/// submit in place and show errors beside the field.
+#[component]
+fn Decision(id: String, on_decided: Callback<Approval>) -> impl IntoView {
+    let approve = ServerAction::<Decide>::new();
+    let deny = ServerAction::<Decide>::new();
+    let reason_field = NodeRef::<html::Textarea>::new();
+    Effect::new(move |_| {
+        for action in [approve, deny] {
+            if let Some(Ok(decided)) = action.value().get() {
+                action.value().set(None);
+                on_decided.run(decided);
+            }
+        }
+    });
+    let approve_error = move || {
+        approve
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
+    let deny_error = move || {
+        deny.value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
+    let busy = move || approve.pending().get() || deny.pending().get();
+    let reason_id = format!("reason-{id}");
+    let reason_error_id = format!("reason-error-{id}");
+    let deny_id = id.clone();
+    view! {
+        <footer class="decision">
+            <ActionForm action=approve attr:class="approve-form">
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="verdict" value="approve"/>
+                <button type="submit" class="button approve" disabled=busy>
+                    "Approve"
+                </button>
+            </ActionForm>
+            <details class="deny" on:toggle=move |_| {
+                if let Some(field) = reason_field.get() {
+                    let _ = field.focus();
+                }
+            }>
+                <summary class="button deny">"Deny…"</summary>
+                <ActionForm action=deny attr:class="deny-form">
+                    <input type="hidden" name="id" value=deny_id/>
+                    <input type="hidden" name="verdict" value="deny"/>
+                    <label for=reason_id.clone()>"Reason (sent back to the agent)"</label>
+                    <textarea
+                        id=reason_id
+                        name="reason"
+                        rows="3"
+                        node_ref=reason_field
+                        aria-invalid=move || deny_error().is_some().to_string()
+                        aria-describedby=reason_error_id.clone()
+                        placeholder="What should the agent do differently?"
+                    ></textarea>
+                    <p class="field-error" id=reason_error_id role="alert">{deny_error}</p>
+                    <button type="submit" class="button deny-send" disabled=busy>"Send denial"</button>
+                </ActionForm>
+            </details>
+            <p class="field-error" role="alert">{approve_error}</p>
+        </footer>
+    }
+}
+
+#[component]
+fn Outcome(approval: Approval) -> impl IntoView {
+    let status = approval.status;
+    let who = approval.decided_by.clone().map(|who| format!(" by {who}"));
+    let when = approval.decided_at.map(|at| {
+        let took = (at - approval.created_at).num_milliseconds();
+        format!(" on {} after {}", stamp(at), humanize(took))
+    });
+    view! {
+        <footer class="outcome">
+            <p>
+                <span class=format!("status status-{status}")>{status.to_string()}</span>
+                {who}
+                {when}
+            </p>
+            {approval.reason.map(|reason| view! { <blockquote class="reason">{reason}</blockquote> })}
+        </footer>
+    }
+}

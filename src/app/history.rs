@@ -1,0 +1,92 @@
+//! Decided approvals, newest first, searchable by title; with how long each
+//! decision took.
+
+use super::time::{humanize, stamp};
+use crate::api::{error_message, history};
+use crate::model::ApprovalPage;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn HistoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let search = move || query.read().get("q").unwrap_or_default();
+    let data = Resource::new(
+        move || (query.read().get("q"), query.read().get("cursor")),
+        |(q, cursor)| history(q, cursor),
+    );
+    view! {
+        <Title text="History · Holdpoint"/>
+        <main class="page">
+            <h1>"History"</h1>
+            <form method="get" action="/history" class="search" role="search">
+                <label for="q" class="visually-hidden">"Search titles"</label>
+                <input id="q" type="search" name="q" placeholder="Search titles" value=search/>
+                <button type="submit" class="button">"Search"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(page) => view! { <HistoryTable page search=search()/> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error_message(&error)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn HistoryTable(page: ApprovalPage, search: String) -> impl IntoView {
+    if page.items.is_empty() {
+        return view! { <p class="muted">"No decided approvals yet."</p> }.into_any();
+    }
+    let rows = page
+        .items
+        .into_iter()
+        .map(|approval| {
+            let took = approval
+                .decided_at
+                .map(|at| humanize((at - approval.created_at).num_milliseconds()));
+            view! {
+                <tr>
+                    <td><span class=format!("status status-{}", approval.status)>{approval.status.to_string()}</span></td>
+                    <td><a href=format!("/approvals/{}", approval.id)>{approval.title.clone()}</a></td>
+                    <td>{approval.agent.clone()}</td>
+                    <td>{approval.decided_by.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                    <td class="reason-cell">{approval.reason.clone().unwrap_or_default()}</td>
+                    <td>{approval.decided_at.map(stamp)}</td>
+                    <td>{took}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let next = page.next_cursor.map(|cursor| {
+        let q = search
+            .replace('&', "%26")
+            .replace('#', "%23")
+            .replace(' ', "+");
+        view! { <p><a href=format!("/history?q={q}&cursor={cursor}")>"Older →"</a></p> }
+    });
+    view! {
+        <div class="table-wrap">
+            <table class="history">
+                <thead>
+                    <tr>
+                        <th scope="col">"Outcome"</th>
+                        <th scope="col">"Title"</th>
+                        <th scope="col">"Agent"</th>
+                        <th scope="col">"Decided by"</th>
+                        <th scope="col">"Reason"</th>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Took"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {next}
+    }
+    .into_any()
+}

@@ -1,0 +1,66 @@
+//! The frame around every signed-in page: header, navigation, notices. Sends
+//! anyone without a session to the login page.
+
+use super::Notice;
+use crate::api::{error_message, whoami, Logout};
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_location;
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    let logout = ServerAction::<Logout>::new();
+    let notice = RwSignal::new(None::<String>);
+    provide_context(Notice(notice));
+    let location = use_location();
+    let login_path = move || {
+        let here = format!(
+            "{}{}",
+            location.pathname.get_untracked(),
+            location.search.get_untracked()
+        );
+        let here: String = here
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                    (b as char).to_string()
+                }
+                other => format!("%{other:02X}"),
+            })
+            .collect();
+        format!("/login?next={here}")
+    };
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! {
+                        <header class="topbar">
+                            <A href="/" attr:class="brand">"Holdpoint"</A>
+                            <nav aria-label="Main">
+                                <A href="/" exact=true>"Inbox"</A>
+                                <A href="/history">"History"</A>
+                            </nav>
+                            <div class="whoami">
+                                <span title=me.email.clone()>{me.name.clone()}</span>
+                                {me.admin.then(|| view! { <span class="badge">"admin"</span> })}
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link">"Sign out"</button>
+                                </ActionForm>
+                            </div>
+                        </header>
+                        <p class="notice" role="status" aria-live="polite">{move || notice.get()}</p>
+                        <Outlet/>
+                    }
+                    .into_any(),
+                    Ok(None) => view! { <Redirect path=login_path()/> }.into_any(),
+                    Err(error) => view! {
+                        <main class="page narrow"><p class="error" role="alert">{error_message(&error)}</p></main>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,38 @@
+//! Sign in with email and password.
+
+use crate::api::{error_message, Login};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
+    let error = move || {
+        login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
+    view! {
+        <Title text="Sign in · Holdpoint"/>
+        <main class="page narrow login">
+            <h1>"Holdpoint"</h1>
+            <p class="lede">"Sign in to decide what your agents may do."</p>
+            <ActionForm action=login>
+                <input type="hidden" name="next" value=next/>
+                <label for="email">"Email"</label>
+                <input id="email" type="email" name="email" autocomplete="username" required autofocus/>
+                <label for="password">"Password"</label>
+                <input id="password" type="password" name="password" autocomplete="current-password" required/>
+                <p class="field-error" role="alert">{error}</p>
+                <button type="submit" class="button primary" disabled=move || login.pending().get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+        </main>
+    }
+}

@@ -1,0 +1,101 @@
+//! The web inbox: shell, router and pages.
+
+mod card;
+mod detail;
+mod history;
+mod inbox;
+mod json;
+mod layout;
+mod login;
+pub mod time;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Browser tests wait for this marker before clicking.
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/holdpoint.css"/>
+        <Title text="Holdpoint"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
+                    <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="page narrow">
+            <h1>"Not found"</h1>
+            <p>"There is nothing at this address. " <a href="/">"Go to the inbox"</a></p>
+        </main>
+    }
+}
+
+/// A clock for "waiting 4 min": starts at the server's time (so the first
+/// render matches on both sides) and ticks in the browser.
+pub fn use_clock(server_now_ms: i64) -> RwSignal<i64> {
+    let now = RwSignal::new(server_now_ms);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let tick = move || now.set(chrono::Utc::now().timestamp_millis());
+            tick();
+            if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(5)) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
+    now
+}
+
+/// The short confirmation shown after a decision ("Approved: ...").
+#[derive(Clone, Copy)]
+pub struct Notice(pub RwSignal<Option<String>>);
+
+pub fn announce(message: String) {
+    if let Some(Notice(notice)) = use_context::<Notice>() {
+        notice.set(Some(message));
+    }
+}

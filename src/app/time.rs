@@ -1,0 +1,59 @@
+//! How long things take, in words a person reads at a glance.
+
+use chrono::{DateTime, Utc};
+
+/// "just now", "45 s", "4 min", "2 h 5 min", "3 d 4 h".
+pub fn humanize(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        0..=4 => "just now".to_owned(),
+        5..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        3600..=86_399 => match (secs % 3600) / 60 {
+            0 => format!("{} h", secs / 3600),
+            min => format!("{} h {min} min", secs / 3600),
+        },
+        _ => match (secs % 86_400) / 3600 {
+            0 => format!("{} d", secs / 86_400),
+            hours => format!("{} d {hours} h", secs / 86_400),
+        },
+    }
+}
+
+/// How urgent an age looks: amber after 15 minutes, red after an hour, so a
+/// backlog is visible at a glance.
+pub fn age_class(ms: i64) -> &'static str {
+    match ms / 60_000 {
+        0..=14 => "age",
+        15..=59 => "age age-amber",
+        _ => "age age-red",
+    }
+}
+
+/// A timestamp for tables and tooltips, in UTC so server and browser agree.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanizes_durations() {
+        assert_eq!(humanize(-5), "just now");
+        assert_eq!(humanize(3_000), "just now");
+        assert_eq!(humanize(45_000), "45 s");
+        assert_eq!(humanize(4 * 60_000 + 10_000), "4 min");
+        assert_eq!(humanize(2 * 3_600_000), "2 h");
+        assert_eq!(humanize(2 * 3_600_000 + 5 * 60_000), "2 h 5 min");
+        assert_eq!(humanize(3 * 86_400_000 + 4 * 3_600_000), "3 d 4 h");
+    }
+
+    #[test]
+    fn ages_turn_amber_then_red() {
+        assert_eq!(age_class(60_000), "age");
+        assert_eq!(age_class(20 * 60_000), "age age-amber");
+        assert_eq!(age_class(2 * 3_600_000), "age age-red");
+    }
+}

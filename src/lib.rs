@@ -1,0 +1,20 @@
+//! Holdpoint: a human-approval gate for AI agents.
+//!
+//! One crate, built twice by cargo-leptos: the server (feature `ssr`) and the
+//! WASM inbox (feature `hydrate`). `model`, `api` and `app` are shared;
+//! `server` exists only in the server build.
+
+pub mod api;
+pub mod app;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod testkit;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

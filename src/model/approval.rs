@@ -1,0 +1,115 @@
+//! The approval as agents (REST) and people (the inbox) see it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Lifecycle: `Pending`, then exactly one terminal status, never changed again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Approved,
+    Denied,
+    Expired,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Approved,
+        Status::Denied,
+        Status::Expired,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Denied => "denied",
+            Status::Expired => "expired",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self != Status::Pending
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown status {s:?}: use pending, approved, denied, expired or cancelled")
+            })
+    }
+}
+
+/// A person's decision on a pending approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Deny(super::Reason),
+}
+
+impl Verdict {
+    pub fn status(&self) -> Status {
+        match self {
+            Verdict::Approve => Status::Approved,
+            Verdict::Deny(_) => Status::Denied,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Approve => None,
+            Verdict::Deny(reason) => Some(reason.as_str()),
+        }
+    }
+}
+
+/// One approval request. This is the JSON of the REST API as well as what the
+/// inbox renders, so both always agree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: String,
+    pub status: Status,
+    pub title: String,
+    /// The preview, already sanitized when it was stored.
+    pub body: String,
+    pub data: serde_json::Value,
+    pub action: Option<String>,
+    /// The name of the API key that asked.
+    pub agent: String,
+    /// The named approver it is routed to, if any (else any approver).
+    pub approver: Option<String>,
+    pub reason: Option<String>,
+    /// Email of the person who approved or denied.
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Where a person sees this approval in the web inbox.
+    pub url: String,
+}
+
+/// One page of a cursor-paginated list, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalPage {
+    pub items: Vec<Approval>,
+    pub next_cursor: Option<String>,
+}

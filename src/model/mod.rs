@@ -1,0 +1,9 @@
+//! Types shared by the server and the browser: what an approval is, its
+//! lifecycle, and the validated newtypes ("parse, don't validate") that every
+//! entry point goes through.
+
+mod approval;
+mod validated;
+
+pub use approval::{Approval, ApprovalPage, Status, Verdict};
+pub use validated::{ActionKind, Reason, Title, ValidationError};

@@ -1,0 +1,166 @@
+//! People: password hashing (argon2id) and browser sessions.
+//!
+//! A session is a random token in an HttpOnly, SameSite=Lax cookie; the
+//! database keeps only its SHA-256. SameSite=Lax also keeps other sites from
+//! posting to our server functions with the cookie attached.
+
+use crate::server::ids;
+use crate::server::service::{Service, ServiceResult};
+use crate::server::store::User;
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use axum::http::{header, HeaderMap};
+use std::sync::OnceLock;
+
+pub const SESSION_COOKIE: &str = "holdpoint_session";
+const SESSION_DAYS: i64 = 14;
+
+/// Hashes a password with argon2id off the async runtime (it is slow on
+/// purpose).
+pub async fn hash_password(password: &str) -> String {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("argon2 with default parameters cannot fail")
+            .to_string()
+    })
+    .await
+    .expect("password hashing task panicked")
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to verify against when the email is unknown, so that a wrong email
+/// takes as long as a wrong password and does not reveal who has an account.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(b"decoy password", &salt)
+            .expect("argon2 with default parameters cannot fail")
+            .to_string()
+    })
+}
+
+/// Checks credentials and opens a session; returns the user and the token
+/// for the cookie, or None for a wrong email or password.
+pub async fn login(
+    service: &Service,
+    email: &str,
+    password: &str,
+) -> ServiceResult<Option<(User, String)>> {
+    let found = service.store().user_by_email(email.trim()).await?;
+    let hash = found
+        .as_ref()
+        .map(|(_, hash)| hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
+    let password_ok = verify_password(password, &hash).await;
+    let Some((user, _)) = found.filter(|(user, _)| user.active && password_ok) else {
+        return Ok(None);
+    };
+    let token = ids::new_session_token();
+    let expires_at = chrono::Utc::now().timestamp_millis() + SESSION_DAYS * 86_400_000;
+    service
+        .store()
+        .create_session(&ids::sha256_hex(token.as_bytes()), &user.id, expires_at)
+        .await?;
+    Ok(Some((user, token)))
+}
+
+pub async fn logout(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
+    if let Some(token) = session_token(headers) {
+        service
+            .store()
+            .delete_session(&ids::sha256_hex(token.as_bytes()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The signed-in user for a request, if its session cookie is valid.
+pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResult<Option<User>> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(service
+        .store()
+        .session_user(&ids::sha256_hex(token.as_bytes()), now)
+        .await?)
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+pub fn session_cookie(token: &str, secure: bool) -> String {
+    let max_age = SESSION_DAYS * 86_400;
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+pub fn clear_session_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; holdpoint_session=tok; b=2"),
+        );
+        assert_eq!(session_token(&headers).as_deref(), Some("tok"));
+        assert_eq!(session_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cookie_is_http_only_and_lax() {
+        let cookie = session_cookie("t", true);
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax")
+                && cookie.contains("Secure")
+        );
+        assert!(!session_cookie("t", false).contains("Secure"));
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_themselves() {
+        let hash = hash_password("correct horse").await;
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash).await);
+        assert!(!verify_password("wrong horse", &hash).await);
+    }
+}

@@ -1,0 +1,138 @@
+//! The `holdpoint` command line.
+
+use crate::server::config::{Config, ConfigArgs};
+use crate::server::live::LiveHub;
+use crate::server::service::Service;
+use crate::server::store::{self, Role};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "holdpoint",
+    version,
+    about = "Holdpoint: the pause button in front of your AI agents' irreversible actions.",
+    long_about = "Holdpoint: the pause button in front of your AI agents' irreversible actions.\n\n\
+                  With no subcommand, runs the server (as `holdpoint serve`)."
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: web inbox, agent API and background work (the default).
+    Serve,
+    /// Create users and API keys (for scripts and the first setup).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a person who can sign in to the inbox and decide.
+    CreateUser {
+        /// Their email, used to sign in and to route approvals to them.
+        #[arg(long)]
+        email: String,
+        /// Their display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password (at least 8 characters) from standard input.
+        /// Passwords are never taken as arguments, which other users can see.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make them an admin (sees and decides every approval).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Create an API key for an agent. Prints the key once, on stdout.
+    CreateKey {
+        /// A name people recognise in the inbox, e.g. billing-agent.
+        #[arg(long)]
+        name: String,
+        /// Email of the approver this key's approvals go to by default.
+        #[arg(long)]
+        approver: Option<String>,
+    },
+    /// Revoke the API key with this name; requests with it get 401 at once.
+    RevokeKey {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(cli.config.log)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        None | Some(Command::Serve) => crate::server::http::serve(&cli.config).await,
+        Some(Command::Admin { command }) => admin(&cli.config, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("holdpoint: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
+    let store = store::open(&args.database_url())
+        .await
+        .map_err(|e| format!("opening the database: {e}"))?;
+    let config = Config::new(args, args.listen_addr()?);
+    let service = Service::new(store, LiveHub::new(1), config);
+    match command {
+        AdminCommand::CreateUser {
+            email,
+            name,
+            password_stdin: _,
+            admin,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let role = if admin { Role::Admin } else { Role::Approver };
+            let user = service
+                .create_user(&email, name.as_deref(), password, role)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("Created {} {} ({}).", role.as_str(), user.email, user.id);
+        }
+        AdminCommand::CreateKey { name, approver } => {
+            let (key, secret) = service
+                .create_api_key(&name, approver.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "Created API key {:?} ({}). It is shown only now; store it where the agent reads it:",
+                key.name, key.id
+            );
+            println!("{secret}");
+        }
+        AdminCommand::RevokeKey { name } => {
+            if !service
+                .revoke_api_key(&name)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no active API key is named {name:?}"));
+            }
+            eprintln!("Revoked API key {name:?}.");
+        }
+    }
+    Ok(())
+}

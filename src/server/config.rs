@@ -1,0 +1,137 @@
+//! Runtime configuration, from flags and `HOLDPOINT_*` environment variables.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings shared by `serve` and the admin commands. Every flag has an
+/// environment variable; flags win.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Address to listen on. Port 0 picks a free port (the chosen address is
+    /// printed at start). Falls back to LEPTOS_SITE_ADDR, then 127.0.0.1:3000.
+    #[arg(long, env = "HOLDPOINT_ADDR", global = true)]
+    pub addr: Option<SocketAddr>,
+
+    /// Database: sqlite://PATH. Default: holdpoint.db in the data directory.
+    #[arg(long, env = "HOLDPOINT_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Where the embedded database and other state live.
+    #[arg(
+        long,
+        env = "HOLDPOINT_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// The base URL people and agents use, for links in API answers.
+    /// Default: http://{addr}.
+    #[arg(long, env = "HOLDPOINT_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// How long an approval waits when the agent sets no expires_in
+    /// (e.g. 90s, 30m, 24h, 7d).
+    #[arg(long, env = "HOLDPOINT_DEFAULT_EXPIRY", default_value = "24h",
+          value_parser = parse_duration, global = true)]
+    pub default_expiry: Duration,
+
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
+    pub log: tracing::Level,
+}
+
+impl ConfigArgs {
+    /// The address to bind: the flag or HOLDPOINT_ADDR, else cargo-leptos's
+    /// LEPTOS_SITE_ADDR, else the documented default.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        if let Some(addr) = self.addr {
+            return Ok(addr);
+        }
+        match std::env::var("LEPTOS_SITE_ADDR") {
+            Ok(raw) => raw
+                .parse()
+                .map_err(|e| format!("LEPTOS_SITE_ADDR={raw:?} is not an address: {e}")),
+            Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 3000))),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("holdpoint.db").display()),
+        }
+    }
+}
+
+/// Configuration the running server needs once the socket is bound.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base URL without a trailing slash.
+    pub public_url: String,
+    pub default_expiry: Duration,
+    /// Whether the session cookie gets the Secure attribute (public URL is https).
+    pub secure_cookies: bool,
+}
+
+impl Config {
+    pub fn new(args: &ConfigArgs, bound: SocketAddr) -> Self {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Config {
+            secure_cookies: public_url.starts_with("https://"),
+            public_url,
+            default_expiry: args.default_expiry,
+        }
+    }
+
+    pub fn approval_url(&self, id: &str) -> String {
+        format!("{}/approvals/{id}", self.public_url)
+    }
+}
+
+/// Parses durations such as `500ms`, `90s`, `30m`, `24h`, `7d`, or plain
+/// seconds.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration like 90s, 30m, 24h or 7d"))?;
+    let millis = match unit.trim() {
+        "ms" => value,
+        "" | "s" => value * 1_000,
+        "m" => value * 60_000,
+        "h" => value * 3_600_000,
+        "d" => value * 86_400_000,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {raw:?}: use ms, s, m, h or d"
+            ))
+        }
+    };
+    Ok(Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5w").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Assembles the HTTP application and serves it.
+
+use crate::app::{shell, App};
+use crate::server::config::{Config, ConfigArgs};
+use crate::server::live::LiveHub;
+use crate::server::service::Service;
+use crate::server::state::AppState;
+use crate::server::{expiry, rest, store};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+/// The whole application: REST API, server functions, pages and assets.
+pub fn router(service: Arc<Service>, leptos_options: LeptosOptions) -> Router {
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        service,
+    };
+    let routes = generate_route_list(App);
+    Router::new()
+        .nest("/api/v1", rest::router())
+        .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Defence in depth behind the preview sanitizer: even if something slipped
+/// through, the page may not load remote resources or be framed.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// Leptos's settings (where the built site is), with our listen address.
+fn leptos_options(bound: std::net::SocketAddr) -> Result<LeptosOptions, String> {
+    let mut options = get_configuration(None)
+        .map_err(|e| format!("reading the Leptos configuration: {e}"))?
+        .leptos_options;
+    options.site_addr = bound;
+    Ok(options)
+}
+
+pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
+    let store = store::open(&args.database_url())
+        .await
+        .map_err(|e| format!("opening the database: {e}"))?;
+    let addr = args.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let config = Config::new(args, bound);
+    let service = Arc::new(Service::new(store, LiveHub::new(4096), config));
+    tokio::spawn(expiry::run(service.clone()));
+
+    let app = router(service, leptos_options(bound)?);
+    // Tests and scripts read this line to learn the port.
+    println!("holdpoint listening on http://{bound}");
+    tracing::info!("listening on http://{bound}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,15 @@
+//! Everything that runs only on the server: configuration, storage, the domain
+//! service, the REST API, sessions and background work.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod expiry;
+pub mod http;
+pub mod ids;
+pub mod live;
+pub mod rest;
+pub mod sanitize;
+pub mod service;
+pub mod state;
+pub mod store;

@@ -1,0 +1,99 @@
+//! RFC 9457 problem details, the only error shape the REST API answers with.
+
+use crate::model::ValidationError;
+use crate::server::service::ServiceError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    /// Extension members added to the body (e.g. the approval on a 409).
+    pub extra: Option<(&'static str, serde_json::Value)>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            extra: None,
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+}
+
+impl From<ValidationError> for Problem {
+    fn from(error: ValidationError) -> Self {
+        Problem::unprocessable(error.code, error.detail)
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Self {
+        let detail = error.to_string();
+        match error {
+            ServiceError::Invalid(invalid) => invalid.into(),
+            ServiceError::UnknownApprover(_) => Problem::unprocessable("unknown_approver", detail),
+            ServiceError::IdempotencyMismatch => {
+                Problem::unprocessable("idempotency_key_reused", detail)
+            }
+            ServiceError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no approval with this id belongs to this API key",
+            ),
+            ServiceError::AlreadyDecided(approval) => Problem {
+                extra: serde_json::to_value(&*approval)
+                    .ok()
+                    .map(|a| ("approval", a)),
+                ..Problem::new(StatusCode::CONFLICT, "already_decided", detail)
+            },
+            ServiceError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Store(store) => {
+                tracing::error!(error = %store, "store error in REST handler");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "something went wrong on our side; the request can be retried",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:holdpoint:problem:{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "code": self.code,
+        });
+        if let Some((name, value)) = self.extra {
+            body[name] = value;
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

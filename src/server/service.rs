@@ -1,0 +1,455 @@
+//! The domain operations. Handlers (REST and server functions) authenticate
+//! the caller and call these; each change is one store transaction, and the
+//! live event goes out only after it has committed.
+
+use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title, ValidationError, Verdict};
+use crate::server::config::Config;
+use crate::server::ids;
+use crate::server::live::{ApprovalEvent, LiveHub};
+use crate::server::sanitize::sanitize_preview;
+use crate::server::store::{
+    ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApiKey, NewApproval, NewUser, Order,
+    Role, Store, StoreError, Transition, TransitionOutcome, User,
+};
+use chrono::{DateTime, TimeZone, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(ValidationError),
+    #[error("no active approver has the email {0:?}")]
+    UnknownApprover(String),
+    #[error("this Idempotency-Key was already used with a different request body")]
+    IdempotencyMismatch,
+    #[error("no such approval")]
+    NotFound,
+    #[error("{}", already_decided_detail(.0))]
+    AlreadyDecided(Box<Approval>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn already_decided_detail(approval: &Approval) -> String {
+    let when = approval
+        .decided_at
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    match (approval.status, &approval.decided_by) {
+        (Status::Approved | Status::Denied, Some(who)) => {
+            format!("already {} by {who} at {when}", approval.status)
+        }
+        (Status::Cancelled, _) => format!("already cancelled by the agent at {when}"),
+        (status, _) => format!("already {status} at {when}"),
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// A validated create request, before the approver is looked up.
+#[derive(Debug, Clone)]
+pub struct CreateApproval {
+    pub title: Title,
+    pub body_html: String,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub action: Option<ActionKind>,
+    pub approver_email: Option<String>,
+    pub expires_in: Option<Duration>,
+}
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    hub: LiveHub,
+    config: Config,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, hub: LiveHub, config: Config) -> Self {
+        Self { store, hub, config }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn to_approval(&self, record: ApprovalRecord) -> Approval {
+        let data = serde_json::from_str(&record.data_json).unwrap_or_else(|error| {
+            tracing::error!(id = %record.id, %error, "stored data is not JSON");
+            serde_json::Value::String(record.data_json.clone())
+        });
+        Approval {
+            url: self.config.approval_url(&record.id),
+            id: record.id,
+            status: record.status,
+            title: record.title,
+            body: record.body_html,
+            data,
+            action: record.action,
+            agent: record.agent_name,
+            approver: record.approver_email,
+            reason: record.reason,
+            decided_by: record.decided_by_email,
+            decided_at: record.decided_at.map(from_ms),
+            created_at: from_ms(record.created_at),
+            expires_at: from_ms(record.expires_at),
+        }
+    }
+
+    fn publish(&self, record: &ApprovalRecord) {
+        self.hub.publish(ApprovalEvent {
+            approval_id: record.id.clone(),
+            status: record.status,
+        });
+    }
+
+    // ----- accounts ------------------------------------------------------
+
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: Option<&str>,
+        password: &str,
+        role: Role,
+    ) -> ServiceResult<User> {
+        let email = email.trim().to_lowercase();
+        let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+        });
+        if !valid_email {
+            return Err(invalid(
+                "invalid_email",
+                format!("{email:?} is not an email address"),
+            ));
+        }
+        if password.chars().count() < 8 {
+            return Err(invalid(
+                "weak_password",
+                "the password must have at least 8 characters",
+            ));
+        }
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default())
+            .to_owned();
+        let password_hash = crate::server::auth::hash_password(password).await;
+        let user = self
+            .store
+            .create_user(NewUser {
+                id: ids::new_id("usr", now_ms()),
+                email,
+                name,
+                password_hash,
+                role,
+                created_at: now_ms(),
+            })
+            .await
+            .map_err(conflict_to_message)?;
+        Ok(user)
+    }
+
+    /// Creates an API key; returns it and its secret, which is never stored.
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        default_approver_email: Option<&str>,
+    ) -> ServiceResult<(ApiKey, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "invalid_name",
+                "a key name is 1-100 characters on one line",
+            ));
+        }
+        let default_approver_id = match default_approver_email {
+            Some(email) => Some(self.approver_id(email).await?),
+            None => None,
+        };
+        let secret = ids::new_api_key();
+        let key = self
+            .store
+            .create_api_key(NewApiKey {
+                id: ids::new_id("key", now_ms()),
+                name: name.to_owned(),
+                key_hash: ids::sha256_hex(secret.as_bytes()),
+                default_approver_id,
+                created_at: now_ms(),
+            })
+            .await
+            .map_err(conflict_to_message)?;
+        Ok((key, secret))
+    }
+
+    pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {
+        Ok(self.store.revoke_api_key(name, now_ms()).await?)
+    }
+
+    /// The key behind a bearer secret, if it exists and is not revoked.
+    pub async fn authenticate_key(&self, secret: &str) -> ServiceResult<Option<ApiKey>> {
+        Ok(self
+            .store
+            .api_key_by_hash(&ids::sha256_hex(secret.as_bytes()))
+            .await?)
+    }
+
+    async fn approver_id(&self, email: &str) -> ServiceResult<String> {
+        match self.store.user_by_email(email.trim()).await? {
+            Some((user, _)) if user.active => Ok(user.id),
+            _ => Err(ServiceError::UnknownApprover(email.to_owned())),
+        }
+    }
+
+    // ----- the agent's side ----------------------------------------------
+
+    /// Creates an approval. With an idempotency key (and the hash of the
+    /// request it came with), a retry returns the first approval; the bool
+    /// says whether this was such a replay.
+    pub async fn create(
+        &self,
+        key: &ApiKey,
+        request: CreateApproval,
+        idempotency: Option<(String, String)>,
+    ) -> ServiceResult<(Approval, bool)> {
+        let approver_id = match &request.approver_email {
+            Some(email) => Some(self.approver_id(email).await?),
+            None => key.default_approver_id.clone(),
+        };
+        let created_at = now_ms();
+        let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
+        let data_json = serde_json::Value::Object(request.data).to_string();
+        let new = NewApproval {
+            id: ids::new_id("apr", created_at),
+            api_key_id: key.id.clone(),
+            title: request.title.as_str().to_owned(),
+            body_html: sanitize_preview(&request.body_html),
+            data_json,
+            action: request.action.map(|a| a.as_str().to_owned()),
+            approver_id,
+            created_at,
+            expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
+            idempotency: idempotency.clone(),
+        };
+        match self.store.insert_approval(new).await? {
+            InsertOutcome::Created(record) => {
+                self.publish(&record);
+                Ok((self.to_approval(record), false))
+            }
+            InsertOutcome::Replayed {
+                existing,
+                request_hash,
+            } => {
+                let same_request = idempotency.is_some_and(|(_, hash)| hash == request_hash);
+                if same_request {
+                    Ok((self.to_approval(existing), true))
+                } else {
+                    Err(ServiceError::IdempotencyMismatch)
+                }
+            }
+        }
+    }
+
+    async fn record_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<ApprovalRecord> {
+        match self.store.approval(id).await? {
+            // Another key's approval is indistinguishable from a missing one.
+            Some(record) if record.api_key_id == key.id => Ok(record),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    pub async fn approval_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
+        Ok(self.to_approval(self.record_for_key(key, id).await?))
+    }
+
+    /// Waits until the approval leaves `pending` or `timeout` passes, woken
+    /// by the hub rather than by polling the database.
+    pub async fn wait_for_key(
+        &self,
+        key: &ApiKey,
+        id: &str,
+        timeout: Duration,
+    ) -> ServiceResult<Approval> {
+        // Subscribe before reading, so a decision between the two is not missed.
+        let mut events = self.hub.subscribe();
+        let mut record = self.record_for_key(key, id).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while record.status == Status::Pending {
+            let woken = tokio::time::timeout_at(deadline, async {
+                loop {
+                    match events.recv().await {
+                        Ok(event) if event.approval_id == id => return true,
+                        Ok(_) => continue,
+                        // Missed events: re-read to be sure.
+                        Err(RecvError::Lagged(_)) => return true,
+                        Err(RecvError::Closed) => return false,
+                    }
+                }
+            })
+            .await;
+            match woken {
+                Ok(true) => record = self.record_for_key(key, id).await?,
+                _ => break,
+            }
+        }
+        Ok(self.to_approval(record))
+    }
+
+    pub async fn list_for_key(
+        &self,
+        key: &ApiKey,
+        status: Option<Status>,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> ServiceResult<ApprovalPage> {
+        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit + 1);
+        filter.api_key_id = Some(key.id.clone());
+        filter.statuses = status.into_iter().collect();
+        filter.after = cursor;
+        Ok(self.page(filter, limit).await?)
+    }
+
+    /// Fetches one more than `limit` to learn whether a next page exists.
+    async fn page(&self, filter: ApprovalFilter, limit: i64) -> ServiceResult<ApprovalPage> {
+        let mut records = self.store.approvals(&filter).await?;
+        let next_cursor = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok(ApprovalPage {
+            items: records.into_iter().map(|r| self.to_approval(r)).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn cancel(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
+        self.record_for_key(key, id).await?;
+        let transition = Transition {
+            status: Status::Cancelled,
+            reason: None,
+            decided_by: None,
+            actor: format!("key:{}", key.id),
+            at: now_ms(),
+        };
+        self.apply(id, &transition).await
+    }
+
+    async fn apply(&self, id: &str, transition: &Transition) -> ServiceResult<Approval> {
+        match self.store.transition(id, transition).await? {
+            TransitionOutcome::Applied(record) => {
+                self.publish(&record);
+                Ok(self.to_approval(record))
+            }
+            TransitionOutcome::AlreadyDecided(record) => Err(ServiceError::AlreadyDecided(
+                Box::new(self.to_approval(record)),
+            )),
+            TransitionOutcome::NotFound => Err(ServiceError::NotFound),
+        }
+    }
+
+    // ----- the approver's side -------------------------------------------
+
+    fn visibility(user: &User) -> Option<String> {
+        match user.role {
+            Role::Admin => None,
+            Role::Approver => Some(user.id.clone()),
+        }
+    }
+
+    pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
+        match self.store.approval(id).await? {
+            Some(record) if can_see(user, &record) => Ok(self.to_approval(record)),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Pending approvals this person may decide, oldest first.
+    pub async fn inbox(&self, user: &User, limit: i64) -> ServiceResult<Vec<Approval>> {
+        let mut filter = ApprovalFilter::new(Order::OldestFirst, limit);
+        filter.statuses = vec![Status::Pending];
+        filter.visible_to = Self::visibility(user);
+        Ok(self.page(filter, limit).await?.items)
+    }
+
+    /// Decided approvals this person may see, newest first.
+    pub async fn history(
+        &self,
+        user: &User,
+        title_contains: Option<String>,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> ServiceResult<ApprovalPage> {
+        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit + 1);
+        filter.statuses = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        filter.visible_to = Self::visibility(user);
+        filter.title_contains = title_contains;
+        filter.after = cursor;
+        self.page(filter, limit).await
+    }
+
+    pub async fn decide(&self, user: &User, id: &str, verdict: Verdict) -> ServiceResult<Approval> {
+        self.approval_for_user(user, id).await?;
+        let transition = Transition {
+            status: verdict.status(),
+            reason: verdict.reason().map(str::to_owned),
+            decided_by: Some(user.id.clone()),
+            actor: format!("user:{}", user.id),
+            at: now_ms(),
+        };
+        self.apply(id, &transition).await
+    }
+
+    // ----- time ------------------------------------------------------------
+
+    /// Expires every due approval; returns how many.
+    pub async fn expire_due(&self) -> ServiceResult<usize> {
+        let expired = self.store.expire_due(now_ms()).await?;
+        for record in &expired {
+            self.publish(record);
+        }
+        Ok(expired.len())
+    }
+
+    pub async fn next_expiry(&self) -> ServiceResult<Option<i64>> {
+        Ok(self.store.next_expiry().await?)
+    }
+}
+
+fn can_see(user: &User, record: &ApprovalRecord) -> bool {
+    user.role == Role::Admin
+        || record.approver_id.is_none()
+        || record.approver_id.as_deref() == Some(user.id.as_str())
+}
+
+fn invalid(code: &'static str, detail: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(ValidationError {
+        code,
+        detail: detail.into(),
+    })
+}
+
+fn conflict_to_message(error: StoreError) -> ServiceError {
+    match error {
+        StoreError::Conflict(what) => ServiceError::Conflict(format!("{what} already exists")),
+        other => ServiceError::Store(other),
+    }
+}

@@ -1,0 +1,232 @@
+//! Persistence. One trait, one implementation per backend, each with its own
+//! migrations folder (the atuin shape): backend-specific SQL stays inside its
+//! implementation. Every method that changes an approval is one transaction
+//! that also writes the audit event.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::model::Status;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Approver,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Approver => "approver",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Role {
+        if raw == "admin" {
+            Role::Admin
+        } else {
+            Role::Approver
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// Where approvals from this key go when the agent names no approver.
+    pub default_approver_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: String,
+    pub name: String,
+    pub key_hash: String,
+    pub default_approver_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// An approval as stored, with the names joined in. Times are Unix
+/// milliseconds, which both backends store as a 64-bit integer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub api_key_id: String,
+    pub agent_name: String,
+    pub status: Status,
+    pub title: String,
+    pub body_html: String,
+    pub data_json: String,
+    pub action: Option<String>,
+    pub approver_id: Option<String>,
+    pub approver_email: Option<String>,
+    pub reason: Option<String>,
+    pub decided_by_email: Option<String>,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub id: String,
+    pub api_key_id: String,
+    pub title: String,
+    pub body_html: String,
+    pub data_json: String,
+    pub action: Option<String>,
+    pub approver_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The agent's Idempotency-Key and a hash of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+pub enum InsertOutcome {
+    Created(ApprovalRecord),
+    /// The key was used before: the first approval and its request hash.
+    Replayed {
+        existing: ApprovalRecord,
+        request_hash: String,
+    },
+}
+
+/// A terminal transition of a pending approval.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub status: Status,
+    pub reason: Option<String>,
+    /// The person who decided (approve / deny), if any.
+    pub decided_by: Option<String>,
+    /// Who caused it, for the audit log (`user:ID`, `key:ID`, `system`).
+    pub actor: String,
+    pub at: i64,
+}
+
+#[derive(Debug)]
+pub enum TransitionOutcome {
+    Applied(ApprovalRecord),
+    /// Someone else got there first: the approval as it now is.
+    AlreadyDecided(ApprovalRecord),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Which approvals to list. `after` is an exclusive ID bound in the
+/// direction of `order` (the pagination cursor).
+#[derive(Debug, Clone)]
+pub struct ApprovalFilter {
+    pub api_key_id: Option<String>,
+    pub statuses: Vec<Status>,
+    /// Only approvals routed to this user or to nobody in particular.
+    pub visible_to: Option<String>,
+    pub title_contains: Option<String>,
+    pub after: Option<String>,
+    pub order: Order,
+    pub limit: i64,
+}
+
+impl ApprovalFilter {
+    pub fn new(order: Order, limit: i64) -> Self {
+        Self {
+            api_key_id: None,
+            statuses: Vec::new(),
+            visible_to: None,
+            title_contains: None,
+            after: None,
+            order,
+            limit,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The active user behind an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
+    /// An unrevoked key by the SHA-256 of its secret.
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Revokes the unrevoked key with this name; false when there is none.
+    async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
+
+    /// Inserts an approval and its `created` audit event, or, when the
+    /// idempotency key was seen for this API key, returns the first one.
+    async fn insert_approval(&self, approval: NewApproval) -> StoreResult<InsertOutcome>;
+    async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>>;
+    async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>>;
+    /// Moves a pending approval to a terminal status, atomically: of many
+    /// concurrent callers exactly one gets `Applied`.
+    async fn transition(&self, id: &str, transition: &Transition)
+        -> StoreResult<TransitionOutcome>;
+    /// Expires every pending approval whose deadline is at or before `now`.
+    async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>>;
+    /// The earliest deadline among pending approvals.
+    async fn next_expiry(&self) -> StoreResult<Option<i64>>;
+}
+
+/// Opens the store named by `database_url` and brings its schema up to date.
+pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(database_url).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL {database_url:?}: use sqlite://PATH"
+        )))
+    }
+}

@@ -1,0 +1,218 @@
+//! Drives a real Holdpoint process from the outside, the way a user would:
+//! the integration tests and the benchmark harness both use it, so neither
+//! mocks anything. Not used by the server itself.
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running `holdpoint serve`, killed when dropped.
+pub struct Server {
+    pub base_url: String,
+    pub child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A `holdpoint` command with the database and environment of a test.
+pub fn holdpoint(bin: &Path, database_url: &str, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .env("HOLDPOINT_DATABASE_URL", database_url)
+        .env("HOLDPOINT_LOG", "warn")
+        .env_remove("HOLDPOINT_ADDR")
+        .env_remove("HOLDPOINT_PUBLIC_URL")
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    command
+}
+
+impl Server {
+    /// Starts the server on a free port and waits until it listens.
+    pub async fn start(bin: &Path, database_url: &str, env: &[(&str, &str)]) -> Server {
+        let mut child = holdpoint(bin, database_url, env)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start holdpoint");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read server stdout") {
+                if let Some(url) = line.strip_prefix("holdpoint listening on ") {
+                    return url.trim().to_owned();
+                }
+            }
+            panic!("holdpoint exited before listening");
+        })
+        .await
+        .expect("holdpoint did not start within 30 s");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { base_url, child }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// `holdpoint admin create-user ... --password-stdin`.
+pub async fn create_user(bin: &Path, database_url: &str, email: &str, password: &str, admin: bool) {
+    use tokio::io::AsyncWriteExt;
+    let mut command = holdpoint(bin, database_url, &[]);
+    command.args(["admin", "create-user", "--email", email, "--password-stdin"]);
+    if admin {
+        command.arg("--admin");
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run create-user");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin
+        .write_all(password.as_bytes())
+        .await
+        .expect("write password");
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .await
+        .expect("create-user finished");
+    assert!(
+        output.status.success(),
+        "create-user failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `holdpoint admin create-key --name NAME [--approver EMAIL]`; returns the key.
+pub async fn create_key(
+    bin: &Path,
+    database_url: &str,
+    name: &str,
+    approver: Option<&str>,
+) -> String {
+    let mut command = holdpoint(bin, database_url, &[]);
+    command.args(["admin", "create-key", "--name", name]);
+    if let Some(approver) = approver {
+        command.args(["--approver", approver]);
+    }
+    let output = command.output().await.expect("run create-key");
+    assert!(
+        output.status.success(),
+        "create-key failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8 key")
+        .trim()
+        .to_owned()
+}
+
+/// An HTTP client that does not follow redirects (so a test sees them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("build client")
+}
+
+/// Signs in through the login server function; returns the Cookie header.
+pub async fn login(
+    client: &reqwest::Client,
+    server: &Server,
+    email: &str,
+    password: &str,
+) -> String {
+    let response = client
+        .post(server.url("/rpc/login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login request");
+    let cookie = response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("holdpoint_session="))
+        .unwrap_or_else(|| panic!("login gave no session cookie: {}", response.status()));
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+/// Decides through the `decide` server function, as the inbox does.
+pub async fn decide(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    id: &str,
+    verdict: &str,
+    reason: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("id", id), ("verdict", verdict)];
+    if let Some(reason) = reason {
+        form.push(("reason", reason));
+    }
+    client
+        .post(server.url("/rpc/decide"))
+        .header(COOKIE, cookie)
+        .form(&form)
+        .send()
+        .await
+        .expect("decide request")
+}
+
+/// Creates an approval through the REST API; returns the response.
+pub async fn create_approval(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(server.url("/api/v1/approvals"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .expect("create request")
+}
+
+/// A typical create request body.
+pub fn sample_request(title: &str) -> Value {
+    json!({
+        "title": title,
+        "body": "<h2>Spring sale</h2><p>To <strong>4,812</strong> recipients.</p>",
+        "data": {"campaignId": "cmp_123", "recipientCount": 4812},
+        "action": "email.send_campaign",
+    })
+}
+
+/// The `holdpoint` binary next to the running test or bench executable.
+pub fn binary_path() -> PathBuf {
+    if let Ok(path) = std::env::var("HOLDPOINT_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().expect("exe dir");
+    // Test executables live in target/<profile>/deps; binaries one level up.
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("profile dir")
+    } else {
+        dir
+    };
+    dir.join("holdpoint")
+}

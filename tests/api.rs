@@ -1,0 +1,491 @@
+//! The agent REST API against a real server and a real SQLite file.
+
+mod common;
+
+use common::{assert_problem, spawn_app, ADMIN, APPROVER};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn create_then_get_returns_the_sanitized_pending_approval() {
+    let app = spawn_app().await;
+    let response = app
+        .create(&json!({
+            "title": "  Refund $240 to Lila Chen on order #8821 ",
+            "body": "<p>Damaged <b>package</b></p><script>alert(1)</script><img src=x onerror=alert(1)>",
+            "data": {"order": 8821, "amount_cents": 24000},
+            "action": "billing.refund",
+            "expires_in": 3600,
+        }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert!(id.starts_with("apr_"));
+    assert_eq!(location, format!("/api/v1/approvals/{id}"));
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["title"], "Refund $240 to Lila Chen on order #8821");
+    assert_eq!(created["body"], "<p>Damaged <b>package</b></p>");
+    assert_eq!(created["data"]["amount_cents"], 24000);
+    assert_eq!(created["agent"], "billing-agent");
+    assert_eq!(created["action"], "billing.refund");
+    assert_eq!(created["url"], app.url(&format!("/approvals/{id}")));
+    assert!(created["reason"].is_null() && created["decided_at"].is_null());
+
+    let fetched: Value = app.get(&app.key, &location).await.json().await.unwrap();
+    assert_eq!(fetched, created);
+}
+
+#[tokio::test]
+async fn every_invalid_request_gets_its_problem_and_stores_nothing() {
+    let app = spawn_app().await;
+    let big = "x".repeat(256 * 1024 + 1);
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({"body": "no title"}), 422, "invalid_title"),
+        (json!({"title": "   "}), 422, "invalid_title"),
+        (json!({"title": "t".repeat(201)}), 422, "invalid_title"),
+        (json!({"title": "line one\nline two"}), 422, "invalid_title"),
+        (json!({"title": 42}), 422, "invalid_title"),
+        (json!({"title": "t", "body": big}), 422, "body_too_large"),
+        (json!({"title": "t", "body": 5}), 422, "invalid_body"),
+        (json!({"title": "t", "data": [1, 2]}), 422, "invalid_data"),
+        (
+            json!({"title": "t", "data": {"blob": big}}),
+            422,
+            "data_too_large",
+        ),
+        (
+            json!({"title": "t", "action": "Not A Kind"}),
+            422,
+            "invalid_action",
+        ),
+        (
+            json!({"title": "t", "expires_in": -5}),
+            422,
+            "invalid_expires_in",
+        ),
+        (
+            json!({"title": "t", "approver": "nobody@example.com"}),
+            422,
+            "unknown_approver",
+        ),
+        (json!({"title": "t", "colour": "red"}), 422, "unknown_field"),
+        (json!(["not", "an", "object"]), 400, "invalid_json"),
+    ];
+    for (body, status, code) in cases {
+        let problem = assert_problem(app.create(&body).await, status, code).await;
+        if code == "unknown_field" {
+            assert!(
+                problem["detail"].as_str().unwrap().contains("colour"),
+                "{problem}"
+            );
+        }
+        if code == "unknown_approver" {
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("nobody@example.com"),
+                "{problem}"
+            );
+        }
+    }
+
+    let raw = |body: Vec<u8>, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/v1/approvals"))
+            .bearer_auth(&app.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    assert_problem(
+        raw(b"{not json".to_vec(), "application/json")
+            .await
+            .unwrap(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_problem(
+        raw(b"title=t".to_vec(), "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let huge = format!(
+        "{{\"title\":\"t\",\"body\":\"{}\"}}",
+        "x".repeat(1024 * 1024 + 10)
+    );
+    assert_problem(
+        raw(huge.into_bytes(), "application/json").await.unwrap(),
+        413,
+        "request_too_large",
+    )
+    .await;
+
+    assert_eq!(app.count().await, 0, "a rejected request stored something");
+}
+
+#[tokio::test]
+async fn keys_are_checked_and_approvals_are_private_to_their_key() {
+    let app = spawn_app().await;
+    let no_key = app
+        .client
+        .get(app.url("/api/v1/approvals"))
+        .send()
+        .await
+        .unwrap();
+    assert!(no_key.headers().contains_key("www-authenticate"));
+    assert_problem(no_key, 401, "missing_api_key").await;
+    assert_problem(
+        app.get("hp_wrong", "/api/v1/approvals").await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+
+    let approval = app.create_ok("Delete 300 stale rows").await;
+    let id = approval["id"].as_str().unwrap();
+    let other = app.new_key("other-agent", None).await;
+    assert_problem(
+        app.get(&other, &format!("/api/v1/approvals/{id}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.get(&other, &format!("/api/v1/approvals/{id}/wait?timeout=0"))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.post(&other, &format!("/api/v1/approvals/{id}/cancel"))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let others: Value = app
+        .get(&other, "/api/v1/approvals")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(others["items"], json!([]));
+
+    let revoked = app.new_key("short-lived", None).await;
+    assert_eq!(app.get(&revoked, "/api/v1/approvals").await.status(), 200);
+    let status = holdpoint::testkit::holdpoint(&app.bin, &app.database_url, &[])
+        .args(["admin", "revoke-key", "--name", "short-lived"])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert_problem(
+        app.get(&revoked, "/api/v1/approvals").await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_approval() {
+    let app = spawn_app().await;
+    let send = |body: Value, key: &'static str| {
+        app.client
+            .post(app.url("/api/v1/approvals"))
+            .bearer_auth(&app.key)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let body = holdpoint::testkit::sample_request("Send campaign to 4,812 recipients");
+    let first = send(body.clone(), "campaign-42").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let retry = send(body.clone(), "campaign-42").await.unwrap();
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(app.count().await, 1, "a retry made a duplicate card");
+
+    let changed = send(
+        holdpoint::testkit::sample_request("Something else"),
+        "campaign-42",
+    )
+    .await
+    .unwrap();
+    assert_problem(changed, 422, "idempotency_key_reused").await;
+    assert_eq!(app.count().await, 1);
+
+    let other = send(body, "campaign-43").await.unwrap();
+    assert_eq!(other.status(), 201);
+    assert_eq!(app.count().await, 2);
+}
+
+#[tokio::test]
+async fn wait_is_woken_by_a_denial_and_returns_the_reason() {
+    let app = spawn_app().await;
+    let approval = app.create_ok("Refund $240").await;
+    let id = approval["id"].as_str().unwrap().to_owned();
+    let waiter = {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/approvals/{id}/wait?timeout=60")),
+            app.key.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cookie = app.login(APPROVER).await;
+    let decided = app
+        .decide(&cookie, &id, "deny", Some("Wrong segment: use the EU list"))
+        .await;
+    assert_eq!(decided.status(), 200);
+    // Had the wait not been woken, it would have answered `pending` after 60 s.
+    let outcome = waiter.await.unwrap();
+    assert_eq!(outcome["status"], "denied");
+    assert_eq!(outcome["reason"], "Wrong segment: use the EU list");
+    assert_eq!(outcome["decided_by"], APPROVER);
+    assert!(outcome["decided_at"].is_string());
+}
+
+#[tokio::test]
+async fn wait_is_woken_by_expiry_and_by_cancel() {
+    let app = spawn_app().await;
+    let short = app
+        .create(&json!({"title": "Expires soon", "expires_in": 1}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let expired: Value = app
+        .get(
+            &app.key,
+            &format!(
+                "/api/v1/approvals/{}/wait?timeout=30",
+                short["id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["status"], "expired");
+
+    let approval = app.create_ok("Cancel me").await;
+    let id = approval["id"].as_str().unwrap().to_owned();
+    let waiter = {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/approvals/{id}/wait?timeout=60")),
+            app.key.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let cancelled = app
+        .post(&app.key, &format!("/api/v1/approvals/{id}/cancel"))
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(waiter.await.unwrap()["status"], "cancelled");
+    let again = assert_problem(
+        app.post(&app.key, &format!("/api/v1/approvals/{id}/cancel"))
+            .await,
+        409,
+        "already_decided",
+    )
+    .await;
+    assert_eq!(again["approval"]["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn wait_times_out_pending_and_checks_its_timeout() {
+    let app = spawn_app().await;
+    let approval = app.create_ok("Still thinking").await;
+    let id = approval["id"].as_str().unwrap();
+    let waited: Value = app
+        .get(&app.key, &format!("/api/v1/approvals/{id}/wait?timeout=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waited["status"], "pending");
+    assert_problem(
+        app.get(&app.key, &format!("/api/v1/approvals/{id}/wait?timeout=61"))
+            .await,
+        400,
+        "invalid_timeout",
+    )
+    .await;
+    assert_problem(
+        app.get(
+            &app.key,
+            &format!("/api/v1/approvals/{id}/wait?timeout=soon"),
+        )
+        .await,
+        400,
+        "invalid_timeout",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_deciders_have_exactly_one_winner() {
+    let app = spawn_app().await;
+    let approval = app.create_ok("Charge card ending 4242").await;
+    let id = approval["id"].as_str().unwrap().to_owned();
+    let cookies = [app.login(ADMIN).await, app.login(APPROVER).await];
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let (client, server_url, cookie, id) = (
+            app.client.clone(),
+            app.url("/rpc/decide"),
+            cookies[n % 2].clone(),
+            id.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let verdict = if n % 2 == 0 { "approve" } else { "deny" };
+            let response = client
+                .post(server_url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("id", id.as_str()),
+                    ("verdict", verdict),
+                    ("reason", "racing"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let winners = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    for (status, body) in outcomes.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(*status, 409, "{body}");
+        assert!(
+            body.contains("already") && body.contains("@example.com"),
+            "loser not told who won: {body}"
+        );
+    }
+    let final_state: Value = app
+        .get(&app.key, &format!("/api/v1/approvals/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(final_state["status"] == "approved" || final_state["status"] == "denied");
+}
+
+#[tokio::test]
+async fn list_is_newest_first_with_a_cursor_and_a_status_filter() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            app.create_ok(&format!("Item {n}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    app.post(&app.key, &format!("/api/v1/approvals/{}/cancel", ids[0]))
+        .await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/approvals?limit=2&cursor={c}"),
+            None => "/api/v1/approvals?limit=2".to_owned(),
+        };
+        let page: Value = app.get(&app.key, &path).await.json().await.unwrap();
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    let cancelled: Value = app
+        .get(&app.key, "/api/v1/approvals?status=cancelled")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["items"].as_array().unwrap().len(), 1);
+    assert_eq!(cancelled["items"][0]["id"], ids[0]);
+    assert_problem(
+        app.get(&app.key, "/api/v1/approvals?status=maybe").await,
+        400,
+        "invalid_status",
+    )
+    .await;
+    assert_problem(
+        app.get(&app.key, "/api/v1/approvals?cursor=abc").await,
+        400,
+        "invalid_cursor",
+    )
+    .await;
+    assert_problem(
+        app.get(&app.key, "/api/v1/approvals?limit=0").await,
+        400,
+        "invalid_limit",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_endpoints_and_methods_answer_problems_not_html() {
+    let app = spawn_app().await;
+    assert_problem(
+        app.get(&app.key, "/api/v1/nothing-here").await,
+        404,
+        "no_such_endpoint",
+    )
+    .await;
+    let delete = app
+        .client
+        .delete(app.url("/api/v1/approvals"))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(delete, 405, "method_not_allowed").await;
+}

@@ -1,0 +1,150 @@
+//! Each test gets its own real server process on a free port and its own
+//! fresh database, with an admin, an approver and an API key made through
+//! the real CLI.
+#![allow(dead_code)]
+
+use holdpoint::testkit::{self, Server};
+use reqwest::header::COOKIE;
+use serde_json::Value;
+use std::path::PathBuf;
+
+pub const ADMIN: &str = "admin@example.com";
+pub const APPROVER: &str = "ana@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub server: Server,
+    pub bin: PathBuf,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    /// The API key `billing-agent`.
+    pub key: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database URL: a new SQLite file in `dir`.
+fn fresh_database(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("holdpoint.db").display())
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(&dir);
+    let bin = testkit::binary_path();
+    testkit::create_user(&bin, &database_url, ADMIN, PASSWORD, true).await;
+    testkit::create_user(&bin, &database_url, APPROVER, PASSWORD, false).await;
+    let key = testkit::create_key(&bin, &database_url, "billing-agent", None).await;
+    let server = Server::start(&bin, &database_url, env).await;
+    TestApp {
+        server,
+        bin,
+        database_url,
+        client: testkit::client(),
+        key,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub async fn create(&self, body: &Value) -> reqwest::Response {
+        testkit::create_approval(&self.client, &self.server, &self.key, body).await
+    }
+
+    /// Creates an approval that must succeed; returns its JSON.
+    pub async fn create_ok(&self, title: &str) -> Value {
+        let response = self.create(&testkit::sample_request(title)).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("approval JSON")
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post(&self, key: &str, path: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        testkit::login(&self.client, &self.server, email, PASSWORD).await
+    }
+
+    pub async fn decide(
+        &self,
+        cookie: &str,
+        id: &str,
+        verdict: &str,
+        reason: Option<&str>,
+    ) -> reqwest::Response {
+        testkit::decide(&self.client, &self.server, cookie, id, verdict, reason).await
+    }
+
+    pub async fn new_key(&self, name: &str, approver: Option<&str>) -> String {
+        testkit::create_key(&self.bin, &self.database_url, name, approver).await
+    }
+
+    pub async fn page(&self, cookie: Option<&str>, path: &str) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.send().await.expect("page")
+    }
+
+    /// How many approvals this app's key can list.
+    pub async fn count(&self) -> usize {
+        let page: Value = self
+            .get(&self.key, "/api/v1/approvals?limit=100")
+            .await
+            .json()
+            .await
+            .expect("list");
+        page["items"].as_array().expect("items").len()
+    }
+}
+
+/// Asserts a problem+json answer with this status and code; returns it.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status for expected code {code}"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type for {code}"
+    );
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["code"], code, "problem: {body}");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail: {body}"
+    );
+    assert!(body["type"].is_string() && body["title"].is_string());
+    body
+}

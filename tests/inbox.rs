@@ -1,0 +1,282 @@
+//! The people's side, over HTTP: sessions, server functions, routing and the
+//! server-rendered pages. (The browser itself is driven by end2end/.)
+
+mod common;
+
+use common::{spawn_app, ADMIN, APPROVER, PASSWORD};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn login_needs_the_right_password_and_sets_a_safe_cookie() {
+    let app = spawn_app().await;
+    let wrong = app
+        .client
+        .post(app.url("/rpc/login"))
+        .form(&[("email", APPROVER), ("password", "not the password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    assert!(wrong.text().await.unwrap().contains("do not match"));
+
+    let right = app
+        .client
+        .post(app.url("/rpc/login"))
+        .form(&[("email", APPROVER), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    let cookie = app.login(APPROVER).await;
+    let inbox = app
+        .client
+        .post(app.url("/rpc/inbox"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+    let logout = app
+        .client
+        .post(app.url("/rpc/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_success() || logout.status().is_redirection());
+    let after = app
+        .client
+        .post(app.url("/rpc/inbox"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401, "the session survived logout");
+}
+
+#[tokio::test]
+async fn deciding_needs_a_session_and_a_denial_needs_a_reason() {
+    let app = spawn_app().await;
+    let approval = app.create_ok("Refund $240").await;
+    let id = approval["id"].as_str().unwrap();
+    let anonymous = app
+        .decide("holdpoint_session=forged", id, "approve", None)
+        .await;
+    assert_eq!(anonymous.status(), 401);
+
+    let cookie = app.login(APPROVER).await;
+    let empty = app.decide(&cookie, id, "deny", Some("   ")).await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("needs a reason"));
+    let state: Value = app
+        .get(&app.key, &format!("/api/v1/approvals/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["status"], "pending",
+        "a refused denial changed the approval"
+    );
+
+    assert_eq!(app.decide(&cookie, id, "approve", None).await.status(), 200);
+    let again = app.decide(&cookie, id, "deny", Some("too late")).await;
+    assert_eq!(again.status(), 409);
+    assert!(again
+        .text()
+        .await
+        .unwrap()
+        .contains("already approved by ana@example.com"));
+}
+
+#[tokio::test]
+async fn approvals_routed_to_a_named_approver_are_theirs_alone() {
+    let app = spawn_app().await;
+    holdpoint::testkit::create_user(
+        &app.bin,
+        &app.database_url,
+        "bo@example.com",
+        PASSWORD,
+        false,
+    )
+    .await;
+    let routed = app
+        .create(&json!({"title": "Wire $9,000 to supplier", "approver": APPROVER}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(routed["approver"], APPROVER);
+    let id = routed["id"].as_str().unwrap();
+
+    let bo = app.login("bo@example.com").await;
+    let bo_inbox: Value = app
+        .client
+        .post(app.url("/rpc/inbox"))
+        .header("cookie", &bo)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bo_inbox["approvals"], json!([]));
+    assert_eq!(app.decide(&bo, id, "approve", None).await.status(), 404);
+
+    let ana = app.login(APPROVER).await;
+    let ana_inbox: Value = app
+        .client
+        .post(app.url("/rpc/inbox"))
+        .header("cookie", &ana)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ana_inbox["approvals"][0]["id"], id);
+
+    // A key with a default approver routes there when the agent names none.
+    let routed_key = app.new_key("ops-agent", Some("bo@example.com")).await;
+    let by_default: Value = holdpoint::testkit::create_approval(
+        &app.client,
+        &app.server,
+        &routed_key,
+        &json!({"title": "Restart prod"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(by_default["approver"], "bo@example.com");
+    assert_eq!(
+        app.decide(&ana, by_default["id"].as_str().unwrap(), "approve", None)
+            .await
+            .status(),
+        404
+    );
+    let admin = app.login(ADMIN).await;
+    assert_eq!(
+        app.decide(&admin, by_default["id"].as_str().unwrap(), "approve", None)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server_and_send_strangers_to_login() {
+    let app = spawn_app().await;
+    let approval = app
+        .create(&json!({
+            "title": "Send \"Spring sale\" to 4,812 recipients",
+            "body": "<h2>Spring sale</h2><script>window.pwned = 1</script><p onclick=\"x()\">Hi</p>",
+            "data": {"recipientCount": 4812},
+        }))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let path = format!("/approvals/{}", approval["id"].as_str().unwrap());
+
+    let stranger = app.page(None, &path).await;
+    assert!(stranger.status().is_redirection(), "{}", stranger.status());
+    let location = stranger.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("/login?next=%2Fapprovals%2F")
+            || location.starts_with("/login?next=/approvals/"),
+        "{location}"
+    );
+
+    let cookie = app.login(APPROVER).await;
+    let page = app.page(Some(&cookie), &path).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("img-src 'self' data:"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Spring sale"));
+    assert!(html.contains("4812"));
+    assert!(
+        !html.contains("window.pwned") && !html.contains("onclick"),
+        "unsanitized preview in page"
+    );
+
+    let inbox = app.page(Some(&cookie), "/").await.text().await.unwrap();
+    assert!(
+        inbox.contains("1 waiting"),
+        "inbox page did not list the approval"
+    );
+    let missing = app.page(Some(&cookie), "/no/such/page").await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn history_shows_decisions_with_reasons_and_searches_titles() {
+    let app = spawn_app().await;
+    let cookie = app.login(APPROVER).await;
+    let refund = app.create_ok("Refund $240 to Lila").await;
+    let campaign = app.create_ok("Send campaign to 4,812").await;
+    app.decide(
+        &cookie,
+        refund["id"].as_str().unwrap(),
+        "deny",
+        Some("Package was not damaged"),
+    )
+    .await;
+    app.decide(&cookie, campaign["id"].as_str().unwrap(), "approve", None)
+        .await;
+
+    let page = app
+        .page(Some(&cookie), "/history")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Package was not damaged") && page.contains("Send campaign"));
+    let found = app
+        .page(Some(&cookie), "/history?q=refund")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("Refund $240") && !found.contains("Send campaign"));
+}
+
+#[tokio::test]
+async fn the_cli_explains_itself() {
+    let app = spawn_app().await;
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["admin", "create-user", "--help"],
+        vec!["admin", "create-key", "--help"],
+    ] {
+        let output = tokio::process::Command::new(&app.bin)
+            .args(&args)
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            text.contains("HOLDPOINT_DATABASE_URL"),
+            "{args:?} does not document its environment:\n{text}"
+        );
+    }
+    let duplicate = holdpoint::testkit::holdpoint(&app.bin, &app.database_url, &[])
+        .args(["admin", "create-key", "--name", "billing-agent"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+}
