@@ -14,10 +14,11 @@ export type Account = { email: string; key: string };
 export function newAccount(label: string): Account {
   const suffix = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const email = `${label}-${suffix}@example.com`;
-  execFileSync(bin, ["admin", "create-user", "--email", email, "--password-stdin"], { input: PASSWORD, env, cwd: root });
+  execFileSync(bin, ["admin", "create-user", "--email", email, "--password-stdin"], { input: PASSWORD, env, cwd: root, stdio: "pipe" });
   const key = execFileSync(bin, ["admin", "create-key", "--name", `${label}-agent-${suffix}`, "--approver", email], {
     env,
     cwd: root,
+    stdio: "pipe",
   })
     .toString()
     .trim();

@@ -101,8 +101,12 @@ impl TestApp {
         testkit::create_key(&self.bin, &self.database_url, name, approver).await
     }
 
+    /// GETs a page as a browser navigation does (Accept: text/html).
     pub async fn page(&self, cookie: Option<&str>, path: &str) -> reqwest::Response {
-        let mut request = self.client.get(self.url(path));
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .header("accept", "text/html");
         if let Some(cookie) = cookie {
             request = request.header(COOKIE, cookie);
         }

@@ -55,36 +55,37 @@ impl SqliteStore {
     }
 }
 
-fn user_from_row(row: &SqliteRow) -> User {
-    User {
-        id: row.get("id"),
-        email: row.get("email"),
-        name: row.get("name"),
-        role: Role::parse(row.get("role")),
-        active: row.get("active"),
-    }
+fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(row.try_get("role")?),
+        active: row.try_get("active")?,
+    })
 }
 
-fn approval_from_row(row: &SqliteRow) -> ApprovalRecord {
-    let status: String = row.get("status");
-    ApprovalRecord {
-        id: row.get("id"),
-        api_key_id: row.get("api_key_id"),
-        agent_name: row.get("agent_name"),
-        // The CHECK constraint guarantees a known status.
-        status: status.parse().unwrap_or(Status::Pending),
-        title: row.get("title"),
-        body_html: row.get("body_html"),
-        data_json: row.get("data_json"),
-        action: row.get("action"),
-        approver_id: row.get("approver_id"),
-        approver_email: row.get("approver_email"),
-        reason: row.get("reason"),
-        decided_by_email: row.get("decided_by_email"),
-        decided_at: row.get("decided_at"),
-        created_at: row.get("created_at"),
-        expires_at: row.get("expires_at"),
-    }
+fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(ApprovalRecord {
+        id: row.try_get("id")?,
+        api_key_id: row.try_get("api_key_id")?,
+        agent_name: row.try_get("agent_name")?,
+        status: status
+            .parse()
+            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
+        title: row.try_get("title")?,
+        body_html: row.try_get("body_html")?,
+        data_json: row.try_get("data_json")?,
+        action: row.try_get("action")?,
+        approver_id: row.try_get("approver_id")?,
+        approver_email: row.try_get("approver_email")?,
+        reason: row.try_get("reason")?,
+        decided_by_email: row.try_get("decided_by_email")?,
+        decided_at: row.try_get("decided_at")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
 }
 
 async fn approval_by_id(
@@ -95,7 +96,7 @@ async fn approval_by_id(
         .bind(id)
         .fetch_optional(conn)
         .await?;
-    Ok(row.as_ref().map(approval_from_row))
+    Ok(row.as_ref().map(approval_from_row).transpose()?)
 }
 
 async fn insert_audit(
@@ -159,7 +160,10 @@ impl Store for SqliteStore {
             .bind(email)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|row| (user_from_row(&row), row.get("password_hash"))))
+        match row {
+            Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
+            None => Ok(None),
+        }
     }
 
     async fn create_session(
@@ -197,7 +201,7 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.as_ref().map(user_from_row))
+        Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -242,11 +246,14 @@ impl Store for SqliteStore {
         .bind(key_hash)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(row.map(|row| ApiKey {
-            id: row.get("id"),
-            name: row.get("name"),
-            default_approver_id: row.get("default_approver_id"),
-        }))
+        match row {
+            Some(row) => Ok(Some(ApiKey {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                default_approver_id: row.try_get("default_approver_id")?,
+            })),
+            None => Ok(None),
+        }
     }
 
     async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
@@ -284,21 +291,20 @@ impl Store for SqliteStore {
         .rows_affected();
 
         if inserted == 0 {
-            let row = sqlx::query(&format!(
-                "{SELECT_APPROVAL}, (SELECT request_hash FROM approvals
-                     WHERE api_key_id = ? AND idempotency_key = ?) AS first_hash
-                 WHERE a.api_key_id = ? AND a.idempotency_key = ?"
-            ))
-            .bind(&new.api_key_id)
-            .bind(&idempotency_key)
+            let (id, request_hash): (String, Option<String>) = sqlx::query_as(
+                "SELECT id, request_hash FROM approvals WHERE api_key_id = ? AND idempotency_key = ?",
+            )
             .bind(&new.api_key_id)
             .bind(&idempotency_key)
             .fetch_one(&mut *tx)
             .await?;
+            let existing = approval_by_id(&mut tx, &id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?;
             tx.commit().await?;
             return Ok(InsertOutcome::Replayed {
-                existing: approval_from_row(&row),
-                request_hash: row.get("first_hash"),
+                existing,
+                request_hash: request_hash.unwrap_or_default(),
             });
         }
 
@@ -366,7 +372,10 @@ impl Store for SqliteStore {
             .push(format!(" ORDER BY a.id {direction} LIMIT "))
             .push_bind(filter.limit);
         let rows = query.build().fetch_all(&self.reader).await?;
-        Ok(rows.iter().map(approval_from_row).collect())
+        Ok(rows
+            .iter()
+            .map(approval_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     async fn transition(&self, id: &str, change: &Transition) -> StoreResult<TransitionOutcome> {
