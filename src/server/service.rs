@@ -320,7 +320,7 @@ impl Service {
         filter.api_key_id = Some(key.id.clone());
         filter.statuses = status.into_iter().collect();
         filter.after = cursor;
-        Ok(self.page(filter, limit).await?)
+        self.page(filter, limit).await
     }
 
     /// Fetches one more than `limit` to learn whether a next page exists.
