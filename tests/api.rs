@@ -236,24 +236,7 @@ async fn wait_is_woken_by_a_denial_and_returns_the_reason() {
     let app = spawn_app().await;
     let approval = app.create_ok("Refund $240").await;
     let id = approval["id"].as_str().unwrap().to_owned();
-    let waiter = {
-        let (client, url, key) = (
-            app.client.clone(),
-            app.url(&format!("/api/v1/approvals/{id}/wait?timeout=60")),
-            app.key.clone(),
-        );
-        tokio::spawn(async move {
-            client
-                .get(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        })
-    };
+    let waiter = app.spawn_wait(&id, 60);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let cookie = app.login(APPROVER).await;
     let decided = app
@@ -293,24 +276,7 @@ async fn wait_is_woken_by_expiry_and_by_cancel() {
 
     let approval = app.create_ok("Cancel me").await;
     let id = approval["id"].as_str().unwrap().to_owned();
-    let waiter = {
-        let (client, url, key) = (
-            app.client.clone(),
-            app.url(&format!("/api/v1/approvals/{id}/wait?timeout=60")),
-            app.key.clone(),
-        );
-        tokio::spawn(async move {
-            client
-                .get(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        })
-    };
+    let waiter = app.spawn_wait(&id, 60);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let cancelled = app
         .post(&app.key, &format!("/api/v1/approvals/{id}/cancel"))

@@ -116,30 +116,12 @@ async fn approvals_routed_to_a_named_approver_are_theirs_alone() {
     let id = routed["id"].as_str().unwrap();
 
     let bo = app.login("bo@example.com").await;
-    let bo_inbox: Value = app
-        .client
-        .post(app.url("/rpc/inbox"))
-        .header("cookie", &bo)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bo_inbox = app.inbox(&bo).await;
     assert_eq!(bo_inbox["approvals"], json!([]));
     assert_eq!(app.decide(&bo, id, "approve", None).await.status(), 404);
 
     let ana = app.login(APPROVER).await;
-    let ana_inbox: Value = app
-        .client
-        .post(app.url("/rpc/inbox"))
-        .header("cookie", &ana)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ana_inbox = app.inbox(&ana).await;
     assert_eq!(ana_inbox["approvals"][0]["id"], id);
 
     // A key with a default approver routes there when the agent names none.

@@ -24,6 +24,7 @@ test("an approval created through the API appears as a card", async ({ page, req
     action: "email.send_campaign",
   });
   await logIn(page, account.email);
+  await expect(page).toHaveTitle("(1) Inbox · Holdpoint");
   const card = page.locator(`article[data-id="${approval.id}"]`);
   await expect(card.getByRole("heading", { name: "Send \"Spring sale\" to 4,812 recipients" })).toBeVisible();
   await expect(card.locator(".preview strong")).toHaveText("40%");
@@ -74,6 +75,8 @@ test("a denial with a reason reaches the waiting agent", async ({ page, request 
   expect(outcome.decided_by).toBe(account.email);
   await expect(page.getByRole("status")).toContainText("Denied: Refund $240");
   await expect(page.getByRole("heading", { name: "Nothing waiting" })).toBeVisible();
+  await expect(page.getByText(/Last decision (just now|\d+ s ago)\./)).toBeVisible();
+  await expect(page).toHaveTitle("Inbox · Holdpoint");
 });
 
 test("approving with a click tells the agent", async ({ page, request }) => {

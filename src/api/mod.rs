@@ -20,6 +20,9 @@ pub struct Me {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboxData {
     pub approvals: Vec<Approval>,
+    /// When this person's most recent visible decision was made (for the
+    /// empty state: "Nothing waiting; last decision 4 min ago").
+    pub last_decided_at: Option<chrono::DateTime<chrono::Utc>>,
     pub now_ms: i64,
 }
 
@@ -177,8 +180,13 @@ pub async fn inbox() -> Result<InboxData, ServerFnError> {
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
     let approvals = service.inbox(&user, 500).await.map_err(ssr::to_fn_error)?;
+    let latest = service
+        .history(&user, None, None, 1)
+        .await
+        .map_err(ssr::to_fn_error)?;
     Ok(InboxData {
         approvals,
+        last_decided_at: latest.items.first().and_then(|a| a.decided_at),
         now_ms: chrono::Utc::now().timestamp_millis(),
     })
 }

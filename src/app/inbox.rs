@@ -2,7 +2,7 @@
 //! card (a card per screen on a phone).
 
 use super::card::ApprovalCard;
-use super::time::{age_class, humanize};
+use super::time::{age_class, ago, humanize, stamp};
 use super::{announce, use_clock};
 use crate::api::{error_message, inbox, InboxData};
 use crate::model::{Approval, Status};
@@ -25,7 +25,6 @@ pub fn InboxPage() -> impl IntoView {
         decisions.update(|n| *n += 1);
     });
     view! {
-        <Title text="Inbox · Holdpoint"/>
         <Transition fallback=|| view! { <main class="page"><p class="muted">"Loading…"</p></main> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -47,10 +46,22 @@ fn InboxView(inbox: InboxData, on_decided: Callback<Approval>) -> impl IntoView 
     let approvals = inbox.approvals;
     let count = approvals.len();
     if approvals.is_empty() {
+        let last = inbox.last_decided_at.map(|at| {
+            let at_ms = at.timestamp_millis();
+            view! {
+                <p class="muted">
+                    "Last decision "
+                    <time datetime=at.to_rfc3339() title=stamp(at)>{move || ago(now.get() - at_ms)}</time>
+                    "."
+                </p>
+            }
+        });
         return view! {
+            <Title text="Inbox · Holdpoint"/>
             <main class="page inbox-empty">
                 <h1>"Nothing waiting"</h1>
                 <p class="muted">"New requests from your agents appear here."</p>
+                {last}
             </main>
         }
         .into_any();
@@ -95,6 +106,7 @@ fn InboxView(inbox: InboxData, on_decided: Callback<Approval>) -> impl IntoView 
         })
         .collect_view();
     view! {
+        <Title text=format!("({count}) Inbox · Holdpoint")/>
         <main class="page inbox">
             <section class="inbox-list" aria-label="Pending approvals">
                 <h1>{format!("{count} waiting")}</h1>

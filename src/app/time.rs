@@ -20,6 +20,14 @@ pub fn humanize(ms: i64) -> String {
     }
 }
 
+/// "just now" or "4 min ago".
+pub fn ago(ms: i64) -> String {
+    match humanize(ms) {
+        now if now == "just now" => now,
+        span => format!("{span} ago"),
+    }
+}
+
 /// How urgent an age looks: amber after 15 minutes, red after an hour, so a
 /// backlog is visible at a glance.
 pub fn age_class(ms: i64) -> &'static str {
@@ -48,6 +56,8 @@ mod tests {
         assert_eq!(humanize(2 * 3_600_000), "2 h");
         assert_eq!(humanize(2 * 3_600_000 + 5 * 60_000), "2 h 5 min");
         assert_eq!(humanize(3 * 86_400_000 + 4 * 3_600_000), "3 d 4 h");
+        assert_eq!(ago(1_000), "just now");
+        assert_eq!(ago(90_000), "1 min ago");
     }
 
     #[test]

@@ -113,6 +113,33 @@ impl TestApp {
         request.send().await.expect("page")
     }
 
+    /// Starts a long-poll `/wait` in the background; yields the approval it
+    /// answers with.
+    pub fn spawn_wait(&self, id: &str, timeout_secs: u64) -> tokio::task::JoinHandle<Value> {
+        let request = self
+            .client
+            .get(self.url(&format!(
+                "/api/v1/approvals/{id}/wait?timeout={timeout_secs}"
+            )))
+            .bearer_auth(&self.key);
+        tokio::spawn(async move {
+            let response = request.send().await.expect("wait request");
+            response.json::<Value>().await.expect("wait JSON")
+        })
+    }
+
+    /// The inbox server function's answer for a signed-in person.
+    pub async fn inbox(&self, cookie: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/rpc/inbox"))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("inbox request");
+        response.json().await.expect("inbox JSON")
+    }
+
     /// How many approvals this app's key can list.
     pub async fn count(&self) -> usize {
         let page: Value = self
