@@ -4,6 +4,10 @@
 //! WASM inbox (feature `hydrate`). `model`, `api` and `app` are shared;
 //! `server` exists only in the server build.
 
+// Release builds (without cargo-leptos's `erase_components`) spell out the
+// full static type of every view, which is deeper than rustc's default limit.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod model;
