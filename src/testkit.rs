@@ -13,6 +13,8 @@ use tokio::process::{Child, Command};
 /// A running `holdpoint serve`, killed when dropped.
 pub struct Server {
     pub base_url: String,
+    /// What the server printed on stdout before it listened.
+    pub startup: Vec<String>,
     pub child: Child,
 }
 
@@ -46,11 +48,13 @@ impl Server {
             .expect("start holdpoint");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut startup = Vec::new();
         let base_url = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.expect("read server stdout") {
                 if let Some(url) = line.strip_prefix("holdpoint listening on ") {
                     return url.trim().to_owned();
                 }
+                startup.push(line);
             }
             panic!("holdpoint exited before listening");
         })
@@ -58,7 +62,11 @@ impl Server {
         .expect("holdpoint did not start within 30 s");
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { base_url, child }
+        Server {
+            base_url,
+            startup,
+            child,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -262,3 +262,110 @@ async fn the_cli_explains_itself() {
     assert!(!duplicate.status.success());
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 }
+
+#[tokio::test]
+async fn the_first_admin_is_created_once_through_the_printed_setup_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let bin = holdpoint::testkit::binary_path();
+    let server = holdpoint::testkit::Server::start(&bin, &database_url, &[]).await;
+    let link = server
+        .startup
+        .iter()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|word| word.contains("/setup?token="))
+        })
+        .unwrap_or_else(|| panic!("no setup link printed: {:?}", server.startup))
+        .to_owned();
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(link.starts_with(&server.base_url));
+    let client = holdpoint::testkit::client();
+    let setup = |token: String, email: &'static str| {
+        client
+            .post(server.url("/rpc/setup"))
+            .form(&[
+                ("token", token.as_str()),
+                ("email", email),
+                ("password", PASSWORD),
+            ])
+            .send()
+    };
+
+    let forged = setup("not-the-token".to_owned(), "eve@example.com")
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let weak = client
+        .post(server.url("/rpc/setup"))
+        .form(&[
+            ("token", token),
+            ("email", "first@example.com"),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        weak.status(),
+        422,
+        "a refused setup must leave the link usable"
+    );
+
+    let first = setup(token.to_owned(), "first@example.com").await.unwrap();
+    assert!(first.status().is_success() || first.status().is_redirection());
+    let cookie = first.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let me: Value = client
+        .post(server.url("/rpc/whoami"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "first@example.com");
+    assert_eq!(me["admin"], true);
+
+    let again = setup(token.to_owned(), "second@example.com").await.unwrap();
+    assert_eq!(again.status(), 403, "the setup link worked twice");
+
+    // A server that already has accounts prints no link.
+    let restarted = holdpoint::testkit::Server::start(&bin, &database_url, &[]).await;
+    assert!(restarted
+        .startup
+        .iter()
+        .all(|line| !line.contains("/setup?token=")));
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        let wrong = app
+            .client
+            .post(app.url("/rpc/login"))
+            .form(&[("email", APPROVER), ("password", "guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+    let locked = app
+        .client
+        .post(app.url("/rpc/login"))
+        .form(&[("email", APPROVER), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 429);
+    assert!(locked.text().await.unwrap().contains("try again in 15 min"));
+    // Other accounts are unaffected.
+    app.login(ADMIN).await;
+}

@@ -1,4 +1,7 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+export { rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
@@ -46,4 +49,36 @@ export async function logIn(page: Page, email: string) {
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("link", { name: "History" })).toBeVisible();
+}
+
+/** A separate holdpoint process on a free port with an empty database; resolves
+ *  with its base URL and everything it printed before listening. */
+export async function startFreshServer(): Promise<{
+  baseURL: string;
+  startup: string[];
+  process: ChildProcess;
+  dataDir: string;
+}> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "holdpoint-e2e-"));
+  const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0"], {
+    cwd: root,
+    env: { ...process.env, HOLDPOINT_DATA_DIR: dataDir, HOLDPOINT_LOG: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const startup: string[] = [];
+  let buffered = "";
+  const baseURL = await new Promise<string>((resolve, reject) => {
+    child.on("exit", (code) => reject(new Error(`holdpoint exited with ${code}`)));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        const listening = line.match(/^holdpoint listening on (\S+)/);
+        if (listening) resolve(listening[1]);
+        else startup.push(line);
+      }
+    });
+  });
+  return { baseURL, startup, process: child, dataDir };
 }

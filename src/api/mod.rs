@@ -99,8 +99,21 @@ mod ssr {
                 fail(StatusCode::CONFLICT, format!("This approval was {detail}."))
             }
             ServiceError::Conflict(message) => fail(StatusCode::CONFLICT, message),
+            ServiceError::Forbidden(message) => fail(StatusCode::FORBIDDEN, message),
+            limited @ ServiceError::RateLimited(_) => fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{}.", capitalize(&limited.to_string())),
+            ),
             other => fail(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
         }
+    }
+
+    fn capitalize(text: &str) -> String {
+        let mut chars = text.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
     }
 
     pub fn set_cookie(cookie: String) {
@@ -159,6 +172,29 @@ pub async fn login(
             "That email and password do not match an active account.",
         )),
     }
+}
+
+/// Creates the first admin through the one-time link printed at first start,
+/// and signs them in.
+#[server(prefix = "/rpc", endpoint = "setup")]
+pub async fn setup(
+    token: String,
+    email: String,
+    name: Option<String>,
+    password: String,
+) -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    let user = service
+        .setup_first_admin(&token, &email, name.as_deref(), &password)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    let session = crate::server::auth::open_session(&service, &user)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    let secure = service.config().secure_cookies;
+    ssr::set_cookie(crate::server::auth::session_cookie(&session, secure));
+    leptos_axum::redirect("/");
+    Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]

@@ -1,6 +1,6 @@
 //! Sign in with email and password.
 
-use crate::api::{error_message, Login};
+use crate::api::{error_message, Login, Setup};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -31,6 +31,42 @@ pub fn LoginPage() -> impl IntoView {
                 <p class="field-error" role="alert">{error}</p>
                 <button type="submit" class="button primary" disabled=move || login.pending().get()>
                     "Sign in"
+                </button>
+            </ActionForm>
+        </main>
+    }
+}
+
+/// The first-start page: creates the first admin with the one-time token
+/// printed by `holdpoint serve`.
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    let setup = ServerAction::<Setup>::new();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let error = move || {
+        setup
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_message(&e))
+    };
+    view! {
+        <Title text="Set up · Holdpoint"/>
+        <main class="page narrow login">
+            <h1>"Welcome to Holdpoint"</h1>
+            <p class="lede">"Create the first admin account. Admins see and decide every approval."</p>
+            <ActionForm action=setup>
+                <input type="hidden" name="token" value=token/>
+                <label for="email">"Email"</label>
+                <input id="email" type="email" name="email" autocomplete="username" required autofocus/>
+                <label for="name">"Name (optional)"</label>
+                <input id="name" type="text" name="name" autocomplete="name"/>
+                <label for="password">"Password (at least 8 characters)"</label>
+                <input id="password" type="password" name="password" autocomplete="new-password" minlength="8" required/>
+                <p class="field-error" role="alert">{error}</p>
+                <button type="submit" class="button primary" disabled=move || setup.pending().get()>
+                    "Create admin and sign in"
                 </button>
             </ActionForm>
         </main>

@@ -49,6 +49,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view=login::SetupPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>

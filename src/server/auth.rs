@@ -5,14 +5,17 @@
 //! posting to our server functions with the cookie attached.
 
 use crate::server::ids;
-use crate::server::service::{Service, ServiceResult};
+use crate::server::service::{Service, ServiceError, ServiceResult};
 use crate::server::store::User;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
 use axum::http::{header, HeaderMap};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "holdpoint_session";
 const SESSION_DAYS: i64 = 14;
@@ -60,6 +63,42 @@ fn decoy_hash() -> &'static str {
     })
 }
 
+/// Failed sign-ins per account before further attempts are refused.
+const MAX_FAILURES: u32 = 10;
+/// The window over which failures count, and how long a lockout lasts.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Slows password guessing: after `MAX_FAILURES` failed sign-ins for one
+/// email within `FAILURE_WINDOW`, that email is refused until the window
+/// ends. Kept in memory, per instance.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginThrottle {
+    /// Seconds until this email may try again, if it is locked out.
+    fn locked_for(&self, email: &str) -> Option<u64> {
+        let failures = self.failures.lock().expect("throttle lock");
+        let (count, since) = failures.get(email)?;
+        let remaining = FAILURE_WINDOW.checked_sub(since.elapsed())?;
+        (*count >= MAX_FAILURES).then(|| remaining.as_secs().max(1))
+    }
+
+    fn record_failure(&self, email: &str) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        let entry = failures
+            .entry(email.to_owned())
+            .or_insert((0, Instant::now()));
+        entry.0 += 1;
+    }
+
+    fn record_success(&self, email: &str) {
+        self.failures.lock().expect("throttle lock").remove(email);
+    }
+}
+
 /// Checks credentials and opens a session; returns the user and the token
 /// for the cookie, or None for a wrong email or password.
 pub async fn login(
@@ -67,22 +106,34 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> ServiceResult<Option<(User, String)>> {
-    let found = service.store().user_by_email(email.trim()).await?;
+    let email = email.trim().to_lowercase();
+    let throttle = service.login_throttle();
+    if let Some(retry_after) = throttle.locked_for(&email) {
+        return Err(ServiceError::RateLimited(retry_after));
+    }
+    let found = service.store().user_by_email(&email).await?;
     let hash = found
         .as_ref()
         .map(|(_, hash)| hash.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
     let password_ok = verify_password(password, &hash).await;
     let Some((user, _)) = found.filter(|(user, _)| user.active && password_ok) else {
+        throttle.record_failure(&email);
         return Ok(None);
     };
+    throttle.record_success(&email);
+    Ok(Some((user.clone(), open_session(service, &user).await?)))
+}
+
+/// Opens a session for `user`; returns the token for the cookie.
+pub async fn open_session(service: &Service, user: &User) -> ServiceResult<String> {
     let token = ids::new_session_token();
     let expires_at = chrono::Utc::now().timestamp_millis() + SESSION_DAYS * 86_400_000;
     service
         .store()
         .create_session(&ids::sha256_hex(token.as_bytes()), &user.id, expires_at)
         .await?;
-    Ok(Some((user, token)))
+    Ok(token)
 }
 
 pub async fn logout(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
@@ -154,6 +205,22 @@ mod tests {
                 && cookie.contains("Secure")
         );
         assert!(!session_cookie("t", false).contains("Secure"));
+    }
+
+    #[test]
+    fn throttle_locks_an_email_after_repeated_failures() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES - 1 {
+            throttle.record_failure("a@example.com");
+        }
+        assert_eq!(throttle.locked_for("a@example.com"), None);
+        throttle.record_failure("a@example.com");
+        assert!(throttle
+            .locked_for("a@example.com")
+            .is_some_and(|secs| secs > 800));
+        assert_eq!(throttle.locked_for("b@example.com"), None);
+        throttle.record_success("a@example.com");
+        assert_eq!(throttle.locked_for("a@example.com"), None);
     }
 
     #[tokio::test]

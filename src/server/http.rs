@@ -76,6 +76,17 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
     let config = Config::new(args, bound);
     let service = Arc::new(Service::new(store, LiveHub::new(4096), config));
     tokio::spawn(expiry::run(service.clone()));
+    if let Some(token) = service
+        .open_first_start_setup()
+        .await
+        .map_err(|e| format!("checking for accounts: {e}"))?
+    {
+        println!(
+            "No accounts yet. Create the first admin at {}/setup?token={token} \
+             (the link works once, until this process stops).",
+            service.config().public_url
+        );
+    }
 
     let app = router(service, leptos_options(bound)?);
     // Tests and scripts read this line to learn the port.

@@ -3,6 +3,7 @@
 //! live event goes out only after it has committed.
 
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title, ValidationError, Verdict};
+use crate::server::auth::LoginThrottle;
 use crate::server::config::Config;
 use crate::server::ids;
 use crate::server::live::{ApprovalEvent, LiveHub};
@@ -12,7 +13,7 @@ use crate::server::store::{
     Role, Store, StoreError, Transition, TransitionOutcome, User,
 };
 use chrono::{DateTime, TimeZone, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -30,6 +31,10 @@ pub enum ServiceError {
     AlreadyDecided(Box<Approval>),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("too many failed sign-ins for this account: try again in {} min", .0.div_ceil(60))]
+    RateLimited(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,6 +70,9 @@ pub struct Service {
     store: Arc<dyn Store>,
     hub: LiveHub,
     config: Config,
+    login_throttle: LoginThrottle,
+    /// SHA-256 of the first-start setup token, while one is open.
+    setup_token_hash: Mutex<Option<String>>,
 }
 
 fn now_ms() -> i64 {
@@ -77,7 +85,13 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, hub: LiveHub, config: Config) -> Self {
-        Self { store, hub, config }
+        Self {
+            store,
+            hub,
+            config,
+            login_throttle: LoginThrottle::default(),
+            setup_token_hash: Mutex::new(None),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -86,6 +100,10 @@ impl Service {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn login_throttle(&self) -> &LoginThrottle {
+        &self.login_throttle
     }
 
     fn to_approval(&self, record: ApprovalRecord) -> Approval {
@@ -127,41 +145,52 @@ impl Service {
         password: &str,
         role: Role,
     ) -> ServiceResult<User> {
-        let email = email.trim().to_lowercase();
-        let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
-        });
-        if !valid_email {
-            return Err(invalid(
-                "invalid_email",
-                format!("{email:?} is not an email address"),
-            ));
-        }
-        if password.chars().count() < 8 {
-            return Err(invalid(
-                "weak_password",
-                "the password must have at least 8 characters",
-            ));
-        }
-        let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| email.split('@').next().unwrap_or_default())
-            .to_owned();
-        let password_hash = crate::server::auth::hash_password(password).await;
-        let user = self
-            .store
-            .create_user(NewUser {
-                id: ids::new_id("usr", now_ms()),
-                email,
-                name,
-                password_hash,
-                role,
-                created_at: now_ms(),
-            })
+        let user = new_user(email, name, password, role).await?;
+        self.store
+            .create_user(user)
             .await
-            .map_err(conflict_to_message)?;
-        Ok(user)
+            .map_err(conflict_to_message)
+    }
+
+    /// At first start, with no accounts yet: a one-time token for the setup
+    /// link that creates the first admin from the browser.
+    pub async fn open_first_start_setup(&self) -> ServiceResult<Option<String>> {
+        if self.store.has_users().await? {
+            return Ok(None);
+        }
+        let token = ids::new_session_token();
+        *self.setup_token_hash.lock().expect("setup token lock") =
+            Some(ids::sha256_hex(token.as_bytes()));
+        Ok(Some(token))
+    }
+
+    /// Creates the first admin through the setup link. The token works once,
+    /// and only while there is no account at all.
+    pub async fn setup_first_admin(
+        &self,
+        token: &str,
+        email: &str,
+        name: Option<&str>,
+        password: &str,
+    ) -> ServiceResult<User> {
+        let expected = self
+            .setup_token_hash
+            .lock()
+            .expect("setup token lock")
+            .clone();
+        if expected.as_deref() != Some(ids::sha256_hex(token.as_bytes()).as_str()) {
+            return Err(ServiceError::Forbidden(
+                "this setup link is not valid: use the one printed at start, or \
+                 `holdpoint admin create-user`"
+                    .to_owned(),
+            ));
+        }
+        let user = new_user(email, name, password, Role::Admin).await?;
+        let created = self.store.create_first_user(user).await?;
+        *self.setup_token_hash.lock().expect("setup token lock") = None;
+        created.ok_or_else(|| {
+            ServiceError::Conflict("Holdpoint is already set up: sign in instead".to_owned())
+        })
     }
 
     /// Creates an API key; returns it and its secret, which is never stored.
@@ -438,6 +467,44 @@ fn can_see(user: &User, record: &ApprovalRecord) -> bool {
     user.role == Role::Admin
         || record.approver_id.is_none()
         || record.approver_id.as_deref() == Some(user.id.as_str())
+}
+
+/// Validates a new account and hashes its password.
+async fn new_user(
+    email: &str,
+    name: Option<&str>,
+    password: &str,
+    role: Role,
+) -> ServiceResult<NewUser> {
+    let email = email.trim().to_lowercase();
+    let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+    });
+    if !valid_email {
+        return Err(invalid(
+            "invalid_email",
+            format!("{email:?} is not an email address"),
+        ));
+    }
+    if password.chars().count() < 8 {
+        return Err(invalid(
+            "weak_password",
+            "the password must have at least 8 characters",
+        ));
+    }
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default())
+        .to_owned();
+    Ok(NewUser {
+        id: ids::new_id("usr", now_ms()),
+        password_hash: crate::server::auth::hash_password(password).await,
+        email,
+        name,
+        role,
+        created_at: now_ms(),
+    })
 }
 
 fn invalid(code: &'static str, detail: impl Into<String>) -> ServiceError {

@@ -61,6 +61,10 @@ impl From<ServiceError> for Problem {
                 ..Problem::new(StatusCode::CONFLICT, "already_decided", detail)
             },
             ServiceError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
+            ServiceError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
+            ServiceError::RateLimited(_) => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
+            }
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in REST handler");
                 Problem::new(

@@ -187,6 +187,10 @@ impl ApprovalFilter {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    /// Creates the user only if there is no user at all yet (first-start
+    /// setup); None when someone else got there first.
+    async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>>;
+    async fn has_users(&self) -> StoreResult<bool>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
 
     async fn create_session(

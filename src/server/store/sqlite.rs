@@ -155,6 +155,35 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>> {
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
+             SELECT ?, ?, ?, ?, ?, 1, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.created_at)
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok((inserted == 1).then(|| User {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            active: true,
+        }))
+    }
+
+    async fn has_users(&self) -> StoreResult<bool> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>> {
         let row = sqlx::query("SELECT * FROM users WHERE email = ?")
             .bind(email)
