@@ -169,7 +169,7 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?
         .rows_affected();
-        Ok((inserted == 1).then(|| User {
+        Ok((inserted == 1).then_some(User {
             id: user.id,
             email: user.email,
             name: user.name,
