@@ -456,3 +456,29 @@ async fn unknown_endpoints_and_methods_answer_problems_not_html() {
         .unwrap();
     assert_problem(delete, 405, "method_not_allowed").await;
 }
+
+#[tokio::test]
+async fn shutdown_answers_parked_waits_instead_of_holding_them() {
+    let mut app = spawn_app().await;
+    let approval = app.create_ok("Waiting across a deploy").await;
+    let waiter = app.spawn_wait(approval["id"].as_str().unwrap(), 60);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = app.server.child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    // Well before the wait's own 60 s: shutdown answered it.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
+        .await
+        .expect("the wait held up shutdown")
+        .unwrap();
+    assert_eq!(answer["status"], "pending");
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), app.server.child.wait())
+        .await
+        .expect("the server did not exit")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}

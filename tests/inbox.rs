@@ -369,3 +369,47 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     // Other accounts are unaffected.
     app.login(ADMIN).await;
 }
+
+#[tokio::test]
+async fn server_functions_refuse_posts_from_other_origins() {
+    let app = spawn_app().await;
+    let approval = app.create_ok("Refund $240").await;
+    let cookie = app.login(APPROVER).await;
+    let forged = app
+        .client
+        .post(app.url("/rpc/decide"))
+        .header("cookie", &cookie)
+        .header("origin", "http://evil.example")
+        .form(&[
+            ("id", approval["id"].as_str().unwrap()),
+            ("verdict", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let state: Value = app
+        .get(
+            &app.key,
+            &format!("/api/v1/approvals/{}", approval["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["status"], "pending");
+
+    let same_origin = app
+        .client
+        .post(app.url("/rpc/decide"))
+        .header("cookie", &cookie)
+        .header("origin", app.server.base_url.clone())
+        .form(&[
+            ("id", approval["id"].as_str().unwrap()),
+            ("verdict", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 200);
+}

@@ -6,10 +6,10 @@ use crate::server::live::LiveHub;
 use crate::server::service::Service;
 use crate::server::state::AppState;
 use crate::server::{expiry, rest, store};
-use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
@@ -27,6 +27,10 @@ pub fn router(service: Arc<Service>, leptos_options: LeptosOptions) -> Router {
         .nest("/api/v1", rest::router())
         .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            reject_cross_site_rpc,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
@@ -48,11 +52,38 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Same-origin only: nothing leaks to other sites, while our own form posts
+    // keep a real Origin (the cross-site check) and a Referer (Leptos sends a
+    // plain form back to the page it came from).
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// Server functions act with the session cookie. SameSite=Lax already keeps
+/// other sites' forms from carrying it; refusing any POST whose `Origin` is
+/// neither this host nor the public URL also covers sibling subdomains and
+/// older browsers. (Non-browser clients send no Origin and have no cookie to
+/// ride.)
+async fn reject_cross_site_rpc(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::POST && request.uri().path().starts_with("/rpc/") {
+        let headers = request.headers();
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, host)| host);
+            let public_url = &state.service.config().public_url;
+            if origin != public_url && (origin_host.is_none() || origin_host != host) {
+                return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// Leptos's settings (where the built site is), with our listen address.
@@ -88,12 +119,15 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
         );
     }
 
-    let app = router(service, leptos_options(bound)?);
+    let app = router(service.clone(), leptos_options(bound)?);
     // Tests and scripts read this line to learn the port.
     println!("holdpoint listening on http://{bound}");
     tracing::info!("listening on http://{bound}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            service.begin_shutdown();
+        })
         .await
         .map_err(|e| format!("server error: {e}"))
 }

@@ -102,6 +102,11 @@ impl Service {
         &self.config
     }
 
+    /// Tells long-lived requests to finish: the server is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.hub.begin_shutdown();
+    }
+
     pub fn login_throttle(&self) -> &LoginThrottle {
         &self.login_throttle
     }
@@ -320,12 +325,18 @@ impl Service {
         while record.status == Status::Pending {
             let woken = tokio::time::timeout_at(deadline, async {
                 loop {
-                    match events.recv().await {
-                        Ok(event) if event.approval_id == id => return true,
-                        Ok(_) => continue,
-                        // Missed events: re-read to be sure.
-                        Err(RecvError::Lagged(_)) => return true,
-                        Err(RecvError::Closed) => return false,
+                    tokio::select! {
+                        // Shutting down: answer with the state as it is; the
+                        // agent polls again (on another instance, or after
+                        // the restart).
+                        _ = self.hub.closed() => return false,
+                        event = events.recv() => match event {
+                            Ok(event) if event.approval_id == id => return true,
+                            Ok(_) => continue,
+                            // Missed events: re-read to be sure.
+                            Err(RecvError::Lagged(_)) => return true,
+                            Err(RecvError::Closed) => return false,
+                        },
                     }
                 }
             })
