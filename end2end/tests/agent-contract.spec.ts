@@ -2,7 +2,8 @@
 // code"), unchanged but for its base URL: it must create approvals here and
 // branch on the outcome. Until webhooks land, `awaitWebhookOutcome` (which the
 // article leaves to the reader) is implemented with the long-poll API.
-import { expect, test, type Page } from "@playwright/test";
+import { type Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { baseURL } from "../playwright.config";
 import { logIn, newAccount, waitForHydration } from "./helpers";
 

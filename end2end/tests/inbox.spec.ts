@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { createApproval, logIn, newAccount, waitForHydration } from "./helpers";
 
 test("signing in leads to the inbox; strangers are sent to the login page", async ({ page }) => {

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { rmSync, startFreshServer, waitForHydration } from "./helpers";
 
 test("the link printed at first start creates the first admin in the browser", async ({ page }) => {
