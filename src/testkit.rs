@@ -138,6 +138,21 @@ pub fn client() -> reqwest::Client {
         .expect("build client")
 }
 
+/// Posts to the login server function; returns its answer, right or wrong.
+pub async fn login_response(
+    client: &reqwest::Client,
+    server: &Server,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(server.url("/rpc/login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login request")
+}
+
 /// Signs in through the login server function; returns the Cookie header.
 pub async fn login(
     client: &reqwest::Client,
@@ -145,12 +160,7 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> String {
-    let response = client
-        .post(server.url("/rpc/login"))
-        .form(&[("email", email), ("password", password)])
-        .send()
-        .await
-        .expect("login request");
+    let response = login_response(client, server, email, password).await;
     let cookie = response
         .headers()
         .get_all(SET_COOKIE)

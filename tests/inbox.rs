@@ -9,24 +9,12 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn login_needs_the_right_password_and_sets_a_safe_cookie() {
     let app = spawn_app().await;
-    let wrong = app
-        .client
-        .post(app.url("/rpc/login"))
-        .form(&[("email", APPROVER), ("password", "not the password")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = app.try_login(APPROVER, "not the password").await;
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("set-cookie").is_none());
     assert!(wrong.text().await.unwrap().contains("do not match"));
 
-    let right = app
-        .client
-        .post(app.url("/rpc/login"))
-        .form(&[("email", APPROVER), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let right = app.try_login(APPROVER, PASSWORD).await;
     let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
@@ -348,22 +336,10 @@ async fn the_first_admin_is_created_once_through_the_printed_setup_link() {
 async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     let app = spawn_app().await;
     for _ in 0..10 {
-        let wrong = app
-            .client
-            .post(app.url("/rpc/login"))
-            .form(&[("email", APPROVER), ("password", "guess")])
-            .send()
-            .await
-            .unwrap();
+        let wrong = app.try_login(APPROVER, "guess").await;
         assert_eq!(wrong.status(), 401);
     }
-    let locked = app
-        .client
-        .post(app.url("/rpc/login"))
-        .form(&[("email", APPROVER), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+    let locked = app.try_login(APPROVER, PASSWORD).await;
     assert_eq!(locked.status(), 429);
     assert!(locked.text().await.unwrap().contains("try again in 15 min"));
     // Other accounts are unaffected.

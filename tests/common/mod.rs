@@ -83,6 +83,11 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// A sign-in attempt with any password; the raw answer.
+    pub async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {
+        testkit::login_response(&self.client, &self.server, email, password).await
+    }
+
     pub async fn login(&self, email: &str) -> String {
         testkit::login(&self.client, &self.server, email, PASSWORD).await
     }

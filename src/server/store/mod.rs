@@ -67,6 +67,19 @@ pub struct NewUser {
     pub created_at: i64,
 }
 
+impl NewUser {
+    /// The user as stored, once the insert has succeeded.
+    pub fn into_user(self) -> User {
+        User {
+            id: self.id,
+            email: self.email,
+            name: self.name,
+            role: self.role,
+            active: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,

@@ -145,13 +145,7 @@ impl Store for SqliteStore {
                 user.email
             ))),
             Err(e) => Err(e.into()),
-            Ok(_) => Ok(User {
-                id: user.id,
-                email: user.email,
-                name: user.name,
-                role: user.role,
-                active: true,
-            }),
+            Ok(_) => Ok(user.into_user()),
         }
     }
 
@@ -169,13 +163,7 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?
         .rows_affected();
-        Ok((inserted == 1).then_some(User {
-            id: user.id,
-            email: user.email,
-            name: user.name,
-            role: user.role,
-            active: true,
-        }))
+        Ok((inserted == 1).then(|| user.into_user()))
     }
 
     async fn has_users(&self) -> StoreResult<bool> {
