@@ -129,6 +129,10 @@ test.describe("before the WASM has loaded", () => {
     const approval = await createApproval(request, account.key, { title: "Rotate the staging database password" });
     await page.goto("/login");
     await page.getByLabel("Email").fill(account.email);
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toContainText("do not match");
+    await page.getByLabel("Email").fill(account.email);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Sign in" }).click();
     const card = page.locator(`article[data-id="${approval.id}"]`);
@@ -137,5 +141,24 @@ test.describe("before the WASM has loaded", () => {
     await expect(page.getByRole("heading", { name: "Nothing waiting" })).toBeVisible();
     const state = await request.get(`/api/v1/approvals/${approval.id}`, { headers: { Authorization: `Bearer ${account.key}` } });
     expect((await state.json()).status).toBe("approved");
+  });
+
+  test("a plain-form denial without a reason comes back with the message", async ({ page, request }) => {
+    const account = newAccount("nojs-deny");
+    const approval = await createApproval(request, account.key, { title: "Drop the archive table" });
+    await page.goto("/login");
+    await page.getByLabel("Email").fill(account.email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const card = page.locator(`article[data-id="${approval.id}"]`);
+    await card.getByText("Deny…").click();
+    await card.getByRole("button", { name: "Send denial" }).click();
+    await expect(card.getByRole("alert").filter({ hasText: "needs a reason" }).first()).toBeVisible();
+    await card.getByText("Deny…").click();
+    await card.getByLabel("Reason (sent back to the agent)").fill("Keep it for the audit.");
+    await card.getByRole("button", { name: "Send denial" }).click();
+    await expect(page.getByRole("heading", { name: "Nothing waiting" })).toBeVisible();
+    const state = await request.get(`/api/v1/approvals/${approval.id}`, { headers: { Authorization: `Bearer ${account.key}` } });
+    expect(await state.json()).toMatchObject({ status: "denied", reason: "Keep it for the audit." });
   });
 });

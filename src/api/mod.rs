@@ -74,8 +74,22 @@ mod ssr {
 
     /// An error for the person, with the HTTP status that fits it (Leptos
     /// would otherwise answer every server function error with a 500).
+    ///
+    /// A plain HTML form post (no WASM yet) keeps Leptos's own answer: a
+    /// redirect back to the form with the error in the URL, which the page's
+    /// `ServerAction` shows next to the field.
     pub fn fail(status: StatusCode, message: impl Into<String>) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        let plain_form_post = use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if let (false, Some(response)) = (
+            plain_form_post,
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) {
             response.set_status(status);
         }
         ServerFnError::new(message.into())
