@@ -23,7 +23,6 @@ command -v cc >/dev/null || apt_packages+=(build-essential)
 command -v node >/dev/null || apt_packages+=(nodejs npm)
 if $with_test_tools; then
   [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
-  [[ -x /usr/lib/postgresql/15/bin/initdb ]] || apt_packages+=(postgresql)
 fi
 if ((${#apt_packages[@]})); then
   say "Installing Debian packages: ${apt_packages[*]}"

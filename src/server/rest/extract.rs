@@ -29,8 +29,10 @@ impl FromRequestParts<AppState> for Agent {
         let secret = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|value| value.split_once(' '))
+            // The scheme is case-insensitive (RFC 9110).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret.trim())
             .filter(|secret| !secret.is_empty())
             .ok_or_else(|| {
                 unauthorized(
