@@ -147,6 +147,20 @@ async fn keys_are_checked_and_approvals_are_private_to_their_key() {
         "invalid_api_key",
     )
     .await;
+    let with_scheme = |value: String| {
+        app.client
+            .get(app.url("/api/v1/approvals"))
+            .header("authorization", value)
+            .send()
+    };
+    let basic = with_scheme("Basic abc".to_owned()).await.unwrap();
+    assert_problem(basic, 401, "invalid_authorization").await;
+    let lowercase = with_scheme(format!("bearer {}", app.key)).await.unwrap();
+    assert_eq!(
+        lowercase.status(),
+        200,
+        "the auth scheme is case-insensitive"
+    );
 
     let approval = app.create_ok("Delete 300 stale rows").await;
     let id = approval["id"].as_str().unwrap();
