@@ -190,7 +190,7 @@ async fn pages_render_on_the_server_and_send_strangers_to_login() {
 }
 
 #[tokio::test]
-async fn history_shows_decisions_with_reasons_and_searches_titles() {
+async fn history_shows_decisions_with_reasons_and_searches_them() {
     let app = spawn_app().await;
     let cookie = app.login(APPROVER).await;
     let refund = app.create_ok("Refund $240 to Lila").await;
@@ -219,6 +219,30 @@ async fn history_shows_decisions_with_reasons_and_searches_titles() {
         .await
         .unwrap();
     assert!(found.contains("Refund $240") && !found.contains("Send campaign"));
+    let by_reason = app
+        .page(Some(&cookie), "/history?q=NOT+DAMAGED")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(by_reason.contains("Refund $240") && !by_reason.contains("Send campaign"));
+    let by_agent = app
+        .page(Some(&cookie), "/history?q=billing-agent")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(by_agent.contains("Refund $240") && by_agent.contains("Send campaign"));
+    let wildcard = app
+        .page(Some(&cookie), "/history?q=%25")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        wildcard.contains("No decided approvals"),
+        "% must match literally"
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Decided approvals, newest first, searchable by title; with how long each
+//! Decided approvals, newest first, searchable by title, reason and agent;
+//! with how long each
 //! decision took.
 
 use super::time::{humanize, stamp};
@@ -21,8 +22,8 @@ pub fn HistoryPage() -> impl IntoView {
         <main class="page">
             <h1>"History"</h1>
             <form method="get" action="/history" class="search" role="search">
-                <label for="q" class="visually-hidden">"Search titles"</label>
-                <input id="q" type="search" name="q" placeholder="Search titles" value=search/>
+                <label for="q" class="visually-hidden">"Search titles, reasons and agents"</label>
+                <input id="q" type="search" name="q" placeholder="Search titles, reasons and agents" value=search/>
                 <button type="submit" class="button">"Search"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -40,7 +41,12 @@ pub fn HistoryPage() -> impl IntoView {
 #[component]
 fn HistoryTable(page: ApprovalPage, search: String) -> impl IntoView {
     if page.items.is_empty() {
-        return view! { <p class="muted">"No decided approvals yet."</p> }.into_any();
+        let message = if search.trim().is_empty() {
+            "No decided approvals yet.".to_owned()
+        } else {
+            format!("Nothing matches “{}”.", search.trim())
+        };
+        return view! { <p class="muted">{message}</p> }.into_any();
     }
     let rows = page
         .items

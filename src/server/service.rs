@@ -431,7 +431,7 @@ impl Service {
     pub async fn history(
         &self,
         user: &User,
-        title_contains: Option<String>,
+        text_contains: Option<String>,
         cursor: Option<String>,
         limit: i64,
     ) -> ServiceResult<ApprovalPage> {
@@ -441,7 +441,7 @@ impl Service {
             .filter(|s| s.is_terminal())
             .collect();
         filter.visible_to = Self::visibility(user);
-        filter.title_contains = title_contains;
+        filter.text_contains = text_contains;
         filter.after = cursor;
         self.page(filter, limit).await
     }

@@ -177,7 +177,8 @@ pub struct ApprovalFilter {
     pub statuses: Vec<Status>,
     /// Only approvals routed to this user or to nobody in particular.
     pub visible_to: Option<String>,
-    pub title_contains: Option<String>,
+    /// Case-insensitive (ASCII) substring of the title, reason or agent name.
+    pub text_contains: Option<String>,
     pub after: Option<String>,
     pub order: Order,
     pub limit: i64,
@@ -189,7 +190,7 @@ impl ApprovalFilter {
             api_key_id: None,
             statuses: Vec::new(),
             visible_to: None,
-            title_contains: None,
+            text_contains: None,
             after: None,
             order,
             limit,

@@ -366,15 +366,20 @@ impl Store for SqliteStore {
                 .push_bind(user.clone())
                 .push(")");
         }
-        if let Some(needle) = &filter.title_contains {
+        if let Some(needle) = &filter.text_contains {
             let escaped = needle
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            query
-                .push(" AND a.title LIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
+            let pattern = format!("%{escaped}%");
+            query.push(" AND (");
+            let mut any = query.separated(" OR ");
+            for column in ["a.title", "a.reason", "k.name"] {
+                any.push(format!("{column} LIKE "))
+                    .push_bind_unseparated(pattern.clone())
+                    .push_unseparated(" ESCAPE '\\'");
+            }
+            query.push(")");
         }
         let (comparison, direction) = match filter.order {
             Order::OldestFirst => (">", "ASC"),
