@@ -4,7 +4,7 @@
 
 use super::time::{humanize, stamp};
 use crate::api::{error_message, history};
-use crate::model::ApprovalPage;
+use crate::model::{ApprovalPage, Status};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -52,8 +52,10 @@ fn HistoryTable(page: ApprovalPage, search: String) -> impl IntoView {
         .items
         .into_iter()
         .map(|approval| {
+            // Decision time only where a person decided.
             let took = approval
                 .decided_at
+                .filter(|_| matches!(approval.status, Status::Approved | Status::Denied))
                 .map(|at| humanize((at - approval.created_at).num_milliseconds()));
             view! {
                 <tr>
