@@ -28,3 +28,8 @@ cargo test --features ssr
 
 step "Browser tests"
 (cd end2end && npx playwright test)
+
+step "Release build (what scripts/run.sh serves)"
+# Without erase_components the view types are spelled out in full; this is
+# where a too-deep view or a wasm-opt problem would show.
+env -u RUSTFLAGS cargo leptos build --release
