@@ -205,40 +205,15 @@ async fn history_shows_decisions_with_reasons_and_searches_them() {
     app.decide(&cookie, campaign["id"].as_str().unwrap(), "approve", None)
         .await;
 
-    let page = app
-        .page(Some(&cookie), "/history")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page_text(&cookie, "/history").await;
     assert!(page.contains("Package was not damaged") && page.contains("Send campaign"));
-    let found = app
-        .page(Some(&cookie), "/history?q=refund")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let found = app.page_text(&cookie, "/history?q=refund").await;
     assert!(found.contains("Refund $240") && !found.contains("Send campaign"));
-    let by_reason = app
-        .page(Some(&cookie), "/history?q=NOT+DAMAGED")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let by_reason = app.page_text(&cookie, "/history?q=NOT+DAMAGED").await;
     assert!(by_reason.contains("Refund $240") && !by_reason.contains("Send campaign"));
-    let by_agent = app
-        .page(Some(&cookie), "/history?q=billing-agent")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let by_agent = app.page_text(&cookie, "/history?q=billing-agent").await;
     assert!(by_agent.contains("Refund $240") && by_agent.contains("Send campaign"));
-    let wildcard = app
-        .page(Some(&cookie), "/history?q=%25")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let wildcard = app.page_text(&cookie, "/history?q=%25").await;
     assert!(
         wildcard.contains("Nothing matches"),
         "% must match literally: {wildcard}"

@@ -145,6 +145,15 @@ impl TestApp {
         response.json().await.expect("inbox JSON")
     }
 
+    /// A page's HTML as a signed-in browser gets it.
+    pub async fn page_text(&self, cookie: &str, path: &str) -> String {
+        self.page(Some(cookie), path)
+            .await
+            .text()
+            .await
+            .expect("page text")
+    }
+
     /// How many approvals this app's key can list.
     pub async fn count(&self) -> usize {
         let page: Value = self

@@ -120,6 +120,21 @@ async fn insert_audit(
     Ok(())
 }
 
+/// `sql` with a new user's six values bound in column order (id, email,
+/// name, password_hash, role, created_at).
+fn insert_user<'q>(
+    sql: &'q str,
+    user: &'q NewUser,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    sqlx::query(sql)
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.created_at)
+}
+
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -127,16 +142,11 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        let result = sqlx::query(
+        let result = insert_user(
             "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
              VALUES (?, ?, ?, ?, ?, 1, ?)",
+            &user,
         )
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(user.created_at)
         .execute(&self.writer)
         .await;
         match result {
@@ -150,16 +160,11 @@ impl Store for SqliteStore {
     }
 
     async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>> {
-        let inserted = sqlx::query(
+        let inserted = insert_user(
             "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
              SELECT ?, ?, ?, ?, ?, 1, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+            &user,
         )
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(user.created_at)
         .execute(&self.writer)
         .await?
         .rows_affected();
