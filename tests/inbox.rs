@@ -350,41 +350,27 @@ async fn server_functions_refuse_posts_from_other_origins() {
     let app = spawn_app().await;
     let approval = app.create_ok("Refund $240").await;
     let cookie = app.login(APPROVER).await;
-    let forged = app
-        .client
-        .post(app.url("/rpc/decide"))
-        .header("cookie", &cookie)
-        .header("origin", "http://evil.example")
-        .form(&[
-            ("id", approval["id"].as_str().unwrap()),
-            ("verdict", "approve"),
-        ])
-        .send()
+    let id = approval["id"].as_str().unwrap();
+    let approve_from = |origin: String| {
+        app.client
+            .post(app.url("/rpc/decide"))
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .form(&[("id", id), ("verdict", "approve")])
+            .send()
+    };
+    let forged = approve_from("http://evil.example".to_owned())
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
     let state: Value = app
-        .get(
-            &app.key,
-            &format!("/api/v1/approvals/{}", approval["id"].as_str().unwrap()),
-        )
+        .get(&app.key, &format!("/api/v1/approvals/{id}"))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(state["status"], "pending");
 
-    let same_origin = app
-        .client
-        .post(app.url("/rpc/decide"))
-        .header("cookie", &cookie)
-        .header("origin", app.server.base_url.clone())
-        .form(&[
-            ("id", approval["id"].as_str().unwrap()),
-            ("verdict", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let same_origin = approve_from(app.server.base_url.clone()).await.unwrap();
     assert_eq!(same_origin.status(), 200);
 }

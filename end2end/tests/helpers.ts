@@ -42,12 +42,17 @@ export async function waitForHydration(page: Page) {
   await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
 }
 
+/** Fills and sends the sign-in form (works with or without the WASM). */
+export async function submitLogin(page: Page, email: string, password = PASSWORD) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
 export async function logIn(page: Page, email: string) {
   await page.goto("/login");
   await waitForHydration(page);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await submitLogin(page, email);
   await expect(page.getByRole("link", { name: "History" })).toBeVisible();
 }
 

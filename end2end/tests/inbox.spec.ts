@@ -1,5 +1,5 @@
 import { expect, test } from "./fixtures";
-import { createApproval, logIn, newAccount, waitForHydration } from "./helpers";
+import { createApproval, logIn, newAccount, submitLogin, waitForHydration } from "./helpers";
 
 test("signing in leads to the inbox; strangers are sent to the login page", async ({ page }) => {
   const account = newAccount("login");
@@ -128,13 +128,9 @@ test.describe("before the WASM has loaded", () => {
     const account = newAccount("nojs");
     const approval = await createApproval(request, account.key, { title: "Rotate the staging database password" });
     await page.goto("/login");
-    await page.getByLabel("Email").fill(account.email);
-    await page.getByLabel("Password").fill("not the password");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await submitLogin(page, account.email, "not the password");
     await expect(page.getByRole("alert")).toContainText("do not match");
-    await page.getByLabel("Email").fill(account.email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await submitLogin(page, account.email);
     const card = page.locator(`article[data-id="${approval.id}"]`);
     await expect(card).toBeVisible();
     await card.getByRole("button", { name: "Approve" }).click();
@@ -147,9 +143,7 @@ test.describe("before the WASM has loaded", () => {
     const account = newAccount("nojs-deny");
     const approval = await createApproval(request, account.key, { title: "Drop the archive table" });
     await page.goto("/login");
-    await page.getByLabel("Email").fill(account.email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await submitLogin(page, account.email);
     const card = page.locator(`article[data-id="${approval.id}"]`);
     await card.getByText("Deny…").click();
     await card.getByRole("button", { name: "Send denial" }).click();

@@ -96,6 +96,7 @@ mod ssr {
     }
 
     pub fn to_fn_error(error: ServiceError) -> ServerFnError {
+        let detail = error.to_string();
         match error {
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in server function");
@@ -108,17 +109,16 @@ mod ssr {
                 StatusCode::NOT_FOUND,
                 "There is no such approval, or it is not routed to you.",
             ),
-            ServiceError::AlreadyDecided(approval) => {
-                let detail = ServiceError::AlreadyDecided(approval).to_string();
+            ServiceError::AlreadyDecided(_) => {
                 fail(StatusCode::CONFLICT, format!("This approval was {detail}."))
             }
-            ServiceError::Conflict(message) => fail(StatusCode::CONFLICT, message),
-            ServiceError::Forbidden(message) => fail(StatusCode::FORBIDDEN, message),
-            limited @ ServiceError::RateLimited(_) => fail(
+            ServiceError::Conflict(_) => fail(StatusCode::CONFLICT, detail),
+            ServiceError::Forbidden(_) => fail(StatusCode::FORBIDDEN, detail),
+            ServiceError::RateLimited(_) => fail(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("{}.", capitalize(&limited.to_string())),
+                format!("{}.", capitalize(&detail)),
             ),
-            other => fail(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+            _ => fail(StatusCode::UNPROCESSABLE_ENTITY, detail),
         }
     }
 
