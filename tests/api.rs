@@ -381,12 +381,7 @@ async fn twenty_concurrent_deciders_have_exactly_one_winner() {
             "loser not told who won: {body}"
         );
     }
-    let final_state: Value = app
-        .get(&app.key, &format!("/api/v1/approvals/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let final_state = app.approval(&id).await;
     assert!(final_state["status"] == "approved" || final_state["status"] == "denied");
 }
 

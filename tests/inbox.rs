@@ -62,12 +62,7 @@ async fn deciding_needs_a_session_and_a_denial_needs_a_reason() {
     let empty = app.decide(&cookie, id, "deny", Some("   ")).await;
     assert_eq!(empty.status(), 422);
     assert!(empty.text().await.unwrap().contains("needs a reason"));
-    let state: Value = app
-        .get(&app.key, &format!("/api/v1/approvals/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let state = app.approval(id).await;
     assert_eq!(
         state["status"], "pending",
         "a refused denial changed the approval"
@@ -363,12 +358,7 @@ async fn server_functions_refuse_posts_from_other_origins() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    let state: Value = app
-        .get(&app.key, &format!("/api/v1/approvals/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let state = app.approval(id).await;
     assert_eq!(state["status"], "pending");
 
     let same_origin = approve_from(app.server.base_url.clone()).await.unwrap();

@@ -145,6 +145,15 @@ impl TestApp {
         response.json().await.expect("inbox JSON")
     }
 
+    /// The approval as its agent sees it now.
+    pub async fn approval(&self, id: &str) -> Value {
+        self.get(&self.key, &format!("/api/v1/approvals/{id}"))
+            .await
+            .json()
+            .await
+            .expect("approval JSON")
+    }
+
     /// A page's HTML as a signed-in browser gets it.
     pub async fn page_text(&self, cookie: &str, path: &str) -> String {
         self.page(Some(cookie), path)
