@@ -23,6 +23,11 @@ command -v cc >/dev/null || apt_packages+=(build-essential)
 command -v node >/dev/null || apt_packages+=(nodejs npm)
 if $with_test_tools; then
   [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
+  # The integration suite also runs on PostgreSQL, in a throwaway cluster
+  # (scripts/with-postgres.sh), unless HOLDPOINT_TEST_DATABASE_URL names one.
+  if [[ -z "${HOLDPOINT_TEST_DATABASE_URL:-}" ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    apt_packages+=(postgresql)
+  fi
 fi
 if ((${#apt_packages[@]})); then
   say "Installing Debian packages: ${apt_packages[*]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: formatting and lints, the Rust unit
-# and integration tests (real server processes on real databases), and the
-# Playwright browser tests in Debian's Chromium.
+# and integration tests (real server processes on a real SQLite file and on a
+# throwaway PostgreSQL cluster, or HOLDPOINT_TEST_DATABASE_URL when set), and
+# the Playwright browser tests in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -23,8 +24,8 @@ step "Lints (server and browser builds)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-step "Rust unit and integration tests"
-cargo test --features ssr
+step "Rust unit and integration tests (every integration test on SQLite and on PostgreSQL)"
+scripts/with-postgres.sh cargo test --features ssr
 
 step "Browser tests"
 (cd end2end && npx playwright test)

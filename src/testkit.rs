@@ -234,3 +234,81 @@ pub fn binary_path() -> PathBuf {
     };
     dir.join("holdpoint")
 }
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL tests find a server they may create databases on.
+pub const TEST_DATABASE_ENV: &str = "HOLDPOINT_TEST_DATABASE_URL";
+
+/// A URL of a new, empty database: a SQLite file in `dir`, or a database
+/// created for this caller alone on the server of `HOLDPOINT_TEST_DATABASE_URL`.
+/// Panics with the fix when PostgreSQL is asked for and there is none: a
+/// missing database fails the run rather than skipping its tests.
+pub async fn fresh_database(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("holdpoint.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    }
+}
+
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let server = std::env::var(TEST_DATABASE_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{TEST_DATABASE_ENV} is not set, and the PostgreSQL half of the suite needs a \
+             server. Run the tests through scripts/test.sh (it starts a throwaway cluster), \
+             or as `scripts/with-postgres.sh cargo test --features ssr`, or set \
+             {TEST_DATABASE_ENV}=postgres://USER@HOST:PORT/DATABASE for a server where \
+             that user may CREATE DATABASE."
+        )
+    });
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {TEST_DATABASE_ENV} ({server}): {e}"));
+    let name = format!("holdpoint_test_{:016x}", rand::random::<u64>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a test database on {server}: {e}"));
+    let _ = admin.close().await;
+    with_database_name(&server, &name)
+}
+
+/// `url` with its database (the path) replaced by `name`, query kept.
+pub fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database_name;
+
+    #[test]
+    fn database_name_replaces_the_path_only() {
+        assert_eq!(
+            with_database_name("postgres://u@127.0.0.1:5432/postgres", "t1"),
+            "postgres://u@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database_name("postgres://u:p@db/x?sslmode=disable", "t2"),
+            "postgres://u:p@db/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database_name("postgres://db", "t3"),
+            "postgres://db/t3"
+        );
+    }
+}

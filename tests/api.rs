@@ -1,13 +1,15 @@
-//! The agent REST API against a real server and a real SQLite file.
+//! The agent REST API against a real server, on a real SQLite file and on a
+//! real PostgreSQL database.
 
+#[macro_use]
 mod common;
 
 use common::{assert_problem, spawn_app, ADMIN, APPROVER};
+use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn create_then_get_returns_the_sanitized_pending_approval() {
-    let app = spawn_app().await;
+async fn create_then_get_returns_the_sanitized_pending_approval(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .create(&json!({
             "title": "  Refund $240 to Lila Chen on order #8821 ",
@@ -37,9 +39,8 @@ async fn create_then_get_returns_the_sanitized_pending_approval() {
     assert_eq!(fetched, created);
 }
 
-#[tokio::test]
-async fn every_invalid_request_gets_its_problem_and_stores_nothing() {
-    let app = spawn_app().await;
+async fn every_invalid_request_gets_its_problem_and_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let big = "x".repeat(256 * 1024 + 1);
     let cases: Vec<(Value, u16, &str)> = vec![
         (json!({"body": "no title"}), 422, "invalid_title"),
@@ -130,9 +131,8 @@ async fn every_invalid_request_gets_its_problem_and_stores_nothing() {
     assert_eq!(app.count().await, 0, "a rejected request stored something");
 }
 
-#[tokio::test]
-async fn keys_are_checked_and_approvals_are_private_to_their_key() {
-    let app = spawn_app().await;
+async fn keys_are_checked_and_approvals_are_private_to_their_key(backend: Backend) {
+    let app = spawn_app(backend).await;
     let no_key = app
         .client
         .get(app.url("/api/v1/approvals"))
@@ -209,9 +209,10 @@ async fn keys_are_checked_and_approvals_are_private_to_their_key() {
     .await;
 }
 
-#[tokio::test]
-async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_approval() {
-    let app = spawn_app().await;
+async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_approval(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     let send = |body: Value, key: &'static str| {
         app.client
             .post(app.url("/api/v1/approvals"))
@@ -245,9 +246,8 @@ async fn a_retried_create_with_the_same_idempotency_key_returns_the_first_approv
     assert_eq!(app.count().await, 2);
 }
 
-#[tokio::test]
-async fn wait_is_woken_by_a_denial_and_returns_the_reason() {
-    let app = spawn_app().await;
+async fn wait_is_woken_by_a_denial_and_returns_the_reason(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app.create_ok("Refund $240").await;
     let id = approval["id"].as_str().unwrap().to_owned();
     let waiter = app.spawn_wait(&id, 60);
@@ -265,9 +265,8 @@ async fn wait_is_woken_by_a_denial_and_returns_the_reason() {
     assert!(outcome["decided_at"].is_string());
 }
 
-#[tokio::test]
-async fn wait_is_woken_by_expiry_and_by_cancel() {
-    let app = spawn_app().await;
+async fn wait_is_woken_by_expiry_and_by_cancel(backend: Backend) {
+    let app = spawn_app(backend).await;
     let short = app
         .create(&json!({"title": "Expires soon", "expires_in": 1}))
         .await
@@ -307,9 +306,8 @@ async fn wait_is_woken_by_expiry_and_by_cancel() {
     assert_eq!(again["approval"]["status"], "cancelled");
 }
 
-#[tokio::test]
-async fn wait_times_out_pending_and_checks_its_timeout() {
-    let app = spawn_app().await;
+async fn wait_times_out_pending_and_checks_its_timeout(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app.create_ok("Still thinking").await;
     let id = approval["id"].as_str().unwrap();
     let waited: Value = app
@@ -338,9 +336,8 @@ async fn wait_times_out_pending_and_checks_its_timeout() {
     .await;
 }
 
-#[tokio::test]
-async fn twenty_concurrent_deciders_have_exactly_one_winner() {
-    let app = spawn_app().await;
+async fn twenty_concurrent_deciders_have_exactly_one_winner(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app.create_ok("Charge card ending 4242").await;
     let id = approval["id"].as_str().unwrap().to_owned();
     let cookies = [app.login(ADMIN).await, app.login(APPROVER).await];
@@ -385,9 +382,8 @@ async fn twenty_concurrent_deciders_have_exactly_one_winner() {
     assert!(final_state["status"] == "approved" || final_state["status"] == "denied");
 }
 
-#[tokio::test]
-async fn list_is_newest_first_with_a_cursor_and_a_status_filter() {
-    let app = spawn_app().await;
+async fn list_is_newest_first_with_a_cursor_and_a_status_filter(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         ids.push(
@@ -447,9 +443,8 @@ async fn list_is_newest_first_with_a_cursor_and_a_status_filter() {
     .await;
 }
 
-#[tokio::test]
-async fn unknown_endpoints_and_methods_answer_problems_not_html() {
-    let app = spawn_app().await;
+async fn unknown_endpoints_and_methods_answer_problems_not_html(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_problem(
         app.get(&app.key, "/api/v1/nothing-here").await,
         404,
@@ -466,9 +461,8 @@ async fn unknown_endpoints_and_methods_answer_problems_not_html() {
     assert_problem(delete, 405, "method_not_allowed").await;
 }
 
-#[tokio::test]
-async fn shutdown_answers_parked_waits_instead_of_holding_them() {
-    let mut app = spawn_app().await;
+async fn shutdown_answers_parked_waits_instead_of_holding_them(backend: Backend) {
+    let mut app = spawn_app(backend).await;
     let approval = app.create_ok("Waiting across a deploy").await;
     let waiter = app.spawn_wait(approval["id"].as_str().unwrap(), 60);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -491,3 +485,17 @@ async fn shutdown_answers_parked_waits_instead_of_holding_them() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+on_both_backends!(
+    create_then_get_returns_the_sanitized_pending_approval,
+    every_invalid_request_gets_its_problem_and_stores_nothing,
+    keys_are_checked_and_approvals_are_private_to_their_key,
+    a_retried_create_with_the_same_idempotency_key_returns_the_first_approval,
+    wait_is_woken_by_a_denial_and_returns_the_reason,
+    wait_is_woken_by_expiry_and_by_cancel,
+    wait_times_out_pending_and_checks_its_timeout,
+    twenty_concurrent_deciders_have_exactly_one_winner,
+    list_is_newest_first_with_a_cursor_and_a_status_filter,
+    unknown_endpoints_and_methods_answer_problems_not_html,
+    shutdown_answers_parked_waits_instead_of_holding_them,
+);

@@ -1,14 +1,15 @@
 //! The people's side, over HTTP: sessions, server functions, routing and the
 //! server-rendered pages. (The browser itself is driven by end2end/.)
 
+#[macro_use]
 mod common;
 
 use common::{spawn_app, ADMIN, APPROVER, PASSWORD};
+use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn login_needs_the_right_password_and_sets_a_safe_cookie() {
-    let app = spawn_app().await;
+async fn login_needs_the_right_password_and_sets_a_safe_cookie(backend: Backend) {
+    let app = spawn_app(backend).await;
     let wrong = app.try_login(APPROVER, "not the password").await;
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().get("set-cookie").is_none());
@@ -48,9 +49,8 @@ async fn login_needs_the_right_password_and_sets_a_safe_cookie() {
     assert_eq!(after.status(), 401, "the session survived logout");
 }
 
-#[tokio::test]
-async fn deciding_needs_a_session_and_a_denial_needs_a_reason() {
-    let app = spawn_app().await;
+async fn deciding_needs_a_session_and_a_denial_needs_a_reason(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app.create_ok("Refund $240").await;
     let id = approval["id"].as_str().unwrap();
     let anonymous = app
@@ -78,9 +78,8 @@ async fn deciding_needs_a_session_and_a_denial_needs_a_reason() {
         .contains("already approved by ana@example.com"));
 }
 
-#[tokio::test]
-async fn approvals_routed_to_a_named_approver_are_theirs_alone() {
-    let app = spawn_app().await;
+async fn approvals_routed_to_a_named_approver_are_theirs_alone(backend: Backend) {
+    let app = spawn_app(backend).await;
     holdpoint::testkit::create_user(
         &app.bin,
         &app.database_url,
@@ -135,9 +134,8 @@ async fn approvals_routed_to_a_named_approver_are_theirs_alone() {
     );
 }
 
-#[tokio::test]
-async fn pages_render_on_the_server_and_send_strangers_to_login() {
-    let app = spawn_app().await;
+async fn pages_render_on_the_server_and_send_strangers_to_login(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app
         .create(&json!({
             "title": "Send \"Spring sale\" to 4,812 recipients",
@@ -184,9 +182,8 @@ async fn pages_render_on_the_server_and_send_strangers_to_login() {
     assert_eq!(missing.status(), 404);
 }
 
-#[tokio::test]
-async fn history_shows_decisions_with_reasons_and_searches_them() {
-    let app = spawn_app().await;
+async fn history_shows_decisions_with_reasons_and_searches_them(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cookie = app.login(APPROVER).await;
     let refund = app.create_ok("Refund $240 to Lila").await;
     let campaign = app.create_ok("Send campaign to 4,812").await;
@@ -215,9 +212,8 @@ async fn history_shows_decisions_with_reasons_and_searches_them() {
     );
 }
 
-#[tokio::test]
-async fn the_cli_explains_itself() {
-    let app = spawn_app().await;
+async fn the_cli_explains_itself(backend: Backend) {
+    let app = spawn_app(backend).await;
     for args in [
         vec!["--help"],
         vec!["serve", "--help"],
@@ -245,10 +241,9 @@ async fn the_cli_explains_itself() {
     assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 }
 
-#[tokio::test]
-async fn the_first_admin_is_created_once_through_the_printed_setup_link() {
+async fn the_first_admin_is_created_once_through_the_printed_setup_link(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let database_url = holdpoint::testkit::fresh_database(backend, dir.path()).await;
     let bin = holdpoint::testkit::binary_path();
     let server = holdpoint::testkit::Server::start(&bin, &database_url, &[]).await;
     let link = server
@@ -326,9 +321,8 @@ async fn the_first_admin_is_created_once_through_the_printed_setup_link() {
         .all(|line| !line.contains("/setup?token=")));
 }
 
-#[tokio::test]
-async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
-    let app = spawn_app().await;
+async fn repeated_wrong_passwords_lock_the_account_for_a_while(backend: Backend) {
+    let app = spawn_app(backend).await;
     for _ in 0..10 {
         let wrong = app.try_login(APPROVER, "guess").await;
         assert_eq!(wrong.status(), 401);
@@ -340,9 +334,8 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     app.login(ADMIN).await;
 }
 
-#[tokio::test]
-async fn server_functions_refuse_posts_from_other_origins() {
-    let app = spawn_app().await;
+async fn server_functions_refuse_posts_from_other_origins(backend: Backend) {
+    let app = spawn_app(backend).await;
     let approval = app.create_ok("Refund $240").await;
     let cookie = app.login(APPROVER).await;
     let id = approval["id"].as_str().unwrap();
@@ -364,3 +357,15 @@ async fn server_functions_refuse_posts_from_other_origins() {
     let same_origin = approve_from(app.server.base_url.clone()).await.unwrap();
     assert_eq!(same_origin.status(), 200);
 }
+
+on_both_backends!(
+    login_needs_the_right_password_and_sets_a_safe_cookie,
+    deciding_needs_a_session_and_a_denial_needs_a_reason,
+    approvals_routed_to_a_named_approver_are_theirs_alone,
+    pages_render_on_the_server_and_send_strangers_to_login,
+    history_shows_decisions_with_reasons_and_searches_them,
+    the_cli_explains_itself,
+    the_first_admin_is_created_once_through_the_printed_setup_link,
+    repeated_wrong_passwords_lock_the_account_for_a_while,
+    server_functions_refuse_posts_from_other_origins,
+);

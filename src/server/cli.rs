@@ -88,11 +88,13 @@ pub async fn run() -> ExitCode {
 }
 
 async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
-    let store = store::open(&args.database_url())
+    // One-shot commands announce their changes but never listen.
+    let hub = LiveHub::new(1);
+    let store = store::open(&args.database_url(), hub.clone())
         .await
         .map_err(|e| format!("opening the database: {e}"))?;
     let config = Config::new(args, args.listen_addr()?);
-    let service = Service::new(store, LiveHub::new(1), config);
+    let service = Service::new(store, hub, config);
     match command {
         AdminCommand::CreateUser {
             email,

@@ -96,16 +96,21 @@ fn leptos_options(bound: std::net::SocketAddr) -> Result<LeptosOptions, String> 
 }
 
 pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
-    let store = store::open(&args.database_url())
+    let hub = LiveHub::new(4096);
+    let store = store::open(&args.database_url(), hub.clone())
         .await
         .map_err(|e| format!("opening the database: {e}"))?;
+    store
+        .start_listening()
+        .await
+        .map_err(|e| format!("listening for database events: {e}"))?;
     let addr = args.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let config = Config::new(args, bound);
-    let service = Arc::new(Service::new(store, LiveHub::new(4096), config));
+    let service = Arc::new(Service::new(store, hub, config));
     tokio::spawn(expiry::run(service.clone()));
     if let Some(token) = service
         .open_first_start_setup()

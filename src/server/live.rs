@@ -1,20 +1,47 @@
-//! The in-process event hub. The service publishes an event after each
-//! commit; long-polling agents (and, later, live inboxes) subscribe.
-//! A broadcast channel never blocks the publisher: a subscriber that falls
-//! behind sees `Lagged` and must re-read what it cares about.
+//! The event hub of one process. The store publishes an event after each
+//! commit that changes an approval (on PostgreSQL it arrives from the
+//! database's LISTEN/NOTIFY channel, so changes made by other instances show
+//! up here too); long-polling agents, and later live inboxes and the webhook
+//! worker, subscribe. A broadcast channel never blocks the publisher: a
+//! subscriber that falls behind sees `Lagged` and must re-read what it cares
+//! about.
 
 use crate::model::Status;
 use tokio::sync::{broadcast, watch};
 
+/// An approval was created (status `pending`) or reached a terminal status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalEvent {
     pub approval_id: String,
     pub status: Status,
 }
 
+impl ApprovalEvent {
+    /// The text form carried between instances: `"<id> <status>"`.
+    pub fn to_payload(&self) -> String {
+        format!("{} {}", self.approval_id, self.status.as_str())
+    }
+
+    pub fn from_payload(payload: &str) -> Option<Self> {
+        let (id, status) = payload.split_once(' ')?;
+        Some(Self {
+            approval_id: id.to_owned(),
+            status: status.parse().ok()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    Approval(ApprovalEvent),
+    /// Events may have been missed (the link to the other instances was lost
+    /// and is back): every subscriber re-reads what it cares about.
+    Resync,
+}
+
 #[derive(Clone)]
 pub struct LiveHub {
-    sender: broadcast::Sender<ApprovalEvent>,
+    sender: broadcast::Sender<LiveEvent>,
     /// Flips to true when the server begins to shut down, so long-lived
     /// subscribers (long-polls) answer now instead of holding shutdown up.
     closing: watch::Sender<bool>,
@@ -38,12 +65,32 @@ impl LiveHub {
         let _ = closing.wait_for(|closing| *closing).await;
     }
 
-    pub fn publish(&self, event: ApprovalEvent) {
+    pub fn publish(&self, event: LiveEvent) {
         // An error only means nobody is listening right now.
         let _ = self.sender.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ApprovalEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let event = ApprovalEvent {
+            approval_id: "apr_01JXYZ".into(),
+            status: Status::Denied,
+        };
+        assert_eq!(event.to_payload(), "apr_01JXYZ denied");
+        assert_eq!(
+            ApprovalEvent::from_payload(&event.to_payload()),
+            Some(event)
+        );
+        assert_eq!(ApprovalEvent::from_payload("apr_1 sideways"), None);
+        assert_eq!(ApprovalEvent::from_payload("nospace"), None);
     }
 }

@@ -6,7 +6,7 @@ use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title, Validation
 use crate::server::auth::LoginThrottle;
 use crate::server::config::Config;
 use crate::server::ids;
-use crate::server::live::{ApprovalEvent, LiveHub};
+use crate::server::live::{LiveEvent, LiveHub};
 use crate::server::sanitize::sanitize_preview;
 use crate::server::store::{
     ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApiKey, NewApproval, NewUser, Order,
@@ -134,13 +134,6 @@ impl Service {
         }
     }
 
-    fn publish(&self, record: &ApprovalRecord) {
-        self.hub.publish(ApprovalEvent {
-            approval_id: record.id.clone(),
-            status: record.status,
-        });
-    }
-
     // ----- accounts ------------------------------------------------------
 
     pub async fn create_user(
@@ -243,7 +236,11 @@ impl Service {
     }
 
     async fn approver_id(&self, email: &str) -> ServiceResult<String> {
-        match self.store.user_by_email(email.trim()).await? {
+        match self
+            .store
+            .user_by_email(&email.trim().to_lowercase())
+            .await?
+        {
             Some((user, _)) if user.active => Ok(user.id),
             _ => Err(ServiceError::UnknownApprover(email.to_owned())),
         }
@@ -280,10 +277,7 @@ impl Service {
             idempotency: idempotency.clone(),
         };
         match self.store.insert_approval(new).await? {
-            InsertOutcome::Created(record) => {
-                self.publish(&record);
-                Ok((self.to_approval(record), false))
-            }
+            InsertOutcome::Created(record) => Ok((self.to_approval(record), false)),
             InsertOutcome::Replayed {
                 existing,
                 request_hash,
@@ -331,8 +325,11 @@ impl Service {
                         // the restart).
                         _ = self.hub.closed() => return false,
                         event = events.recv() => match event {
-                            Ok(event) if event.approval_id == id => return true,
-                            Ok(_) => continue,
+                            Ok(LiveEvent::Approval(event)) if event.approval_id == id => {
+                                return true
+                            }
+                            Ok(LiveEvent::Approval(_)) => continue,
+                            Ok(LiveEvent::Resync) => return true,
                             // Missed events: re-read to be sure.
                             Err(RecvError::Lagged(_)) => return true,
                             Err(RecvError::Closed) => return false,
@@ -392,10 +389,7 @@ impl Service {
 
     async fn apply(&self, id: &str, transition: &Transition) -> ServiceResult<Approval> {
         match self.store.transition(id, transition).await? {
-            TransitionOutcome::Applied(record) => {
-                self.publish(&record);
-                Ok(self.to_approval(record))
-            }
+            TransitionOutcome::Applied(record) => Ok(self.to_approval(record)),
             TransitionOutcome::AlreadyDecided(record) => Err(ServiceError::AlreadyDecided(
                 Box::new(self.to_approval(record)),
             )),
@@ -462,11 +456,7 @@ impl Service {
 
     /// Expires every due approval; returns how many.
     pub async fn expire_due(&self) -> ServiceResult<usize> {
-        let expired = self.store.expire_due(now_ms()).await?;
-        for record in &expired {
-            self.publish(record);
-        }
-        Ok(expired.len())
+        Ok(self.store.expire_due(now_ms()).await?.len())
     }
 
     pub async fn next_expiry(&self) -> ServiceResult<Option<i64>> {

@@ -1,13 +1,19 @@
-//! Persistence. One trait, one implementation per backend, each with its own
-//! migrations folder (the atuin shape): backend-specific SQL stays inside its
-//! implementation. Every method that changes an approval is one transaction
-//! that also writes the audit event.
+//! Persistence. One trait, implemented once in portable SQL (`portable.rs`)
+//! and instantiated for SQLite (the embedded default, one process) and
+//! PostgreSQL (several instances on one database); each backend keeps its own
+//! migrations folder and the few hooks where the two really differ. Every
+//! method that changes an approval is one transaction that also writes the
+//! audit event and announces the change on the event hub.
 
+mod portable;
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::Status;
+use crate::server::live::LiveHub;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -236,15 +242,55 @@ pub trait Store: Send + Sync + 'static {
     async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>>;
     /// The earliest deadline among pending approvals.
     async fn next_expiry(&self) -> StoreResult<Option<i64>>;
+
+    /// Starts hearing changes made by other instances (a server does this;
+    /// one-shot admin commands need not). Returns once it is listening.
+    async fn start_listening(&self) -> StoreResult<()>;
 }
 
 /// Opens the store named by `database_url` and brings its schema up to date.
-pub async fn open(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+/// Changes are announced on `hub` once committed.
+pub async fn open(database_url: &str, hub: LiveHub) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(database_url).await?))
+        Ok(Arc::new(SqliteStore::open(database_url, hub).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(database_url, hub).await?))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported database URL {database_url:?}: use sqlite://PATH"
+            "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
+            redact_password(database_url)
         )))
+    }
+}
+
+/// The URL with any password replaced, fit for messages and logs.
+pub fn redact_password(database_url: &str) -> String {
+    let Some((scheme, rest)) = database_url.split_once("://") else {
+        return database_url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return database_url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => database_url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact_password("postgres://hp:s3cret@db:5432/hp"),
+            "postgres://hp:***@db:5432/hp"
+        );
+        assert_eq!(
+            redact_password("postgres://hp@db/hp"),
+            "postgres://hp@db/hp"
+        );
+        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

@@ -1,34 +1,30 @@
-//! The embedded SQLite store.
+//! The embedded SQLite store: one process, one file.
 //!
 //! SQLite allows one writer at a time. Rather than letting connections race
 //! for the write lock (and fail with SQLITE_BUSY when a read transaction
 //! tries to upgrade), all writes go through a pool of exactly one connection,
-//! and reads use a separate pool that WAL mode lets run alongside it.
+//! and reads use a separate pool that WAL mode lets run alongside it. Events
+//! stay in-process: they are published to the hub after each commit.
 
+use super::portable::portable_store;
 use super::*;
+use crate::server::live::{LiveEvent, LiveHub};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
-
-const SELECT_APPROVAL: &str = "SELECT a.id, a.api_key_id, k.name AS agent_name, a.status, a.title,
-        a.body_html, a.data_json, a.action, a.approver_id, ap.email AS approver_email, a.reason,
-        d.email AS decided_by_email, a.decided_at, a.created_at, a.expires_at
-    FROM approvals a
-    JOIN api_keys k ON k.id = a.api_key_id
-    LEFT JOIN users ap ON ap.id = a.approver_id
-    LEFT JOIN users d ON d.id = a.decided_by";
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    hub: LiveHub,
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -51,420 +47,34 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
-    }
-}
-
-fn user_from_row(row: &SqliteRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
-        role: Role::parse(row.try_get("role")?),
-        active: row.try_get("active")?,
-    })
-}
-
-fn approval_from_row(row: &SqliteRow) -> Result<ApprovalRecord, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    Ok(ApprovalRecord {
-        id: row.try_get("id")?,
-        api_key_id: row.try_get("api_key_id")?,
-        agent_name: row.try_get("agent_name")?,
-        status: status
-            .parse()
-            .map_err(|e: String| sqlx::Error::Decode(e.into()))?,
-        title: row.try_get("title")?,
-        body_html: row.try_get("body_html")?,
-        data_json: row.try_get("data_json")?,
-        action: row.try_get("action")?,
-        approver_id: row.try_get("approver_id")?,
-        approver_email: row.try_get("approver_email")?,
-        reason: row.try_get("reason")?,
-        decided_by_email: row.try_get("decided_by_email")?,
-        decided_at: row.try_get("decided_at")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-async fn approval_by_id(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> StoreResult<Option<ApprovalRecord>> {
-    let row = sqlx::query(&format!("{SELECT_APPROVAL} WHERE a.id = ?"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.as_ref().map(approval_from_row).transpose()?)
-}
-
-async fn insert_audit(
-    conn: &mut SqliteConnection,
-    approval_id: &str,
-    kind: &str,
-    actor: &str,
-    detail: Option<&str>,
-    at: i64,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (approval_id, kind, actor, detail, at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(approval_id)
-    .bind(kind)
-    .bind(actor)
-    .bind(detail)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// `sql` with a new user's six values bound in column order (id, email,
-/// name, password_hash, role, created_at).
-fn insert_user<'q>(
-    sql: &'q str,
-    user: &'q NewUser,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    sqlx::query(sql)
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.name)
-        .bind(&user.password_hash)
-        .bind(user.role.as_str())
-        .bind(user.created_at)
-}
-
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        let result = insert_user(
-            "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
-             VALUES (?, ?, ?, ?, ?, 1, ?)",
-            &user,
-        )
-        .execute(&self.writer)
-        .await;
-        match result {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "a user with email {}",
-                user.email
-            ))),
-            Err(e) => Err(e.into()),
-            Ok(_) => Ok(user.into_user()),
-        }
-    }
-
-    async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>> {
-        let inserted = insert_user(
-            "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
-             SELECT ?, ?, ?, ?, ?, 1, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
-            &user,
-        )
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
-        Ok((inserted == 1).then(|| user.into_user()))
-    }
-
-    async fn has_users(&self) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
-            .fetch_one(&self.reader)
-            .await?)
-    }
-
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>> {
-        let row = sqlx::query("SELECT * FROM users WHERE email = ?")
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await?;
-        match row {
-            Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
-            None => Ok(None),
-        }
-    }
-
-    async fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: &str,
-        expires_at: i64,
-    ) -> StoreResult<()> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut tx = self.writer.begin().await?;
-        // Sweep expired sessions while we hold the write lock anyway.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(token_hash)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
-        let row = sqlx::query(
-            "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND u.active = 1",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
-        let result = sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, default_approver_id, created_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&key.id)
-        .bind(&key.name)
-        .bind(&key.key_hash)
-        .bind(&key.default_approver_id)
-        .bind(key.created_at)
-        .execute(&self.writer)
-        .await;
-        match result {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "an API key named {}",
-                key.name
-            ))),
-            Err(e) => Err(e.into()),
-            Ok(_) => Ok(ApiKey {
-                id: key.id,
-                name: key.name,
-                default_approver_id: key.default_approver_id,
-            }),
-        }
-    }
-
-    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        let row = sqlx::query(
-            "SELECT id, name, default_approver_id FROM api_keys
-             WHERE key_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.reader)
-        .await?;
-        match row {
-            Some(row) => Ok(Some(ApiKey {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                default_approver_id: row.try_get("default_approver_id")?,
-            })),
-            None => Ok(None),
-        }
-    }
-
-    async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
-        let result =
-            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL")
-                .bind(at)
-                .bind(name)
-                .execute(&self.writer)
-                .await?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    async fn insert_approval(&self, new: NewApproval) -> StoreResult<InsertOutcome> {
-        let mut tx = self.writer.begin().await?;
-        let (idempotency_key, request_hash) = new.idempotency.clone().unzip();
-        let inserted = sqlx::query(
-            "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json, action,
-                 approver_id, created_at, expires_at, idempotency_key, request_hash)
-             VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (api_key_id, idempotency_key) DO NOTHING",
-        )
-        .bind(&new.id)
-        .bind(&new.api_key_id)
-        .bind(&new.title)
-        .bind(&new.body_html)
-        .bind(&new.data_json)
-        .bind(&new.action)
-        .bind(&new.approver_id)
-        .bind(new.created_at)
-        .bind(new.expires_at)
-        .bind(&idempotency_key)
-        .bind(&request_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-
-        if inserted == 0 {
-            let (id, request_hash): (String, Option<String>) = sqlx::query_as(
-                "SELECT id, request_hash FROM approvals WHERE api_key_id = ? AND idempotency_key = ?",
-            )
-            .bind(&new.api_key_id)
-            .bind(&idempotency_key)
-            .fetch_one(&mut *tx)
-            .await?;
-            let existing = approval_by_id(&mut tx, &id)
-                .await?
-                .ok_or(sqlx::Error::RowNotFound)?;
-            tx.commit().await?;
-            return Ok(InsertOutcome::Replayed {
-                existing,
-                request_hash: request_hash.unwrap_or_default(),
-            });
-        }
-
-        insert_audit(
-            &mut tx,
-            &new.id,
-            "created",
-            &format!("key:{}", new.api_key_id),
-            None,
-            new.created_at,
-        )
-        .await?;
-        let record = approval_by_id(&mut tx, &new.id)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)?;
-        tx.commit().await?;
-        Ok(InsertOutcome::Created(record))
-    }
-
-    async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>> {
-        let mut conn = self.reader.acquire().await?;
-        approval_by_id(&mut conn, id).await
-    }
-
-    async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(SELECT_APPROVAL);
-        query.push(" WHERE 1 = 1");
-        if let Some(key) = &filter.api_key_id {
-            query.push(" AND a.api_key_id = ").push_bind(key.clone());
-        }
-        if !filter.statuses.is_empty() {
-            query.push(" AND a.status IN (");
-            let mut list = query.separated(", ");
-            for status in &filter.statuses {
-                list.push_bind(status.as_str());
-            }
-            query.push(")");
-        }
-        if let Some(user) = &filter.visible_to {
-            query
-                .push(" AND (a.approver_id IS NULL OR a.approver_id = ")
-                .push_bind(user.clone())
-                .push(")");
-        }
-        if let Some(needle) = &filter.text_contains {
-            let escaped = needle
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            query.push(" AND (");
-            let mut any = query.separated(" OR ");
-            for column in ["a.title", "a.reason", "k.name"] {
-                any.push(format!("{column} LIKE "))
-                    .push_bind_unseparated(pattern.clone())
-                    .push_unseparated(" ESCAPE '\\'");
-            }
-            query.push(")");
-        }
-        let (comparison, direction) = match filter.order {
-            Order::OldestFirst => (">", "ASC"),
-            Order::NewestFirst => ("<", "DESC"),
-        };
-        if let Some(after) = &filter.after {
-            query
-                .push(format!(" AND a.id {comparison} "))
-                .push_bind(after.clone());
-        }
-        query
-            .push(format!(" ORDER BY a.id {direction} LIMIT "))
-            .push_bind(filter.limit);
-        let rows = query.build().fetch_all(&self.reader).await?;
-        Ok(rows
-            .iter()
-            .map(approval_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    async fn transition(&self, id: &str, change: &Transition) -> StoreResult<TransitionOutcome> {
-        let mut tx = self.writer.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE approvals SET status = ?, reason = ?, decided_by = ?, decided_at = ?
-             WHERE id = ? AND status = 'pending'",
-        )
-        .bind(change.status.as_str())
-        .bind(&change.reason)
-        .bind(&change.decided_by)
-        .bind(change.at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 1 {
-            insert_audit(
-                &mut tx,
-                id,
-                change.status.as_str(),
-                &change.actor,
-                change.reason.as_deref(),
-                change.at,
-            )
-            .await?;
-        }
-        let record = approval_by_id(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(match record {
-            None => TransitionOutcome::NotFound,
-            Some(record) if updated == 1 => TransitionOutcome::Applied(record),
-            Some(record) => TransitionOutcome::AlreadyDecided(record),
+        Ok(Self {
+            writer,
+            reader,
+            hub,
         })
     }
 
-    async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>> {
-        let mut tx = self.writer.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE approvals SET status = 'expired', decided_at = ?
-             WHERE status = 'pending' AND expires_at <= ? RETURNING id",
-        )
-        .bind(now)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut expired = Vec::with_capacity(ids.len());
-        for id in &ids {
-            insert_audit(&mut tx, id, "expired", "system", None, now).await?;
-            if let Some(record) = approval_by_id(&mut tx, id).await? {
-                expired.push(record);
-            }
-        }
-        tx.commit().await?;
-        Ok(expired)
+    async fn announce_in(
+        &self,
+        _tx: &mut SqliteConnection,
+        _event: &ApprovalEvent,
+    ) -> StoreResult<()> {
+        Ok(())
     }
 
-    async fn next_expiry(&self) -> StoreResult<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(expires_at) FROM approvals WHERE status = 'pending'")
-                .fetch_one(&self.reader)
-                .await?,
-        )
+    fn announce_after(&self, event: ApprovalEvent) {
+        self.hub.publish(LiveEvent::Approval(event));
+    }
+
+    /// Nothing to do: the single writer connection already serializes.
+    async fn serialize_first_user(&self, _tx: &mut SqliteConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Nothing to listen to: only this process writes the file.
+    async fn listen(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
+
+portable_store!(SqliteStore, Sqlite, SqliteRow, SqliteConnection);

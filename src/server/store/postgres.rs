@@ -1,0 +1,141 @@
+//! The PostgreSQL store: several Holdpoint instances on one database.
+//!
+//! Correctness across instances rests on the database: the first decision
+//! wins by the `status = 'pending'` condition under PostgreSQL's row lock,
+//! idempotency by a unique constraint, first-start setup by an advisory lock.
+//! Events cross instances by LISTEN/NOTIFY: each change sends a NOTIFY inside
+//! its own transaction (so it is delivered exactly when the change commits,
+//! and never for a change that rolled back), and every instance listens and
+//! forwards what it hears, its own changes included, to its in-process hub.
+
+use super::portable::portable_store;
+use super::*;
+use crate::server::live::{LiveEvent, LiveHub};
+use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::Postgres;
+use std::time::Duration;
+
+/// The NOTIFY channel every instance listens on.
+const EVENT_CHANNEL: &str = "holdpoint_events";
+/// Advisory lock keys (arbitrary, fixed): one for migrations, one for setup.
+const MIGRATION_LOCK: i64 = 0x686f6c64_0001;
+const FIRST_USER_LOCK: i64 = 0x686f6c64_0002;
+/// Pause before reconnecting the listener after losing the database.
+const RELISTEN_DELAY: Duration = Duration::from_secs(1);
+
+pub struct PgStore {
+    writer: PgPool,
+    /// The same pool: PostgreSQL runs reads and writes side by side.
+    reader: PgPool,
+    hub: LiveHub,
+}
+
+impl PgStore {
+    pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Self {
+            writer: pool.clone(),
+            reader: pool,
+            hub,
+        })
+    }
+
+    async fn announce_in(&self, tx: &mut PgConnection, event: &ApprovalEvent) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(EVENT_CHANNEL)
+            .bind(event.to_payload())
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Nothing to do: the event comes back through the listener.
+    fn announce_after(&self, _event: ApprovalEvent) {}
+
+    /// Two instances opening first-start setup at once must not both create
+    /// a "first" admin: the lock makes the second see the first's row.
+    async fn serialize_first_user(&self, tx: &mut PgConnection) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FIRST_USER_LOCK)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Subscribes to every instance's events and forwards them to the hub,
+    /// reconnecting for as long as the process runs. The first connection is
+    /// made before returning, so a server that starts is already listening.
+    async fn listen(&self) -> StoreResult<()> {
+        let listener = connect_listener(&self.writer).await?;
+        let pool = self.writer.clone();
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                if let Some(connected) = listener.take() {
+                    forward(connected, &hub).await;
+                    tracing::warn!("lost the database event channel; reconnecting");
+                }
+                tokio::time::sleep(RELISTEN_DELAY).await;
+                match connect_listener(&pool).await {
+                    Ok(connected) => {
+                        // Whatever happened while we were away is unknown:
+                        // every subscriber re-reads.
+                        hub.publish(LiveEvent::Resync);
+                        listener = Some(connected);
+                    }
+                    Err(error) => tracing::error!(%error, "cannot listen for events"),
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+async fn connect_listener(pool: &PgPool) -> StoreResult<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(EVENT_CHANNEL).await?;
+    Ok(listener)
+}
+
+/// Forwards notifications until the connection drops.
+async fn forward(mut listener: PgListener, hub: &LiveHub) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match ApprovalEvent::from_payload(notification.payload()) {
+                Some(event) => hub.publish(LiveEvent::Approval(event)),
+                None => tracing::warn!(payload = notification.payload(), "unknown event"),
+            },
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "event channel failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Applies migrations under a session advisory lock, so instances starting
+/// together take turns: the first migrates, the others find nothing to do.
+/// (sqlx takes its own lock only after creating its bookkeeping table, and
+/// two concurrent `CREATE TABLE IF NOT EXISTS` can still collide.)
+async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let result = sqlx::migrate!("./migrations/postgres")
+        .run(&mut *conn)
+        .await;
+    // Closing the session releases the lock, whatever happened.
+    conn.close().await?;
+    Ok(result?)
+}
+
+portable_store!(PgStore, Postgres, PgRow, PgConnection);
