@@ -1,0 +1,219 @@
+//! Two real server processes on one PostgreSQL database, as behind a load
+//! balancer: what one instance does, the other sees at once, and the
+//! database decides every race.
+
+mod common;
+
+use common::{ADMIN, APPROVER, PASSWORD};
+use holdpoint::testkit::{self, Backend, Server};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+struct Pair {
+    a: Server,
+    b: Server,
+    database_url: String,
+    key: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts both instances at once on an empty database, so their migrations
+/// race, then adds the accounts through the CLI.
+async fn start_pair() -> Pair {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = testkit::fresh_database(Backend::Postgres, dir.path()).await;
+    let bin = testkit::binary_path();
+    let (a, b) = tokio::join!(
+        Server::start(&bin, &database_url, &[]),
+        Server::start(&bin, &database_url, &[])
+    );
+    testkit::create_user(&bin, &database_url, ADMIN, PASSWORD, true).await;
+    testkit::create_user(&bin, &database_url, APPROVER, PASSWORD, false).await;
+    let key = testkit::create_key(&bin, &database_url, "billing-agent", None).await;
+    Pair {
+        a,
+        b,
+        database_url,
+        key,
+        client: testkit::client(),
+        _dir: dir,
+    }
+}
+
+impl Pair {
+    async fn create(&self, server: &Server, body: &Value) -> Value {
+        let response = testkit::create_approval(&self.client, server, &self.key, body).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("approval JSON")
+    }
+
+    async fn create_with_key(&self, server: &Server, idempotency_key: &str) -> (bool, Value) {
+        let response = self
+            .client
+            .post(server.url("/api/v1/approvals"))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", idempotency_key)
+            .json(&testkit::sample_request("Refund order 1042"))
+            .send()
+            .await
+            .expect("create request");
+        assert_eq!(response.status(), 201);
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        (replayed, response.json().await.expect("approval JSON"))
+    }
+
+    fn wait(&self, server: &Server, id: &str) -> tokio::task::JoinHandle<(Value, Instant)> {
+        let request = self
+            .client
+            .get(server.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")))
+            .bearer_auth(&self.key);
+        tokio::spawn(async move {
+            let response = request.send().await.expect("wait request");
+            let approval = response.json::<Value>().await.expect("wait JSON");
+            (approval, Instant::now())
+        })
+    }
+
+    async fn login(&self, server: &Server) -> String {
+        testkit::login(&self.client, server, APPROVER, PASSWORD).await
+    }
+}
+
+fn id_of(approval: &Value) -> String {
+    approval["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_decision_through_b_wakes_the_agent_waiting_on_a() {
+    let pair = start_pair().await;
+    let approval = pair
+        .create(&pair.a, &testkit::sample_request("Send campaign"))
+        .await;
+    let id = id_of(&approval);
+    let waiter = pair.wait(&pair.a, &id);
+    // Let the wait park on A before B decides.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiter.is_finished(),
+        "the wait answered while still pending"
+    );
+
+    let cookie = pair.login(&pair.b).await;
+    let decided_at = Instant::now();
+    let decided = testkit::decide(
+        &pair.client,
+        &pair.b,
+        &cookie,
+        &id,
+        "deny",
+        Some("Wrong segment"),
+    )
+    .await;
+    assert_eq!(decided.status(), 200);
+
+    let (outcome, woken_at) = waiter.await.expect("waiter");
+    assert_eq!(outcome["status"], "denied");
+    assert_eq!(outcome["reason"], "Wrong segment");
+    assert_eq!(outcome["decided_by"], APPROVER);
+    // Without the cross-instance channel A would answer `pending` after 30 s.
+    let woken_after = woken_at.duration_since(decided_at);
+    assert!(
+        woken_after < Duration::from_secs(1),
+        "A's waiting agent was woken {woken_after:?} after B's decision"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_decisions_through_both_instances_have_one_winner() {
+    let pair = start_pair().await;
+    let (cookie_a, cookie_b) = tokio::join!(pair.login(&pair.a), pair.login(&pair.b));
+    for n in 0..10 {
+        let approval = pair
+            .create(&pair.a, &testkit::sample_request(&format!("Race {n}")))
+            .await;
+        let id = id_of(&approval);
+        let (through_a, through_b) = tokio::join!(
+            testkit::decide(&pair.client, &pair.a, &cookie_a, &id, "approve", None),
+            testkit::decide(&pair.client, &pair.b, &cookie_b, &id, "deny", Some("No")),
+        );
+        let mut statuses = [through_a.status().as_u16(), through_b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "race {n}: one winner, one told");
+
+        let (state, _) = pair.wait(&pair.b, &id).await.expect("read back");
+        let expected = if through_a.status() == 200 {
+            "approved"
+        } else {
+            "denied"
+        };
+        assert_eq!(
+            state["status"], expected,
+            "race {n}: the winner's verdict stands"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_on_the_other_instance_returns_the_same_approval() {
+    let pair = start_pair().await;
+    let (first_replayed, first) = pair.create_with_key(&pair.a, "refund-1042").await;
+    let (retry_replayed, retry) = pair.create_with_key(&pair.b, "refund-1042").await;
+    assert!(!first_replayed);
+    assert!(retry_replayed, "B did not recognise A's idempotency key");
+    assert_eq!(retry["id"], first["id"]);
+
+    // The same retry arriving at both instances at the same moment.
+    for n in 0..10 {
+        let key = format!("refund-race-{n}");
+        let ((a_replayed, a), (b_replayed, b)) = tokio::join!(
+            pair.create_with_key(&pair.a, &key),
+            pair.create_with_key(&pair.b, &key)
+        );
+        assert_eq!(a["id"], b["id"], "race {n} made two approvals");
+        assert!(
+            a_replayed != b_replayed,
+            "race {n}: exactly one is the original"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_approval_expires_once_while_both_instances_run() {
+    let pair = start_pair().await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let server = if n % 2 == 0 { &pair.a } else { &pair.b };
+        let approval = pair
+            .create(
+                server,
+                &json!({"title": format!("Short {n}"), "expires_in": 1}),
+            )
+            .await;
+        ids.push(id_of(&approval));
+    }
+    let waiters: Vec<_> = ids
+        .iter()
+        .flat_map(|id| [pair.wait(&pair.a, id), pair.wait(&pair.b, id)])
+        .collect();
+    for waiter in waiters {
+        let (outcome, _) = waiter.await.expect("waiter");
+        assert_eq!(outcome["status"], "expired", "{outcome}");
+    }
+
+    // Both instances' expiry loops saw every deadline pass; each approval
+    // must have been expired, and audited, exactly once.
+    let db = sqlx::PgPool::connect(&pair.database_url)
+        .await
+        .expect("connect to the test database");
+    for id in &ids {
+        let audited: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE approval_id = $1 AND kind = 'expired'",
+        )
+        .bind(id)
+        .fetch_one(&db)
+        .await
+        .expect("count audit events");
+        assert_eq!(audited, 1, "{id} expired {audited} times");
+    }
+}
