@@ -245,18 +245,56 @@ pub enum Backend {
 /// Where the PostgreSQL tests find a server they may create databases on.
 pub const TEST_DATABASE_ENV: &str = "HOLDPOINT_TEST_DATABASE_URL";
 
-/// A URL of a new, empty database: a SQLite file in `dir`, or a database
-/// created for this caller alone on the server of `HOLDPOINT_TEST_DATABASE_URL`.
+/// A new, empty database for one test; a PostgreSQL one is dropped when
+/// this is (a SQLite file goes with its temporary directory).
+pub struct TestDatabase {
+    pub url: String,
+    /// The server URL to drop it from, and its name.
+    drop_from: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.drop_from.take() else {
+            return;
+        };
+        // Drop cannot await, and may run inside a runtime: use a thread.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&server).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
+}
+
+/// A new, empty database: a SQLite file in `dir`, or a database created for
+/// this caller alone on the server of `HOLDPOINT_TEST_DATABASE_URL`.
 /// Panics with the fix when PostgreSQL is asked for and there is none: a
 /// missing database fails the run rather than skipping its tests.
-pub async fn fresh_database(backend: Backend, dir: &Path) -> String {
+pub async fn fresh_database(backend: Backend, dir: &Path) -> TestDatabase {
     match backend {
-        Backend::Sqlite => format!("sqlite://{}", dir.join("holdpoint.db").display()),
+        Backend::Sqlite => TestDatabase {
+            url: format!("sqlite://{}", dir.join("holdpoint.db").display()),
+            drop_from: None,
+        },
         Backend::Postgres => fresh_postgres_database().await,
     }
 }
 
-async fn fresh_postgres_database() -> String {
+async fn fresh_postgres_database() -> TestDatabase {
     use sqlx::Connection;
     let server = std::env::var(TEST_DATABASE_ENV).unwrap_or_else(|_| {
         panic!(
@@ -276,7 +314,10 @@ async fn fresh_postgres_database() -> String {
         .await
         .unwrap_or_else(|e| panic!("cannot create a test database on {server}: {e}"));
     let _ = admin.close().await;
-    with_database_name(&server, &name)
+    TestDatabase {
+        url: with_database_name(&server, &name),
+        drop_from: Some((server, name)),
+    }
 }
 
 /// `url` with its database (the path) replaced by `name`, query kept.

@@ -243,7 +243,8 @@ async fn the_cli_explains_itself(backend: Backend) {
 
 async fn the_first_admin_is_created_once_through_the_printed_setup_link(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = holdpoint::testkit::fresh_database(backend, dir.path()).await;
+    let database = holdpoint::testkit::fresh_database(backend, dir.path()).await;
+    let database_url = database.url.clone();
     let bin = holdpoint::testkit::binary_path();
     let server = holdpoint::testkit::Server::start(&bin, &database_url, &[]).await;
     let link = server

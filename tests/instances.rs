@@ -15,6 +15,7 @@ struct Pair {
     database_url: String,
     key: String,
     client: reqwest::Client,
+    _database: testkit::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -22,7 +23,8 @@ struct Pair {
 /// race, then adds the accounts through the CLI.
 async fn start_pair() -> Pair {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = testkit::fresh_database(Backend::Postgres, dir.path()).await;
+    let database = testkit::fresh_database(Backend::Postgres, dir.path()).await;
+    let database_url = database.url.clone();
     let bin = testkit::binary_path();
     let (a, b) = tokio::join!(
         Server::start(&bin, &database_url, &[]),
@@ -37,6 +39,7 @@ async fn start_pair() -> Pair {
         database_url,
         key,
         client: testkit::client(),
+        _database: database,
         _dir: dir,
     }
 }
@@ -216,4 +219,40 @@ async fn an_approval_expires_once_while_both_instances_run() {
         .expect("count audit events");
         assert_eq!(audited, 1, "{id} expired {audited} times");
     }
+}
+
+#[tokio::test]
+async fn a_wait_is_answered_even_when_the_event_channel_drops_and_returns() {
+    let pair = start_pair().await;
+    let approval = pair
+        .create(&pair.a, &testkit::sample_request("Delete rows"))
+        .await;
+    let id = id_of(&approval);
+    let waiter = pair.wait(&pair.a, &id);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Cut every instance's LISTEN connection (as a database failover or a
+    // proxy timeout would), then decide while they are away: the NOTIFY of
+    // the decision reaches no one.
+    let db = sqlx::PgPool::connect(&pair.database_url)
+        .await
+        .expect("connect to the test database");
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("terminate listeners");
+    assert_eq!(cut.len(), 2, "expected one listener per instance");
+    let cookie = pair.login(&pair.b).await;
+    let decided = testkit::decide(&pair.client, &pair.b, &cookie, &id, "approve", None).await;
+    assert_eq!(decided.status(), 200);
+
+    // Reconnected, A re-reads what its waiters care about.
+    let (outcome, _) = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the wait was not answered after the channel came back")
+        .expect("waiter");
+    assert_eq!(outcome["status"], "approved");
 }

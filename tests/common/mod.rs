@@ -19,6 +19,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The API key `billing-agent`.
     pub key: String,
+    // After `server`: fields drop in order, so the server goes first.
+    _database: testkit::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -49,7 +51,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, env: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = testkit::fresh_database(backend, dir.path()).await;
+    let database = testkit::fresh_database(backend, dir.path()).await;
+    let database_url = database.url.clone();
     let bin = testkit::binary_path();
     testkit::create_user(&bin, &database_url, ADMIN, PASSWORD, true).await;
     testkit::create_user(&bin, &database_url, APPROVER, PASSWORD, false).await;
@@ -61,6 +64,7 @@ pub async fn spawn_app_with(backend: Backend, env: &[(&str, &str)]) -> TestApp {
         database_url,
         client: testkit::client(),
         key,
+        _database: database,
         _dir: dir,
     }
 }
