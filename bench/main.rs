@@ -1,15 +1,17 @@
 //! The load and latency harness. Starts a real `holdpoint` (release build by
-//! default) on a fresh SQLite file and measures, over loopback:
+//! default) on a fresh database and measures, over loopback:
 //!   1. creates per second with N concurrent agents, with p50/p99 latency;
 //!   2. decision -> /wait return latency, p50/p99.
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
+//!       [--backend sqlite|postgres]
 //!
-//! HOLDPOINT_BENCH_DATABASE_URL picks another database (default: a temp
-//! SQLite file); HOLDPOINT_BIN another server binary.
+//! `--backend postgres` creates its database on the server named by
+//! HOLDPOINT_TEST_DATABASE_URL (scripts/with-postgres.sh starts one);
+//! HOLDPOINT_BIN picks another server binary.
 
-use holdpoint::testkit::{self, Server};
+use holdpoint::testkit::{self, Backend, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ struct Options {
     clients: usize,
     seconds: u64,
     decisions: usize,
+    backend: Backend,
 }
 
 fn parse_options() -> Options {
@@ -24,16 +27,23 @@ fn parse_options() -> Options {
         clients: 32,
         seconds: 10,
         decisions: 200,
+        backend: Backend::Sqlite,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
-        let value = pair.get(1).and_then(|v| v.parse().ok());
-        match (pair[0].as_str(), value) {
-            ("--clients", Some(v)) => options.clients = v,
-            ("--seconds", Some(v)) => options.seconds = v as u64,
-            ("--decisions", Some(v)) => options.decisions = v,
+        let raw = pair.get(1).map(String::as_str);
+        let value = raw.and_then(|v| v.parse().ok());
+        match (pair[0].as_str(), value, raw) {
+            ("--clients", Some(v), _) => options.clients = v,
+            ("--seconds", Some(v), _) => options.seconds = v as u64,
+            ("--decisions", Some(v), _) => options.decisions = v,
+            ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
+            ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             _ => {
-                eprintln!("usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D]");
+                eprintln!(
+                    "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
+                     [--backend sqlite|postgres]"
+                );
                 std::process::exit(2);
             }
         }
@@ -58,8 +68,9 @@ async fn main() {
     let options = parse_options();
     let bin = testkit::binary_path();
     let dir = std::env::temp_dir().join(format!("holdpoint-bench-{}", std::process::id()));
-    let database_url = std::env::var("HOLDPOINT_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.join("bench.db").display()));
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let database = testkit::fresh_database(options.backend, &dir).await;
+    let database_url = database.url.clone();
     let (email, password) = ("bench@example.com", "bench password");
     testkit::create_user(&bin, &database_url, email, password, true).await;
     let key = testkit::create_key(
@@ -159,5 +170,6 @@ async fn main() {
         ms(percentile(&wake, 99.0)),
     );
     drop(server);
+    drop(database);
     let _ = std::fs::remove_dir_all(&dir);
 }
