@@ -90,9 +90,7 @@ pub async fn run() -> ExitCode {
 async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
     // One-shot commands announce their changes but never listen.
     let hub = LiveHub::new(1);
-    let store = store::open(&args.database_url(), hub.clone())
-        .await
-        .map_err(|e| format!("opening the database: {e}"))?;
+    let store = store::open_or_explain(&args.database_url(), hub.clone()).await?;
     let config = Config::new(args, args.listen_addr()?);
     let service = Service::new(store, hub, config);
     match command {

@@ -97,9 +97,7 @@ fn leptos_options(bound: std::net::SocketAddr) -> Result<LeptosOptions, String> 
 
 pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
     let hub = LiveHub::new(4096);
-    let store = store::open(&args.database_url(), hub.clone())
-        .await
-        .map_err(|e| format!("opening the database: {e}"))?;
+    let store = store::open_or_explain(&args.database_url(), hub.clone()).await?;
     store
         .start_listening()
         .await

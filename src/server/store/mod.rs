@@ -256,11 +256,21 @@ pub async fn open(database_url: &str, hub: LiveHub) -> StoreResult<Arc<dyn Store
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
         Ok(Arc::new(PgStore::open(database_url, hub).await?))
     } else {
-        Err(StoreError::Config(format!(
-            "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
-            redact_password(database_url)
-        )))
+        Err(StoreError::Config(
+            "unsupported kind of database URL: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+                .to_owned(),
+        ))
     }
+}
+
+/// [`open`] with an error message fit for a person: what failed, where.
+pub async fn open_or_explain(database_url: &str, hub: LiveHub) -> Result<Arc<dyn Store>, String> {
+    open(database_url, hub).await.map_err(|e| {
+        format!(
+            "opening the database {}: {e}",
+            redact_password(database_url)
+        )
+    })
 }
 
 /// The URL with any password replaced, fit for messages and logs.

@@ -11,8 +11,9 @@
 use super::portable::portable_store;
 use super::*;
 use crate::server::live::{LiveEvent, LiveHub};
-use sqlx::postgres::{PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Postgres};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The NOTIFY channel every instance listens on.
@@ -32,10 +33,18 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
+        // Server notices ("relation ... already exists, skipping" at every
+        // start) are noise in our logs; warnings and errors still come through.
+        let options =
+            PgConnectOptions::from_str(url)?.options([("client_min_messages", "warning")]);
+        // One connection first, outside the pool: its error says why
+        // (refused, authentication, no such database) where the pool would
+        // only report that it timed out.
+        options.connect().await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await?;
         migrate(&pool).await?;
         Ok(Self {
