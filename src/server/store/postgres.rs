@@ -18,9 +18,10 @@ use std::time::Duration;
 
 /// The NOTIFY channel every instance listens on.
 const EVENT_CHANNEL: &str = "holdpoint_events";
-/// Advisory lock keys (arbitrary, fixed): one for migrations, one for setup.
-const MIGRATION_LOCK: i64 = 0x686f6c64_0001;
-const FIRST_USER_LOCK: i64 = 0x686f6c64_0002;
+/// Advisory lock keys (arbitrary, fixed; "hold" in ASCII, then a number):
+/// one for migrations, one for first-start setup.
+const MIGRATION_LOCK: i64 = 0x686f_6c64_0001;
+const FIRST_USER_LOCK: i64 = 0x686f_6c64_0002;
 /// Pause before reconnecting the listener after losing the database.
 const RELISTEN_DELAY: Duration = Duration::from_secs(1);
 
