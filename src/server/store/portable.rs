@@ -12,7 +12,10 @@
 //!   (PostgreSQL sends NOTIFY there, delivered to every instance at commit);
 //! - `announce_after(event)`: after the commit (SQLite publishes in-process);
 //! - `serialize_first_user(tx)`: makes first-start setup race-free
-//!   (SQLite's single writer already is; PostgreSQL takes a lock).
+//!   (SQLite's single writer already is; PostgreSQL takes a lock);
+//! - `CLAIM_ROWS`: the clause that lets one instance claim due rows without
+//!   waiting on another (empty on SQLite, `FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL).
 
 /// Selects an approval with the names joined in; callers add the WHERE.
 pub(super) const SELECT_APPROVAL: &str = "SELECT a.id, a.api_key_id, k.name AS agent_name,
@@ -459,12 +462,20 @@ macro_rules! portable_store {
 
             async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>> {
                 let mut tx = self.writer.begin().await?;
-                // Every instance runs this; row locks let each approval expire
-                // (and get its audit event) exactly once.
-                let ids: Vec<String> = sqlx::query_scalar(
+                // Every instance runs this. Rows another instance is expiring
+                // right now are skipped rather than waited for, and the status
+                // condition (re-checked under the row lock) lets each approval
+                // expire, and get its audit event, exactly once.
+                let ids: Vec<String> = sqlx::query_scalar(&format!(
                     "UPDATE approvals SET status = 'expired', decided_at = $1
-                     WHERE status = 'pending' AND expires_at <= $1 RETURNING id",
-                )
+                     WHERE status = 'pending' AND id IN (
+                         SELECT id FROM approvals
+                         WHERE status = 'pending' AND expires_at <= $1
+                         ORDER BY id {}
+                     )
+                     RETURNING id",
+                    <$store>::CLAIM_ROWS
+                ))
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;

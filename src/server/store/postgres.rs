@@ -33,6 +33,9 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Rows another instance has locked are its to handle.
+    const CLAIM_ROWS: &'static str = "FOR UPDATE SKIP LOCKED";
+
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
         // Server notices ("relation ... already exists, skipping" at every
         // start) are noise in our logs; warnings and errors still come through.

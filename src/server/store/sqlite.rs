@@ -24,6 +24,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// One writer: there is no other instance to skip.
+    const CLAIM_ROWS: &'static str = "";
+
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
