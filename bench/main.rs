@@ -5,11 +5,14 @@
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
-//!       [--backend sqlite|postgres]
+//!       [--backend sqlite|postgres] [--instances N]
 //!
 //! `--backend postgres` creates its database on the server named by
-//! HOLDPOINT_TEST_DATABASE_URL (scripts/with-postgres.sh starts one);
-//! HOLDPOINT_BIN picks another server binary.
+//! HOLDPOINT_TEST_DATABASE_URL (scripts/with-postgres.sh starts one).
+//! `--instances 2` (PostgreSQL only) runs two servers on that database: the
+//! agents spread their creates over both, and every wait is parked on the
+//! first while the decision goes through the last, so the wake-up crosses
+//! instances. HOLDPOINT_BIN picks another server binary.
 
 use holdpoint::testkit::{self, Backend, Server};
 use std::sync::Arc;
@@ -20,6 +23,7 @@ struct Options {
     seconds: u64,
     decisions: usize,
     backend: Backend,
+    instances: usize,
 }
 
 fn parse_options() -> Options {
@@ -28,6 +32,7 @@ fn parse_options() -> Options {
         seconds: 10,
         decisions: 200,
         backend: Backend::Sqlite,
+        instances: 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -37,12 +42,13 @@ fn parse_options() -> Options {
             ("--clients", Some(v), _) => options.clients = v,
             ("--seconds", Some(v), _) => options.seconds = v as u64,
             ("--decisions", Some(v), _) => options.decisions = v,
+            ("--instances", Some(v), _) if v >= 1 => options.instances = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             _ => {
                 eprintln!(
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
-                     [--backend sqlite|postgres]"
+                     [--backend sqlite|postgres] [--instances N]"
                 );
                 std::process::exit(2);
             }
@@ -80,8 +86,19 @@ async fn main() {
         None,
     )
     .await;
-    let server = Arc::new(Server::start(&bin, &database_url, &[]).await);
-    println!("server: {} on {database_url}", bin.display());
+    if options.instances > 1 && options.backend != Backend::Postgres {
+        eprintln!("--instances above 1 needs --backend postgres: SQLite serves one instance");
+        std::process::exit(2);
+    }
+    let mut servers = Vec::new();
+    for _ in 0..options.instances {
+        servers.push(Arc::new(Server::start(&bin, &database_url, &[]).await));
+    }
+    println!(
+        "{} server(s): {} on {database_url}",
+        servers.len(),
+        bin.display()
+    );
 
     // 1. Sustained creates.
     let client = testkit::client();
@@ -89,7 +106,8 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..options.clients {
-        let (client, server, key) = (client.clone(), server.clone(), key.clone());
+        let server = servers[worker % servers.len()].clone();
+        let (client, key) = (client.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut n = 0;
@@ -122,12 +140,13 @@ async fn main() {
     );
 
     // 2. Decision -> wait return.
-    let cookie = testkit::login(&client, &server, email, password).await;
+    let (waits_on, decides_on) = (&servers[0], &servers[servers.len() - 1]);
+    let cookie = testkit::login(&client, decides_on, email, password).await;
     let mut wake = Vec::new();
     for n in 0..options.decisions {
         let response = testkit::create_approval(
             &client,
-            &server,
+            waits_on,
             &key,
             &testkit::sample_request(&format!("Wait {n}")),
         )
@@ -137,7 +156,7 @@ async fn main() {
         let waiter = {
             let (client, url, key) = (
                 client.clone(),
-                server.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")),
+                waits_on.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")),
                 key.clone(),
             );
             tokio::spawn(async move {
@@ -152,7 +171,7 @@ async fn main() {
         // Give the long-poll time to be parked on the server.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let decided_at = Instant::now();
-        let response = testkit::decide(&client, &server, &cookie, &id, "approve", None).await;
+        let response = testkit::decide(&client, decides_on, &cookie, &id, "approve", None).await;
         assert!(
             response.status().is_success(),
             "decide failed: {}",
@@ -169,7 +188,7 @@ async fn main() {
         ms(percentile(&wake, 50.0)),
         ms(percentile(&wake, 99.0)),
     );
-    drop(server);
+    drop(servers);
     drop(database);
     let _ = std::fs::remove_dir_all(&dir);
 }
