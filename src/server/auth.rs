@@ -5,7 +5,7 @@
 //! posting to our server functions with the cookie attached.
 
 use crate::server::ids;
-use crate::server::service::{Service, ServiceError, ServiceResult};
+use crate::server::service::{normalize_email, Service, ServiceError, ServiceResult};
 use crate::server::store::User;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -106,7 +106,7 @@ pub async fn login(
     email: &str,
     password: &str,
 ) -> ServiceResult<Option<(User, String)>> {
-    let email = email.trim().to_lowercase();
+    let email = normalize_email(email);
     let throttle = service.login_throttle();
     if let Some(retry_after) = throttle.locked_for(&email) {
         return Err(ServiceError::RateLimited(retry_after));

@@ -1,6 +1,6 @@
 //! The domain operations. Handlers (REST and server functions) authenticate
-//! the caller and call these; each change is one store transaction, and the
-//! live event goes out only after it has committed.
+//! the caller and call these; each change is one store transaction, which
+//! the store announces on the event hub once it has committed.
 
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title, ValidationError, Verdict};
 use crate::server::auth::LoginThrottle;
@@ -236,11 +236,7 @@ impl Service {
     }
 
     async fn approver_id(&self, email: &str) -> ServiceResult<String> {
-        match self
-            .store
-            .user_by_email(&email.trim().to_lowercase())
-            .await?
-        {
+        match self.store.user_by_email(&normalize_email(email)).await? {
             Some((user, _)) if user.active => Ok(user.id),
             _ => Err(ServiceError::UnknownApprover(email.to_owned())),
         }
@@ -470,6 +466,12 @@ fn can_see(user: &User, record: &ApprovalRecord) -> bool {
         || record.approver_id.as_deref() == Some(user.id.as_str())
 }
 
+/// Emails are stored, and looked up, in this form: the stores compare them
+/// exactly, so every way in (accounts, sign-in, routing) must agree on it.
+pub fn normalize_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
 /// Validates a new account and hashes its password.
 async fn new_user(
     email: &str,
@@ -477,7 +479,7 @@ async fn new_user(
     password: &str,
     role: Role,
 ) -> ServiceResult<NewUser> {
-    let email = email.trim().to_lowercase();
+    let email = normalize_email(email);
     let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
     });

@@ -7,7 +7,7 @@
 //! driver that the compiler checks like hand-written code.
 //!
 //! Each backend's module supplies the connection pools (`writer`, `reader`)
-//! and three hooks where the backends really differ:
+//! and the hooks where the backends really differ:
 //! - `announce_in(tx, event)`: inside the transaction of a change
 //!   (PostgreSQL sends NOTIFY there, delivered to every instance at commit);
 //! - `announce_after(event)`: after the commit (SQLite publishes in-process);
@@ -15,7 +15,9 @@
 //!   (SQLite's single writer already is; PostgreSQL takes a lock);
 //! - `CLAIM_ROWS`: the clause that lets one instance claim due rows without
 //!   waiting on another (empty on SQLite, `FOR UPDATE SKIP LOCKED` on
-//!   PostgreSQL).
+//!   PostgreSQL);
+//! - `listen()`: hears other instances' changes (PostgreSQL LISTEN; nothing
+//!   to hear on SQLite).
 
 /// Selects an approval with the names joined in; callers add the WHERE.
 pub(super) const SELECT_APPROVAL: &str = "SELECT a.id, a.api_key_id, k.name AS agent_name,
