@@ -153,21 +153,7 @@ async fn main() {
         .await;
         let approval: serde_json::Value = response.json().await.expect("approval");
         let id = approval["id"].as_str().expect("id").to_owned();
-        let waiter = {
-            let (client, url, key) = (
-                client.clone(),
-                waits_on.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")),
-                key.clone(),
-            );
-            tokio::spawn(async move {
-                let response = client.get(url).bearer_auth(key).send().await.expect("wait");
-                let body: serde_json::Value = response.json().await.expect("wait body");
-                (
-                    Instant::now(),
-                    body["status"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-        };
+        let waiter = testkit::spawn_wait(&client, waits_on, &key, &id, 30);
         // Give the long-poll time to be parked on the server.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let decided_at = Instant::now();
@@ -177,9 +163,9 @@ async fn main() {
             "decide failed: {}",
             response.status()
         );
-        let (returned_at, status) = waiter.await.expect("waiter");
-        assert_eq!(status, "approved");
-        wake.push(returned_at.saturating_duration_since(decided_at));
+        let answer = waiter.await.expect("waiter");
+        assert_eq!(answer.approval["status"], "approved");
+        wake.push(answer.at.saturating_duration_since(decided_at));
     }
     wake.sort();
     println!(

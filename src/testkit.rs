@@ -209,6 +209,35 @@ pub async fn create_approval(
         .expect("create request")
 }
 
+/// What a long-poll `/wait` answered, and when the answer arrived.
+pub struct WaitAnswer {
+    pub approval: Value,
+    pub at: std::time::Instant,
+}
+
+/// Starts `GET /api/v1/approvals/{id}/wait` in the background.
+pub fn spawn_wait(
+    client: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    id: &str,
+    timeout_secs: u64,
+) -> tokio::task::JoinHandle<WaitAnswer> {
+    let request = client
+        .get(server.url(&format!(
+            "/api/v1/approvals/{id}/wait?timeout={timeout_secs}"
+        )))
+        .bearer_auth(key);
+    tokio::spawn(async move {
+        let response = request.send().await.expect("wait request");
+        let approval = response.json().await.expect("wait JSON");
+        WaitAnswer {
+            approval,
+            at: std::time::Instant::now(),
+        }
+    })
+}
+
 /// A typical create request body.
 pub fn sample_request(title: &str) -> Value {
     json!({

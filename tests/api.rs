@@ -258,7 +258,7 @@ async fn wait_is_woken_by_a_denial_and_returns_the_reason(backend: Backend) {
         .await;
     assert_eq!(decided.status(), 200);
     // Had the wait not been woken, it would have answered `pending` after 60 s.
-    let outcome = waiter.await.unwrap();
+    let outcome = waiter.await.unwrap().approval;
     assert_eq!(outcome["status"], "denied");
     assert_eq!(outcome["reason"], "Wrong segment: use the EU list");
     assert_eq!(outcome["decided_by"], APPROVER);
@@ -295,7 +295,7 @@ async fn wait_is_woken_by_expiry_and_by_cancel(backend: Backend) {
         .post(&app.key, &format!("/api/v1/approvals/{id}/cancel"))
         .await;
     assert_eq!(cancelled.status(), 200);
-    assert_eq!(waiter.await.unwrap()["status"], "cancelled");
+    assert_eq!(waiter.await.unwrap().approval["status"], "cancelled");
     let again = assert_problem(
         app.post(&app.key, &format!("/api/v1/approvals/{id}/cancel"))
             .await,
@@ -477,7 +477,8 @@ async fn shutdown_answers_parked_waits_instead_of_holding_them(backend: Backend)
     let answer = tokio::time::timeout(std::time::Duration::from_secs(30), waiter)
         .await
         .expect("the wait held up shutdown")
-        .unwrap();
+        .unwrap()
+        .approval;
     assert_eq!(answer["status"], "pending");
     let exit = tokio::time::timeout(std::time::Duration::from_secs(30), app.server.child.wait())
         .await

@@ -5,9 +5,10 @@
 mod common;
 
 use common::{ADMIN, APPROVER, PASSWORD};
-use holdpoint::testkit::{self, Backend, Server};
+use holdpoint::testkit::{self, Backend, Server, WaitAnswer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 struct Pair {
     a: Server,
@@ -45,10 +46,21 @@ async fn start_pair() -> Pair {
 }
 
 impl Pair {
-    async fn create(&self, server: &Server, body: &Value) -> Value {
+    /// Creates an approval through `server`; returns its id.
+    async fn create(&self, server: &Server, body: &Value) -> String {
         let response = testkit::create_approval(&self.client, server, &self.key, body).await;
         assert_eq!(response.status(), 201);
-        response.json().await.expect("approval JSON")
+        let approval: Value = response.json().await.expect("approval JSON");
+        approval["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates an approval through A and parks its agent's `/wait` there.
+    async fn park_wait_on_a(&self, title: &str) -> (String, JoinHandle<WaitAnswer>) {
+        let id = self.create(&self.a, &testkit::sample_request(title)).await;
+        let waiter = self.wait(&self.a, &id);
+        // Let the wait park on A before anything happens elsewhere.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (id, waiter)
     }
 
     async fn create_with_key(&self, server: &Server, idempotency_key: &str) -> (bool, Value) {
@@ -66,16 +78,15 @@ impl Pair {
         (replayed, response.json().await.expect("approval JSON"))
     }
 
-    fn wait(&self, server: &Server, id: &str) -> tokio::task::JoinHandle<(Value, Instant)> {
-        let request = self
-            .client
-            .get(server.url(&format!("/api/v1/approvals/{id}/wait?timeout=30")))
-            .bearer_auth(&self.key);
-        tokio::spawn(async move {
-            let response = request.send().await.expect("wait request");
-            let approval = response.json::<Value>().await.expect("wait JSON");
-            (approval, Instant::now())
-        })
+    fn wait(&self, server: &Server, id: &str) -> JoinHandle<WaitAnswer> {
+        testkit::spawn_wait(&self.client, server, &self.key, id, 30)
+    }
+
+    /// A direct connection to the instances' database.
+    async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
     }
 
     async fn login(&self, server: &Server) -> String {
@@ -83,20 +94,10 @@ impl Pair {
     }
 }
 
-fn id_of(approval: &Value) -> String {
-    approval["id"].as_str().expect("id").to_owned()
-}
-
 #[tokio::test]
 async fn a_decision_through_b_wakes_the_agent_waiting_on_a() {
     let pair = start_pair().await;
-    let approval = pair
-        .create(&pair.a, &testkit::sample_request("Send campaign"))
-        .await;
-    let id = id_of(&approval);
-    let waiter = pair.wait(&pair.a, &id);
-    // Let the wait park on A before B decides.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (id, waiter) = pair.park_wait_on_a("Send campaign").await;
     assert!(
         !waiter.is_finished(),
         "the wait answered while still pending"
@@ -115,7 +116,10 @@ async fn a_decision_through_b_wakes_the_agent_waiting_on_a() {
     .await;
     assert_eq!(decided.status(), 200);
 
-    let (outcome, woken_at) = waiter.await.expect("waiter");
+    let WaitAnswer {
+        approval: outcome,
+        at: woken_at,
+    } = waiter.await.expect("waiter");
     assert_eq!(outcome["status"], "denied");
     assert_eq!(outcome["reason"], "Wrong segment");
     assert_eq!(outcome["decided_by"], APPROVER);
@@ -132,10 +136,9 @@ async fn concurrent_decisions_through_both_instances_have_one_winner() {
     let pair = start_pair().await;
     let (cookie_a, cookie_b) = tokio::join!(pair.login(&pair.a), pair.login(&pair.b));
     for n in 0..10 {
-        let approval = pair
+        let id = pair
             .create(&pair.a, &testkit::sample_request(&format!("Race {n}")))
             .await;
-        let id = id_of(&approval);
         let (through_a, through_b) = tokio::join!(
             testkit::decide(&pair.client, &pair.a, &cookie_a, &id, "approve", None),
             testkit::decide(&pair.client, &pair.b, &cookie_b, &id, "deny", Some("No")),
@@ -144,7 +147,7 @@ async fn concurrent_decisions_through_both_instances_have_one_winner() {
         statuses.sort();
         assert_eq!(statuses, [200, 409], "race {n}: one winner, one told");
 
-        let (state, _) = pair.wait(&pair.b, &id).await.expect("read back");
+        let state = pair.wait(&pair.b, &id).await.expect("read back").approval;
         let expected = if through_a.status() == 200 {
             "approved"
         } else {
@@ -187,28 +190,26 @@ async fn an_approval_expires_once_while_both_instances_run() {
     let mut ids = Vec::new();
     for n in 0..10 {
         let server = if n % 2 == 0 { &pair.a } else { &pair.b };
-        let approval = pair
+        let id = pair
             .create(
                 server,
                 &json!({"title": format!("Short {n}"), "expires_in": 1}),
             )
             .await;
-        ids.push(id_of(&approval));
+        ids.push(id);
     }
     let waiters: Vec<_> = ids
         .iter()
         .flat_map(|id| [pair.wait(&pair.a, id), pair.wait(&pair.b, id)])
         .collect();
     for waiter in waiters {
-        let (outcome, _) = waiter.await.expect("waiter");
+        let outcome = waiter.await.expect("waiter").approval;
         assert_eq!(outcome["status"], "expired", "{outcome}");
     }
 
     // Both instances' expiry loops saw every deadline pass; each approval
     // must have been expired, and audited, exactly once.
-    let db = sqlx::PgPool::connect(&pair.database_url)
-        .await
-        .expect("connect to the test database");
+    let db = pair.db().await;
     for id in &ids {
         let audited: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM audit_events WHERE approval_id = $1 AND kind = 'expired'",
@@ -224,19 +225,12 @@ async fn an_approval_expires_once_while_both_instances_run() {
 #[tokio::test]
 async fn a_wait_is_answered_even_when_the_event_channel_drops_and_returns() {
     let pair = start_pair().await;
-    let approval = pair
-        .create(&pair.a, &testkit::sample_request("Delete rows"))
-        .await;
-    let id = id_of(&approval);
-    let waiter = pair.wait(&pair.a, &id);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (id, waiter) = pair.park_wait_on_a("Delete rows").await;
 
     // Cut every instance's LISTEN connection (as a database failover or a
     // proxy timeout would), then decide while they are away: the NOTIFY of
     // the decision reaches no one.
-    let db = sqlx::PgPool::connect(&pair.database_url)
-        .await
-        .expect("connect to the test database");
+    let db = pair.db().await;
     let cut: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE datname = current_database() AND query LIKE 'LISTEN%'",
@@ -250,9 +244,10 @@ async fn a_wait_is_answered_even_when_the_event_channel_drops_and_returns() {
     assert_eq!(decided.status(), 200);
 
     // Reconnected, A re-reads what its waiters care about.
-    let (outcome, _) = tokio::time::timeout(Duration::from_secs(10), waiter)
+    let outcome = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .expect("the wait was not answered after the channel came back")
-        .expect("waiter");
+        .expect("waiter")
+        .approval;
     assert_eq!(outcome["status"], "approved");
 }

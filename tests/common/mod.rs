@@ -138,19 +138,13 @@ impl TestApp {
         request.send().await.expect("page")
     }
 
-    /// Starts a long-poll `/wait` in the background; yields the approval it
-    /// answers with.
-    pub fn spawn_wait(&self, id: &str, timeout_secs: u64) -> tokio::task::JoinHandle<Value> {
-        let request = self
-            .client
-            .get(self.url(&format!(
-                "/api/v1/approvals/{id}/wait?timeout={timeout_secs}"
-            )))
-            .bearer_auth(&self.key);
-        tokio::spawn(async move {
-            let response = request.send().await.expect("wait request");
-            response.json::<Value>().await.expect("wait JSON")
-        })
+    /// Starts a long-poll `/wait` in the background.
+    pub fn spawn_wait(
+        &self,
+        id: &str,
+        timeout_secs: u64,
+    ) -> tokio::task::JoinHandle<testkit::WaitAnswer> {
+        testkit::spawn_wait(&self.client, &self.server, &self.key, id, timeout_secs)
     }
 
     /// The inbox server function's answer for a signed-in person.
