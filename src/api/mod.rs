@@ -40,6 +40,20 @@ pub fn error_message(error: &ServerFnError) -> String {
     }
 }
 
+/// The message of an action's last failure, for showing next to its form
+/// (None while it has not failed).
+pub fn last_error<S>(action: ServerAction<S>) -> Option<String>
+where
+    S: leptos::server_fn::ServerFn<Error = ServerFnError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    action
+        .value()
+        .get()
+        .and_then(Result::err)
+        .map(|e| error_message(&e))
+}
+
 pub const NOT_SIGNED_IN: &str = "You are not signed in.";
 
 #[cfg(feature = "ssr")]

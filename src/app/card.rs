@@ -3,7 +3,7 @@
 
 use super::json::JsonView;
 use super::time::{age_class, humanize, stamp};
-use crate::api::{error_message, Decide};
+use crate::api::{last_error, Decide};
 use crate::model::{Approval, Status};
 use leptos::html;
 use leptos::prelude::*;
@@ -75,19 +75,8 @@ fn Decision(id: String, on_decided: Callback<Approval>) -> impl IntoView {
             }
         }
     });
-    let approve_error = move || {
-        approve
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| error_message(&e))
-    };
-    let deny_error = move || {
-        deny.value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| error_message(&e))
-    };
+    let approve_error = move || last_error(approve);
+    let deny_error = move || last_error(deny);
     let busy = move || approve.pending().get() || deny.pending().get();
     let reason_id = format!("reason-{id}");
     let reason_error_id = format!("reason-error-{id}");

@@ -1,6 +1,6 @@
 //! Sign in with email and password.
 
-use crate::api::{error_message, Login, Setup};
+use crate::api::{last_error, Login, Setup};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -10,13 +10,7 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
-    let error = move || {
-        login
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| error_message(&e))
-    };
+    let error = move || last_error(login);
     view! {
         <Title text="Sign in · Holdpoint"/>
         <main class="page narrow login">
@@ -44,13 +38,7 @@ pub fn SetupPage() -> impl IntoView {
     let setup = ServerAction::<Setup>::new();
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let error = move || {
-        setup
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| error_message(&e))
-    };
+    let error = move || last_error(setup);
     view! {
         <Title text="Set up · Holdpoint"/>
         <main class="page narrow login">
