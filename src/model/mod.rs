@@ -4,6 +4,8 @@
 
 mod approval;
 mod validated;
+mod webhook;
 
 pub use approval::{Approval, ApprovalPage, Status, Verdict};
 pub use validated::{ActionKind, Reason, Title, ValidationError};
+pub use webhook::{DeliveryStatus, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage};

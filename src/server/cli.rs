@@ -60,6 +60,26 @@ enum AdminCommand {
         /// Email of the approver this key's approvals go to by default.
         #[arg(long)]
         approver: Option<String>,
+        /// Where outcomes are sent as signed webhooks. Prints the endpoint's
+        /// signing secret (whsec_...) once, on the second line.
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// Point an API key's webhooks at a URL (creating its endpoint, and
+    /// printing its new signing secret, if it had none).
+    SetWebhookUrl {
+        /// The API key's name.
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        url: String,
+    },
+    /// Give an API key's webhook endpoint a new signing secret (printed once).
+    /// Deliveries carry both signatures for HOLDPOINT_WEBHOOK_ROTATION_OVERLAP.
+    RotateWebhookSecret {
+        /// The API key's name.
+        #[arg(long)]
+        key: String,
     },
     /// Revoke the API key with this name; requests with it get 401 at once.
     RevokeKey {
@@ -112,14 +132,56 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             eprintln!("Created {} {} ({}).", role.as_str(), user.email, user.id);
         }
-        AdminCommand::CreateKey { name, approver } => {
-            let (key, secret) = service
-                .create_api_key(&name, approver.as_deref())
+        AdminCommand::CreateKey {
+            name,
+            approver,
+            webhook_url,
+        } => {
+            let (key, secret, webhook_secret) = service
+                .create_api_key(&name, approver.as_deref(), webhook_url.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!(
                 "Created API key {:?} ({}). It is shown only now; store it where the agent reads it:",
                 key.name, key.id
+            );
+            println!("{secret}");
+            if let Some(webhook_secret) = webhook_secret {
+                eprintln!("Webhook signing secret, shown only now; give it to the receiver:");
+                println!("{webhook_secret}");
+            }
+        }
+        AdminCommand::SetWebhookUrl { key, url } => {
+            let key_id = service
+                .key_id_by_name(&key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let created = service
+                .set_webhook_url(&key_id, &url)
+                .await
+                .map_err(|e| e.to_string())?;
+            match created {
+                Some(secret) => {
+                    eprintln!(
+                        "Webhooks of {key:?} now go to {url}. Signing secret, shown only now:"
+                    );
+                    println!("{secret}");
+                }
+                None => eprintln!("Webhooks of {key:?} now go to {url} (same signing secret)."),
+            }
+        }
+        AdminCommand::RotateWebhookSecret { key } => {
+            let key_id = service
+                .key_id_by_name(&key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let secret = service
+                .rotate_webhook_secret(&key_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "New signing secret for {key:?}, shown only now. The old one also signs until {}:",
+                humantime_after(args.webhook_rotation_overlap)
             );
             println!("{secret}");
         }
@@ -135,4 +197,10 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The time `after` from now, as an RFC 3339 UTC stamp.
+fn humantime_after(after: std::time::Duration) -> String {
+    let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,5 +1,7 @@
 //! Runtime configuration, from flags and `HOLDPOINT_*` environment variables.
 
+use crate::server::webhook::schedule::RetrySchedule;
+use crate::server::webhook::WebhookSettings;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +16,8 @@ pub struct ConfigArgs {
     #[arg(long, env = "HOLDPOINT_ADDR", global = true)]
     pub addr: Option<SocketAddr>,
 
-    /// Database: sqlite://PATH. Default: holdpoint.db in the data directory.
+    /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+    /// Default: holdpoint.db in the data directory.
     #[arg(long, env = "HOLDPOINT_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
@@ -37,6 +40,30 @@ pub struct ConfigArgs {
     #[arg(long, env = "HOLDPOINT_DEFAULT_EXPIRY", default_value = "24h",
           value_parser = parse_duration, global = true)]
     pub default_expiry: Duration,
+
+    /// Delays between webhook attempts, comma-separated; each is jittered
+    /// by ±20 %. After the last one fails the message is marked failed.
+    #[arg(long, env = "HOLDPOINT_WEBHOOK_RETRY_SCHEDULE",
+          default_value = crate::server::webhook::schedule::DEFAULT_SCHEDULE,
+          value_parser = RetrySchedule::parse, global = true)]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// Allow webhook targets on private, loopback and link-local addresses
+    /// (local setups and tests; never where URLs come from untrusted people).
+    #[arg(long, env = "HOLDPOINT_WEBHOOK_ALLOW_PRIVATE", default_value = "false",
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub webhook_allow_private: bool,
+
+    /// How long one webhook attempt may take before it counts as failed.
+    #[arg(long, env = "HOLDPOINT_WEBHOOK_TIMEOUT", default_value = "15s",
+          value_parser = parse_duration, global = true)]
+    pub webhook_timeout: Duration,
+
+    /// After a secret rotation, how long deliveries are signed with the old
+    /// secret as well.
+    #[arg(long, env = "HOLDPOINT_WEBHOOK_ROTATION_OVERLAP", default_value = "24h",
+          value_parser = parse_duration, global = true)]
+    pub webhook_rotation_overlap: Duration,
 
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
@@ -74,6 +101,7 @@ pub struct Config {
     pub default_expiry: Duration,
     /// Whether the session cookie gets the Secure attribute (public URL is https).
     pub secure_cookies: bool,
+    pub webhooks: WebhookSettings,
 }
 
 impl Config {
@@ -88,6 +116,12 @@ impl Config {
             secure_cookies: public_url.starts_with("https://"),
             public_url,
             default_expiry: args.default_expiry,
+            webhooks: WebhookSettings {
+                schedule: args.webhook_retry_schedule.clone(),
+                timeout: args.webhook_timeout,
+                allow_private: args.webhook_allow_private,
+                rotation_overlap: args.webhook_rotation_overlap,
+            },
         }
     }
 

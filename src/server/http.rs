@@ -5,6 +5,7 @@ use crate::server::config::{Config, ConfigArgs};
 use crate::server::live::LiveHub;
 use crate::server::service::Service;
 use crate::server::state::AppState;
+use crate::server::webhook::worker::Worker;
 use crate::server::{expiry, rest, store};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -108,8 +109,14 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let config = Config::new(args, bound);
+    let webhooks = Arc::new(Worker::new(
+        store.clone(),
+        hub.clone(),
+        config.webhooks.clone(),
+    ));
     let service = Arc::new(Service::new(store, hub, config));
     tokio::spawn(expiry::run(service.clone()));
+    let webhook_worker = tokio::spawn(webhooks.run());
     if let Some(token) = service
         .open_first_start_setup()
         .await
@@ -126,13 +133,16 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
     // Tests and scripts read this line to learn the port.
     println!("holdpoint listening on http://{bound}");
     tracing::info!("listening on http://{bound}");
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             service.begin_shutdown();
         })
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .map_err(|e| format!("server error: {e}"));
+    // Attempts under way get a moment to finish and be logged.
+    let _ = webhook_worker.await;
+    served
 }
 
 async fn shutdown_signal() {

@@ -34,6 +34,9 @@ impl ApprovalEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveEvent {
     Approval(ApprovalEvent),
+    /// A webhook message was queued by hand here (a test event, a
+    /// redelivery): wakes this process's webhook worker.
+    WebhookQueued,
     /// Events may have been missed (the link to the other instances was lost
     /// and is back): every subscriber re-reads what it cares about.
     Resync,

@@ -75,7 +75,7 @@ pub struct Service {
     setup_token_hash: Mutex<Option<String>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
@@ -100,6 +100,10 @@ impl Service {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn hub(&self) -> &LiveHub {
+        &self.hub
     }
 
     /// Tells long-lived requests to finish: the server is shutting down.
@@ -191,12 +195,15 @@ impl Service {
         })
     }
 
-    /// Creates an API key; returns it and its secret, which is never stored.
+    /// Creates an API key, with a webhook endpoint when a URL is given;
+    /// returns it, its secret (never stored) and the endpoint's signing
+    /// secret.
     pub async fn create_api_key(
         &self,
         name: &str,
         default_approver_email: Option<&str>,
-    ) -> ServiceResult<(ApiKey, String)> {
+        webhook_url: Option<&str>,
+    ) -> ServiceResult<(ApiKey, String, Option<String>)> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
@@ -208,19 +215,26 @@ impl Service {
             Some(email) => Some(self.approver_id(email).await?),
             None => None,
         };
+        let key_id = ids::new_id("key", now_ms());
+        let webhook = match webhook_url {
+            Some(url) => Some(self.new_endpoint(&key_id, url).await?),
+            None => None,
+        };
+        let webhook_secret = webhook.as_ref().map(|endpoint| endpoint.secret.clone());
         let secret = ids::new_api_key();
         let key = self
             .store
             .create_api_key(NewApiKey {
-                id: ids::new_id("key", now_ms()),
+                id: key_id,
                 name: name.to_owned(),
                 key_hash: ids::sha256_hex(secret.as_bytes()),
                 default_approver_id,
                 created_at: now_ms(),
+                webhook,
             })
             .await
             .map_err(conflict_to_message)?;
-        Ok((key, secret))
+        Ok((key, secret, webhook_secret))
     }
 
     pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {
@@ -324,7 +338,7 @@ impl Service {
                             Ok(LiveEvent::Approval(event)) if event.approval_id == id => {
                                 return true
                             }
-                            Ok(LiveEvent::Approval(_)) => continue,
+                            Ok(LiveEvent::Approval(_) | LiveEvent::WebhookQueued) => continue,
                             Ok(LiveEvent::Resync) => return true,
                             // Missed events: re-read to be sure.
                             Err(RecvError::Lagged(_)) => return true,
@@ -510,7 +524,7 @@ async fn new_user(
     })
 }
 
-fn invalid(code: &'static str, detail: impl Into<String>) -> ServiceError {
+pub(crate) fn invalid(code: &'static str, detail: impl Into<String>) -> ServiceError {
     ServiceError::Invalid(ValidationError {
         code,
         detail: detail.into(),

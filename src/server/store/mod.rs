@@ -12,7 +12,7 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::model::Status;
+use crate::model::{KeyWebhook, Status, WebhookMessage};
 use crate::server::live::LiveHub;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -101,6 +101,78 @@ pub struct NewApiKey {
     pub key_hash: String,
     pub default_approver_id: Option<String>,
     pub created_at: i64,
+    /// Created in the same transaction: the key never exists without the
+    /// endpoint it was asked for.
+    pub webhook: Option<NewEndpoint>,
+}
+
+/// A webhook endpoint for an API key.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub id: String,
+    pub api_key_id: String,
+    pub url: String,
+    /// `whsec_...`
+    pub secret: String,
+    pub created_at: i64,
+}
+
+/// A message queued by hand (a test event, say), not by a status change.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub at: i64,
+}
+
+/// A message a worker has claimed, with what it needs to deliver it.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub payload: String,
+    /// Attempts made since it was (re)queued.
+    pub round_attempts: i64,
+    /// The endpoint's secret, then the previous one while a rotation lasts.
+    pub secrets: Vec<String>,
+}
+
+/// What happens to a message after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryAt(i64),
+    /// Retries used up.
+    GiveUp,
+}
+
+/// One delivery attempt, as it is logged.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub message_id: String,
+    pub endpoint_id: String,
+    /// The claim the attempt was made under; a stale claim changes nothing
+    /// but the log.
+    pub claim_token: String,
+    pub attempted_at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+    pub next: NextStep,
+    /// Disables the endpoint, for this reason (a 410 Gone).
+    pub disable_endpoint: Option<String>,
+}
+
+/// Which messages to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub approval_id: Option<String>,
+    pub endpoint_id: Option<String>,
+    pub limit: i64,
 }
 
 /// An approval as stored, with the names joined in. Times are Unix
@@ -228,6 +300,46 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the unrevoked key with this name; false when there is none.
     async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
+    async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
+
+    /// Points the key's endpoint at `endpoint.url`, or creates the endpoint
+    /// (with `endpoint.secret`) when it has none; true when created.
+    async fn upsert_webhook_endpoint(&self, endpoint: NewEndpoint) -> StoreResult<bool>;
+    /// Every live key with its endpoint, by key name.
+    async fn key_webhooks(&self) -> StoreResult<Vec<KeyWebhook>>;
+    /// Signs with `secret` from now on, and with the current one as well
+    /// until `previous_until`; false when there is no such endpoint.
+    async fn rotate_webhook_secret(
+        &self,
+        endpoint_id: &str,
+        secret: &str,
+        previous_until: i64,
+    ) -> StoreResult<bool>;
+    /// Re-enables a disabled endpoint; its held messages are due at once.
+    async fn enable_webhook_endpoint(&self, endpoint_id: &str, now: i64) -> StoreResult<bool>;
+    async fn enqueue_webhook(&self, message: NewMessage) -> StoreResult<()>;
+    /// Queues a message for delivery again now (unless an attempt is under
+    /// way); false when there is no such message.
+    async fn redeliver_webhook(&self, message_id: &str, now: i64) -> StoreResult<bool>;
+    async fn webhook_messages(&self, filter: &MessageFilter) -> StoreResult<Vec<WebhookMessage>>;
+    /// Claims up to `limit` due messages until `lease_until`, skipping the
+    /// endpoints in `busy_endpoints` and rows other instances hold.
+    async fn claim_webhooks(
+        &self,
+        now: i64,
+        lease_until: i64,
+        claim_token: &str,
+        limit: i64,
+        busy_endpoints: &[String],
+    ) -> StoreResult<Vec<ClaimedMessage>>;
+    /// Logs an attempt and moves its message and endpoint on, atomically.
+    async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()>;
+    /// When the next pending message is due (None when nothing waits).
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>>;
+    /// At start: releases claims a previous run of this process left behind
+    /// (SQLite: the only process, so every claim is stale; PostgreSQL:
+    /// nothing, other instances' claims expire with their lease).
+    async fn recover_webhook_claims(&self) -> StoreResult<()>;
 
     /// Inserts an approval and its `created` audit event, or, when the
     /// idempotency key was seen for this API key, returns the first one.

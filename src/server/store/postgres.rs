@@ -36,6 +36,10 @@ impl PgStore {
     /// Rows another instance has locked are its to handle.
     const CLAIM_ROWS: &'static str = "FOR UPDATE SKIP LOCKED";
 
+    /// Claims found at start may be live instances' work; a dead
+    /// instance's claims lapse with their lease.
+    const STALE_CLAIMS_AT_START: bool = false;
+
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
         // Server notices ("relation ... already exists, skipping" at every
         // start) are noise in our logs; warnings and errors still come through.

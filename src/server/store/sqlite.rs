@@ -27,6 +27,9 @@ impl SqliteStore {
     /// One writer: there is no other instance to skip.
     const CLAIM_ROWS: &'static str = "";
 
+    /// The only process: a claim found at start was left by a dead run.
+    const STALE_CLAIMS_AT_START: bool = true;
+
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

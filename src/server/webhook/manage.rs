@@ -1,0 +1,182 @@
+//! The admin's side of webhooks: endpoints (URL, secret, rotation, enabling
+//! again), test events, redelivery, and the message log.
+
+use super::guard::{check_url, GuardedResolver};
+use super::payload::{self, TEST_EVENT};
+use super::sign::new_secret;
+use crate::model::{KeyWebhook, WebhookEndpoint, WebhookMessage};
+use crate::server::ids;
+use crate::server::live::LiveEvent;
+use crate::server::service::{invalid, now_ms, Service, ServiceError, ServiceResult};
+use crate::server::store::{MessageFilter, NewEndpoint, NewMessage, User};
+use reqwest::dns::{Name, Resolve};
+use std::str::FromStr;
+
+impl Service {
+    /// Checks a webhook URL where the admin enters it: shape, scheme, and
+    /// that it resolves to addresses we may connect to. (Checked again at
+    /// every connection: what a name resolves to can change.)
+    pub async fn check_webhook_url(&self, raw: &str) -> ServiceResult<String> {
+        let allow_private = self.config().webhooks.allow_private;
+        let url = check_url(raw, allow_private).map_err(|e| invalid("invalid_webhook_url", e))?;
+        let host = url.host_str().unwrap_or_default();
+        let is_name = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_err();
+        if is_name {
+            let name = Name::from_str(host)
+                .map_err(|e| invalid("invalid_webhook_url", format!("{host}: {e}")))?;
+            let _addresses = GuardedResolver { allow_private }
+                .resolve(name)
+                .await
+                .map_err(|e| invalid("invalid_webhook_url", e.to_string()))?;
+        }
+        Ok(url.to_string())
+    }
+
+    /// A new endpoint for a key, its URL checked and its secret fresh.
+    pub(crate) async fn new_endpoint(&self, key_id: &str, url: &str) -> ServiceResult<NewEndpoint> {
+        Ok(NewEndpoint {
+            id: ids::new_id("whe", now_ms()),
+            api_key_id: key_id.to_owned(),
+            url: self.check_webhook_url(url).await?,
+            secret: new_secret(),
+            created_at: now_ms(),
+        })
+    }
+
+    pub async fn key_webhooks(&self) -> ServiceResult<Vec<KeyWebhook>> {
+        Ok(self.store().key_webhooks().await?)
+    }
+
+    async fn key_webhook(&self, key_id: &str) -> ServiceResult<KeyWebhook> {
+        self.key_webhooks()
+            .await?
+            .into_iter()
+            .find(|key| key.key_id == key_id)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The endpoint of the live key with this name (for the CLI).
+    pub async fn key_id_by_name(&self, name: &str) -> ServiceResult<String> {
+        match self.store().api_key_by_name(name).await? {
+            Some(key) => Ok(key.id),
+            None => Err(ServiceError::Conflict(format!(
+                "no active API key is named {name:?}"
+            ))),
+        }
+    }
+
+    async fn endpoint_of(&self, key_id: &str) -> ServiceResult<WebhookEndpoint> {
+        self.key_webhook(key_id).await?.endpoint.ok_or_else(|| {
+            invalid(
+                "no_webhook_endpoint",
+                "this API key has no webhook endpoint yet: set its URL first",
+            )
+        })
+    }
+
+    /// Points a key's webhooks at `url`; returns the signing secret when
+    /// this created the endpoint (an existing endpoint keeps its secret).
+    pub async fn set_webhook_url(&self, key_id: &str, url: &str) -> ServiceResult<Option<String>> {
+        self.key_webhook(key_id).await?;
+        let endpoint = self.new_endpoint(key_id, url).await?;
+        let secret = endpoint.secret.clone();
+        let created = self.store().upsert_webhook_endpoint(endpoint).await?;
+        Ok(created.then_some(secret))
+    }
+
+    /// A new signing secret; the old one keeps signing (both signatures are
+    /// sent) for the configured overlap, so receivers can switch over.
+    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<String> {
+        let endpoint = self.endpoint_of(key_id).await?;
+        let secret = new_secret();
+        let overlap = self.config().webhooks.rotation_overlap.as_millis() as i64;
+        self.store()
+            .rotate_webhook_secret(&endpoint.id, &secret, now_ms() + overlap)
+            .await?;
+        Ok(secret)
+    }
+
+    /// Enables a disabled endpoint; the messages it held go out now.
+    pub async fn enable_webhook_endpoint(&self, key_id: &str) -> ServiceResult<()> {
+        let endpoint = self.endpoint_of(key_id).await?;
+        self.store()
+            .enable_webhook_endpoint(&endpoint.id, now_ms())
+            .await?;
+        self.wake_webhook_worker();
+        Ok(())
+    }
+
+    /// Queues a `webhook.test` message; returns its ID.
+    pub async fn send_test_event(&self, key_id: &str) -> ServiceResult<String> {
+        let key = self.key_webhook(key_id).await?;
+        let endpoint = self.endpoint_of(key_id).await?;
+        let at = now_ms();
+        let id = ids::new_id("msg", at);
+        self.store()
+            .enqueue_webhook(NewMessage {
+                id: id.clone(),
+                endpoint_id: endpoint.id,
+                event_type: TEST_EVENT.to_owned(),
+                payload: payload::test_event(&key.key_name, at),
+                at,
+            })
+            .await?;
+        self.wake_webhook_worker();
+        Ok(id)
+    }
+
+    /// Sends a message again now, whatever became of it, with the same
+    /// `webhook-id` (receivers deduplicate on it).
+    pub async fn redeliver_webhook(&self, message_id: &str) -> ServiceResult<()> {
+        if !self.store().redeliver_webhook(message_id, now_ms()).await? {
+            return Err(ServiceError::NotFound);
+        }
+        self.wake_webhook_worker();
+        Ok(())
+    }
+
+    /// The newest messages, of one key's endpoint or of all.
+    pub async fn webhook_messages(
+        &self,
+        key_id: Option<&str>,
+        limit: i64,
+    ) -> ServiceResult<Vec<WebhookMessage>> {
+        let endpoint_id = match key_id {
+            Some(key_id) => Some(self.endpoint_of(key_id).await?.id),
+            None => None,
+        };
+        Ok(self
+            .store()
+            .webhook_messages(&MessageFilter {
+                endpoint_id,
+                approval_id: None,
+                limit,
+            })
+            .await?)
+    }
+
+    /// The webhook messages about one approval, for whoever may see it.
+    pub async fn approval_deliveries(
+        &self,
+        user: &User,
+        approval_id: &str,
+    ) -> ServiceResult<Vec<WebhookMessage>> {
+        self.approval_for_user(user, approval_id).await?;
+        Ok(self
+            .store()
+            .webhook_messages(&MessageFilter {
+                approval_id: Some(approval_id.to_owned()),
+                endpoint_id: None,
+                limit: 10,
+            })
+            .await?)
+    }
+
+    fn wake_webhook_worker(&self) {
+        self.hub().publish(LiveEvent::WebhookQueued);
+    }
+}

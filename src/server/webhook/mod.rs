@@ -1,0 +1,37 @@
+//! The outcome webhook: signing (Standard Webhooks), what the messages say,
+//! when to retry, the SSRF guard, one delivery attempt, and the worker that
+//! drains the outbox table.
+
+pub mod client;
+pub mod guard;
+pub mod manage;
+pub mod payload;
+pub mod schedule;
+pub mod sign;
+pub mod worker;
+
+use schedule::RetrySchedule;
+use std::time::Duration;
+
+/// How webhooks are delivered; from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub schedule: RetrySchedule,
+    /// Per attempt, from connecting to the end of the answer's first 4 KiB.
+    pub timeout: Duration,
+    /// Allow targets on private, loopback and link-local addresses.
+    pub allow_private: bool,
+    /// How long the old secret still signs after a rotation.
+    pub rotation_overlap: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            allow_private: false,
+            rotation_overlap: Duration::from_secs(24 * 3600),
+        }
+    }
+}
