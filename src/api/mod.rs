@@ -2,7 +2,11 @@
 //! HTTP endpoint, so each checks the session itself before calling the
 //! service. They live under /rpc, apart from the agent REST API.
 
-use crate::model::{Approval, ApprovalPage};
+mod webhooks;
+
+pub use webhooks::*;
+
+use crate::model::{Approval, ApprovalPage, WebhookMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +33,8 @@ pub struct InboxData {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalData {
     pub approval: Approval,
+    /// Its outcome webhook(s), with every attempt.
+    pub deliveries: Vec<WebhookMessage>,
     pub now_ms: i64,
 }
 
@@ -84,6 +90,15 @@ mod ssr {
             .await
             .map_err(to_fn_error)?
             .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))
+    }
+
+    /// The signed-in user if they are an admin; 403 otherwise.
+    pub async fn require_admin(service: &Service) -> Result<User, ServerFnError> {
+        let user = require_user(service).await?;
+        if user.role != crate::server::store::Role::Admin {
+            return Err(fail(StatusCode::FORBIDDEN, "Only admins can do this."));
+        }
+        Ok(user)
     }
 
     /// An error for the person, with the HTTP status that fits it (Leptos
@@ -263,8 +278,13 @@ pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> 
         .approval_for_user(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
+    let deliveries = service
+        .approval_deliveries(&user, &id)
+        .await
+        .map_err(ssr::to_fn_error)?;
     Ok(ApprovalData {
         approval,
+        deliveries,
         now_ms: chrono::Utc::now().timestamp_millis(),
     })
 }

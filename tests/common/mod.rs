@@ -122,6 +122,20 @@ impl TestApp {
         testkit::decide(&self.client, &self.server, cookie, id, verdict, reason).await
     }
 
+    /// Calls a server function as the signed-in person; the raw answer.
+    pub async fn rpc(&self, cookie: &str, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        testkit::rpc(&self.client, &self.server, cookie, name, form).await
+    }
+
+    /// A server function's JSON answer, which must be a success.
+    pub async fn rpc_ok(&self, cookie: &str, name: &str, form: &[(&str, &str)]) -> Value {
+        let response = self.rpc(cookie, name, form).await;
+        let status = response.status();
+        let text = response.text().await.expect("rpc body");
+        assert!(status.is_success(), "{name} answered {status}: {text}");
+        serde_json::from_str(&text).expect("rpc JSON")
+    }
+
     pub async fn new_key(&self, name: &str, approver: Option<&str>) -> String {
         testkit::create_key(&self.bin, &self.database_url, name, approver).await
     }

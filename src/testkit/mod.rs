@@ -2,6 +2,8 @@
 //! the integration tests and the benchmark harness both use it, so neither
 //! mocks anything. Not used by the server itself.
 
+pub mod receiver;
+
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,67 @@ pub async fn create_key(
         .expect("utf-8 key")
         .trim()
         .to_owned()
+}
+
+/// Runs `holdpoint admin ARGS...`; returns its output, success or not.
+pub async fn admin(
+    bin: &Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    holdpoint(bin, database_url, env)
+        .arg("admin")
+        .args(args)
+        .output()
+        .await
+        .expect("run holdpoint admin")
+}
+
+/// `holdpoint admin create-key --name NAME --webhook-url URL`; returns the
+/// key and the webhook signing secret it printed.
+pub async fn create_key_with_webhook(
+    bin: &Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+    name: &str,
+    url: &str,
+) -> (String, String) {
+    let output = admin(
+        bin,
+        database_url,
+        env,
+        &["create-key", "--name", name, "--webhook-url", url],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "create-key failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8 output");
+    let mut lines = stdout.lines().map(str::trim);
+    let key = lines.next().expect("the key").to_owned();
+    let secret = lines.next().expect("the webhook secret").to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    (key, secret)
+}
+
+/// Calls a server function as a signed-in browser would (a form post).
+pub async fn rpc(
+    client: &reqwest::Client,
+    server: &Server,
+    cookie: &str,
+    name: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(server.url(&format!("/rpc/{name}")))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .expect("server function request")
 }
 
 /// An HTTP client that does not follow redirects (so a test sees them).
