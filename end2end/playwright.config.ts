@@ -33,7 +33,8 @@ export default defineConfig({
   webServer: {
     command: `rm -rf target/e2e-data && exec target/debug/holdpoint serve --addr 127.0.0.1:${port}`,
     cwd: "..",
-    env: { HOLDPOINT_DATA_DIR: "target/e2e-data", HOLDPOINT_LOG: "warn" },
+    // Webhook receivers in the tests listen on 127.0.0.1.
+    env: { HOLDPOINT_DATA_DIR: "target/e2e-data", HOLDPOINT_LOG: "warn", HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: "true" },
     url: `${baseURL}/login`,
     reuseExistingServer: false,
     timeout: 60_000,

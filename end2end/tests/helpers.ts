@@ -7,7 +7,14 @@ import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
 const root = path.resolve(__dirname, "../..");
 const bin = path.join(root, "target/debug/holdpoint");
-const env = { ...process.env, HOLDPOINT_DATA_DIR: path.join(root, "target/e2e-data"), HOLDPOINT_LOG: "warn" };
+// The same settings as the server under test (playwright.config.ts): the
+// CLI checks webhook URLs against them.
+const env = {
+  ...process.env,
+  HOLDPOINT_DATA_DIR: path.join(root, "target/e2e-data"),
+  HOLDPOINT_LOG: "warn",
+  HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: "true",
+};
 
 export const PASSWORD = "correct horse battery";
 
@@ -26,6 +33,25 @@ export function newAccount(label: string): Account {
     .toString()
     .trim();
   return { email, key };
+}
+
+/** A fresh admin, made with the real CLI. */
+export function newAdmin(label: string): string {
+  const email = `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+  execFileSync(bin, ["admin", "create-user", "--email", email, "--password-stdin", "--admin"], { input: PASSWORD, env, cwd: root, stdio: "pipe" });
+  return email;
+}
+
+/** An API key whose outcomes go to `url`; returns the key and the webhook
+ *  signing secret, the two lines `create-key --webhook-url` prints. */
+export function newKeyWithWebhook(label: string, url: string): { name: string; key: string; secret: string } {
+  const name = `${label}-agent-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const [key, secret] = execFileSync(bin, ["admin", "create-key", "--name", name, "--webhook-url", url], { env, cwd: root, stdio: "pipe" })
+    .toString()
+    .trim()
+    .split("\n")
+    .map((line) => line.trim());
+  return { name, key, secret };
 }
 
 /** Creates an approval through the agent API, as an agent would. */

@@ -1,9 +1,10 @@
 //! The page of one approval, at the `url` the API returns.
 
 use super::card::ApprovalCard;
+use super::webhooks::AttemptList;
 use super::{announce, use_clock};
 use crate::api::{approval_detail, error_message};
-use crate::model::Approval;
+use crate::model::{Approval, WebhookMessage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -31,7 +32,8 @@ pub fn ApprovalPage() -> impl IntoView {
                             <Title text=title/>
                             <main class="page narrow">
                                 <p><a href="/">"← Inbox"</a></p>
-                                <ApprovalCard approval=detail.approval now on_decided/>
+                                <ApprovalCard approval=detail.approval.clone() now on_decided/>
+                                <Deliveries messages=detail.deliveries pending=!detail.approval.status.is_terminal()/>
                             </main>
                         }
                         .into_any()
@@ -44,4 +46,45 @@ pub fn ApprovalPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// The outcome webhook of this approval: where it went and every attempt.
+#[component]
+fn Deliveries(messages: Vec<WebhookMessage>, pending: bool) -> impl IntoView {
+    if messages.is_empty() {
+        let note = if pending {
+            "The outcome webhook goes out when this is decided."
+        } else {
+            "No webhook: this agent's API key has no endpoint."
+        };
+        return view! { <p class="muted deliveries">{note}</p> }.into_any();
+    }
+    let items = messages
+        .into_iter()
+        .map(|message| {
+            let status = message.status.as_str();
+            let summary = if message.in_flight {
+                format!("{status} · sending now")
+            } else {
+                status.to_owned()
+            };
+            view! {
+                <li>
+                    <p>
+                        <span class=format!("delivery delivery-{status}")>{summary}</span>
+                        " to " <code>{message.url.clone()}</code>
+                        <span class="muted">" · " <code>{message.id.clone()}</code></span>
+                    </p>
+                    <AttemptList attempts=message.attempts/>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="deliveries" aria-labelledby="deliveries-heading">
+            <h2 id="deliveries-heading">"Webhook"</h2>
+            <ul class="plain">{items}</ul>
+        </section>
+    }
+    .into_any()
 }

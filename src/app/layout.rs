@@ -41,6 +41,7 @@ pub fn Layout() -> impl IntoView {
                             <nav aria-label="Main">
                                 <A href="/" exact=true>"Inbox"</A>
                                 <A href="/history">"History"</A>
+                                {me.admin.then(|| view! { <A href="/admin/webhooks">"Webhooks"</A> })}
                             </nav>
                             <div class="whoami">
                                 <span title=me.email.clone()>{me.name.clone()}</span>

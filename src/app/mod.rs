@@ -8,6 +8,7 @@ mod json;
 mod layout;
 mod login;
 pub mod time;
+mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -54,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
                     <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -43,6 +43,15 @@ pub fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+/// [`stamp`] for Unix milliseconds, with seconds: webhook attempts come
+/// seconds apart.
+pub fn stamp_ms(ms: i64) -> String {
+    chrono::TimeZone::timestamp_millis_opt(&Utc, ms)
+        .single()
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
