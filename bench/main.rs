@@ -1,7 +1,9 @@
 //! The load and latency harness. Starts a real `holdpoint` (release build by
 //! default) on a fresh database and measures, over loopback:
 //!   1. creates per second with N concurrent agents, with p50/p99 latency;
-//!   2. decision -> /wait return latency, p50/p99.
+//!   2. decision -> /wait return latency, p50/p99;
+//! or, with `--webhooks`, webhook delivery latency and throughput
+//! (bench/webhooks.rs).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
@@ -14,16 +16,22 @@
 //! first while the decision goes through the last, so the wake-up crosses
 //! instances. HOLDPOINT_BIN picks another server binary.
 
+mod webhooks;
+
 use holdpoint::testkit::{self, Backend, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Options {
+pub struct Options {
     clients: usize,
     seconds: u64,
     decisions: usize,
     backend: Backend,
     instances: usize,
+    /// Measure webhook delivery instead (bench/webhooks.rs).
+    webhooks: bool,
+    /// Approvals per delivery burst in the webhook figures.
+    burst: usize,
 }
 
 fn parse_options() -> Options {
@@ -33,8 +41,14 @@ fn parse_options() -> Options {
         decisions: 200,
         backend: Backend::Sqlite,
         instances: 1,
+        webhooks: false,
+        burst: 4000,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--webhooks") {
+        args.remove(at);
+        options.webhooks = true;
+    }
     for pair in args.chunks(2) {
         let raw = pair.get(1).map(String::as_str);
         let value = raw.and_then(|v| v.parse().ok());
@@ -43,12 +57,13 @@ fn parse_options() -> Options {
             ("--seconds", Some(v), _) => options.seconds = v as u64,
             ("--decisions", Some(v), _) => options.decisions = v,
             ("--instances", Some(v), _) if v >= 1 => options.instances = v,
+            ("--burst", Some(v), _) => options.burst = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             _ => {
                 eprintln!(
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
-                     [--backend sqlite|postgres] [--instances N]"
+                     [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]]"
                 );
                 std::process::exit(2);
             }
@@ -57,7 +72,7 @@ fn parse_options() -> Options {
     options
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -65,7 +80,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -86,6 +101,12 @@ async fn main() {
         None,
     )
     .await;
+    if options.webhooks {
+        webhooks::run(&options, &bin, &database_url, email, password).await;
+        drop(database);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     if options.instances > 1 && options.backend != Backend::Postgres {
         eprintln!("--instances above 1 needs --backend postgres: SQLite serves one instance");
         std::process::exit(2);

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// How much of an answer is kept for the attempt log.
 pub const RESPONSE_PREFIX: usize = 4096;
 
+/// Kept-alive connections per host: enough for one endpoint's share of the
+/// worker's concurrency, so a busy endpoint is not reconnected to per
+/// message.
+const MAX_IDLE_PER_HOST: usize = 16;
+
 /// What happened when we tried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
@@ -49,7 +54,7 @@ pub fn build(allow_private: bool, timeout: Duration) -> reqwest::Client {
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("Holdpoint-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .pool_max_idle_per_host(8)
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
         .build()
         .expect("the webhook client builds")
 }
