@@ -1,8 +1,9 @@
 //! The load and latency harness. Starts a real `holdpoint` (release build by
 //! default) on a fresh database and measures, over loopback:
 //!   1. creates per second with N concurrent agents, with p50/p99 latency;
-//!   2. decision -> /wait return latency, p50/p99;
-//! or, with `--webhooks`, webhook delivery latency and throughput
+//!   2. decision -> /wait return latency, p50/p99.
+//!
+//! With `--webhooks`, webhook delivery latency and throughput instead
 //! (bench/webhooks.rs).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
