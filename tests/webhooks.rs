@@ -357,6 +357,28 @@ async fn a_redirect_is_not_followed(backend: Backend) {
     assert_eq!(missing.status(), 404);
 }
 
+async fn retry_after_is_honoured_over_the_schedule(backend: Backend) {
+    // The schedule says 100 ms; the endpoint says "Retry-After: 1" (second).
+    let hooked = hooked(backend, "/status/503").await;
+    let id = hooked.create("Pause the nightly sync").await;
+    hooked.approve(&id).await;
+    let attempts = hooked.receiver.wait_for("/status/503", 2, PATIENCE).await;
+    let gap = attempts[1].at.duration_since(attempts[0].at);
+    assert!(
+        gap >= Duration::from_millis(900),
+        "retried after {gap:?}, not after Retry-After"
+    );
+    let log = hooked
+        .log_until(|log| {
+            message(log, &id).is_some_and(|m| m["attempts"].as_array().unwrap().len() >= 2)
+        })
+        .await;
+    assert_eq!(
+        message(&log, &id).unwrap()["attempts"][0]["status_code"],
+        503
+    );
+}
+
 async fn private_targets_are_refused_without_the_setting(backend: Backend) {
     let fast_retries = &[("HOLDPOINT_WEBHOOK_RETRY_SCHEDULE", "100ms")];
     let app = spawn_app_with(backend, fast_retries).await;
@@ -509,6 +531,7 @@ on_both_backends!(
     a_receiver_failing_three_times_gets_it_on_the_fourth_attempt,
     gone_disables_the_endpoint_until_an_admin_enables_it,
     a_redirect_is_not_followed,
+    retry_after_is_honoured_over_the_schedule,
     private_targets_are_refused_without_the_setting,
     rotation_sends_two_valid_signatures,
     admins_send_test_events_and_only_admins_see_webhooks,
