@@ -134,6 +134,30 @@ macro_rules! portable_store {
                 .bind(user.created_at)
         }
 
+        /// The unrevoked key whose `column` (a fixed name, never input)
+        /// equals `value`.
+        async fn live_api_key(
+            pool: &sqlx::Pool<$db>,
+            column: &'static str,
+            value: &str,
+        ) -> StoreResult<Option<ApiKey>> {
+            let row = sqlx::query(&format!(
+                "SELECT id, name, default_approver_id FROM api_keys
+                 WHERE {column} = $1 AND revoked_at IS NULL"
+            ))
+            .bind(value)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(row) => Ok(Some(ApiKey {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    default_approver_id: row.try_get("default_approver_id")?,
+                })),
+                None => Ok(None),
+            }
+        }
+
         async fn insert_endpoint(conn: &mut $conn, endpoint: &NewEndpoint) -> StoreResult<()> {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (id, api_key_id, url, secret, created_at)
@@ -370,21 +394,7 @@ macro_rules! portable_store {
             }
 
             async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-                let row = sqlx::query(
-                    "SELECT id, name, default_approver_id FROM api_keys
-                     WHERE key_hash = $1 AND revoked_at IS NULL",
-                )
-                .bind(key_hash)
-                .fetch_optional(&self.reader)
-                .await?;
-                match row {
-                    Some(row) => Ok(Some(ApiKey {
-                        id: row.try_get("id")?,
-                        name: row.try_get("name")?,
-                        default_approver_id: row.try_get("default_approver_id")?,
-                    })),
-                    None => Ok(None),
-                }
+                live_api_key(&self.reader, "key_hash", key_hash).await
             }
 
             async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
@@ -399,21 +409,7 @@ macro_rules! portable_store {
             }
 
             async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>> {
-                let row = sqlx::query(
-                    "SELECT id, name, default_approver_id FROM api_keys
-                     WHERE name = $1 AND revoked_at IS NULL",
-                )
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
-                match row {
-                    Some(row) => Ok(Some(ApiKey {
-                        id: row.try_get("id")?,
-                        name: row.try_get("name")?,
-                        default_approver_id: row.try_get("default_approver_id")?,
-                    })),
-                    None => Ok(None),
-                }
+                live_api_key(&self.reader, "name", name).await
             }
 
             async fn insert_approval(&self, new: NewApproval) -> StoreResult<InsertOutcome> {
