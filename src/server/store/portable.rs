@@ -805,18 +805,15 @@ macro_rules! portable_store {
                 // for an enabled endpoint. Rows another instance is claiming
                 // right now are skipped, and the conditions are re-checked on
                 // the outer UPDATE, so each claim goes to exactly one worker.
-                let mut query: QueryBuilder<$db> =
-                    QueryBuilder::new("UPDATE webhook_messages SET lease_until = ");
+                //
+                // The LIMIT sits in a materialized CTE: PostgreSQL may
+                // evaluate an `IN (SELECT ... LIMIT n)` subquery more than
+                // once, and with SKIP LOCKED each pass can pick other rows.
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "WITH due AS MATERIALIZED (SELECT m.id FROM webhook_messages m
+                     WHERE m.status = 'pending' AND m.next_attempt_at <= ",
+                );
                 query
-                    .push_bind(lease_until)
-                    .push(", claim_token = ")
-                    .push_bind(claim_token.to_owned())
-                    .push(" WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= ")
-                    .push_bind(now)
-                    .push(
-                        ") AND id IN (SELECT m.id FROM webhook_messages m
-                         WHERE m.status = 'pending' AND m.next_attempt_at <= ",
-                    )
                     .push_bind(now)
                     .push(" AND (m.lease_until IS NULL OR m.lease_until <= ")
                     .push_bind(now)
@@ -831,10 +828,17 @@ macro_rules! portable_store {
                 query
                     .push(" ORDER BY m.next_attempt_at LIMIT ")
                     .push_bind(limit)
-                    .push(format!(
-                        " {}) RETURNING id, endpoint_id, payload, round_attempts",
-                        <$store>::CLAIM_ROWS
-                    ));
+                    .push(format!(" {})", <$store>::CLAIM_ROWS))
+                    .push(" UPDATE webhook_messages SET lease_until = ")
+                    .push_bind(lease_until)
+                    .push(", claim_token = ")
+                    .push_bind(claim_token.to_owned())
+                    .push(
+                        " WHERE id IN (SELECT id FROM due) AND status = 'pending'
+                         AND (lease_until IS NULL OR lease_until <= ",
+                    )
+                    .push_bind(now)
+                    .push(") RETURNING id, endpoint_id, payload, round_attempts");
                 let claimed = query.build().fetch_all(&mut *tx).await?;
                 let mut messages = Vec::with_capacity(claimed.len());
                 if !claimed.is_empty() {

@@ -61,10 +61,15 @@ impl Worker {
         let mut per_endpoint: HashMap<String, usize> = HashMap::new();
         loop {
             let more_due = self.claim_and_start(&mut attempts, &mut per_endpoint).await;
+            // While attempts are under way, each one that ends wakes us to
+            // claim again, so the next due time (a scan of the queue) is
+            // only worth reading when nothing is in flight.
             let idle = if more_due {
                 Duration::ZERO
-            } else {
+            } else if attempts.is_empty() {
                 self.until_next_due().await
+            } else {
+                MAX_IDLE
             };
             tokio::select! {
                 _ = self.hub.closed() => break,
