@@ -70,8 +70,11 @@ test("decisions arrive as webhooks that the standardwebhooks package verifies, a
     expect(() => verified(secret, { ...receiver.deliveries[0], body: receiver.deliveries[0].body.replace("approved", "denied") })).toThrow();
 
     // The approval's page shows its delivery.
-    await page.goto(approve.url);
-    await expect(page.getByRole("region", { name: "Webhook" })).toContainText("delivered");
+    // (The receiver has its copy a moment before the attempt is logged.)
+    await expect(async () => {
+      await page.goto(approve.url);
+      await expect(page.getByRole("region", { name: "Webhook" })).toContainText("delivered", { timeout: 1_000 });
+    }).toPass({ timeout: 10_000 });
     await expect(page.getByRole("region", { name: "Webhook" })).toContainText("HTTP 200");
 
     // The Webhooks page: health, the log, a test event, a rotation.

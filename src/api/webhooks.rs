@@ -51,20 +51,19 @@ async fn key_name(
 pub async fn webhooks(key: Option<String>) -> Result<WebhooksData, ServerFnError> {
     let service = admin().await?;
     let key = key.filter(|k| !k.is_empty());
+    // Messages before endpoints: an attempt's log entry and its endpoint's
+    // health commit together, so an endpoint read after a message is never
+    // older than it (a delivered message beside a stale failure streak).
+    let messages = match service.webhook_messages(key.as_deref(), 100).await {
+        Ok(messages) => messages,
+        // A key without an endpoint has no messages.
+        Err(crate::server::service::ServiceError::Invalid(_)) => Vec::new(),
+        Err(error) => return Err(super::ssr::to_fn_error(error)),
+    };
     let keys = service
         .key_webhooks()
         .await
         .map_err(super::ssr::to_fn_error)?;
-    let filtered_has_endpoint = key
-        .as_deref()
-        .map(|id| keys.iter().any(|k| k.key_id == id && k.endpoint.is_some()));
-    let messages = match filtered_has_endpoint {
-        Some(false) => Vec::new(),
-        _ => service
-            .webhook_messages(key.as_deref(), 100)
-            .await
-            .map_err(super::ssr::to_fn_error)?,
-    };
     Ok(WebhooksData {
         keys,
         messages,
