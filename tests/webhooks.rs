@@ -80,40 +80,41 @@ impl Hooked {
 
     /// Polls the message log until `done` holds for it.
     async fn log_until(&self, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let log = self.log().await;
-            if done(&log) {
-                return log;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "log never got there: {log:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        log_until(&self.app, &self.admin, done).await
+    }
+
+    /// The key `mailer` in the log.
+    fn mailer(log: &Value) -> &Value {
+        log["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["key_name"] == "mailer")
+            .unwrap()
     }
 
     fn endpoint(log: &Value) -> &Value {
-        log["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key_name"] == "mailer")
-            .map(|k| &k["endpoint"])
-            .unwrap()
+        &Self::mailer(log)["endpoint"]
     }
 
     fn key_id(log: &Value) -> String {
-        log["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["key_name"] == "mailer")
-            .unwrap()["key_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        Self::mailer(log)["key_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Polls the Webhooks page's data, as `admin` sees it, until `done` holds.
+async fn log_until(app: &TestApp, admin: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let log = app.rpc_ok(admin, "webhooks", &[]).await;
+        if done(&log) {
+            return log;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "log never got there: {log:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -440,15 +441,14 @@ async fn private_targets_are_refused_without_the_setting(backend: Backend) {
         .unwrap()
         .to_owned();
     assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let attempts = loop {
-        let log = app.rpc_ok(&admin, "webhooks", &[]).await;
-        if let Some(m) = message(&log, &id).filter(|m| m["status"] == "failed") {
-            break m["attempts"].as_array().unwrap().clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{log:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let log = log_until(&app, &admin, |log| {
+        message(log, &id).is_some_and(|m| m["status"] == "failed")
+    })
+    .await;
+    let attempts = message(&log, &id).unwrap()["attempts"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(attempts.len(), 2);
     for attempt in &attempts {
         assert!(attempt["status_code"].is_null());

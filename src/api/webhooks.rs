@@ -5,6 +5,9 @@ use crate::model::{KeyWebhook, WebhookMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+const NO_SUCH_KEY: &str = "There is no such API key.";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhooksData {
     pub keys: Vec<KeyWebhook>,
@@ -27,24 +30,18 @@ async fn admin() -> Result<std::sync::Arc<crate::server::service::Service>, Serv
     Ok(service)
 }
 
+/// The service's error, with "not found" said about `what` (the shared
+/// mapping speaks of approvals).
 #[cfg(feature = "ssr")]
-async fn key_name(
-    service: &crate::server::service::Service,
-    key_id: &str,
-) -> Result<String, ServerFnError> {
-    let keys = service
-        .key_webhooks()
-        .await
-        .map_err(super::ssr::to_fn_error)?;
-    keys.into_iter()
-        .find(|key| key.key_id == key_id)
-        .map(|key| key.key_name)
-        .ok_or_else(|| {
-            super::ssr::fail(
-                axum::http::StatusCode::NOT_FOUND,
-                "There is no such API key.",
-            )
-        })
+fn missing_is(
+    what: &'static str,
+) -> impl Fn(crate::server::service::ServiceError) -> ServerFnError {
+    move |error| match error {
+        crate::server::service::ServiceError::NotFound => {
+            super::ssr::fail(axum::http::StatusCode::NOT_FOUND, what)
+        }
+        other => super::ssr::to_fn_error(other),
+    }
 }
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]
@@ -58,7 +55,7 @@ pub async fn webhooks(key: Option<String>) -> Result<WebhooksData, ServerFnError
         Ok(messages) => messages,
         // A key without an endpoint has no messages.
         Err(crate::server::service::ServiceError::Invalid(_)) => Vec::new(),
-        Err(error) => return Err(super::ssr::to_fn_error(error)),
+        Err(error) => return Err(missing_is(NO_SUCH_KEY)(error)),
     };
     let keys = service
         .key_webhooks()
@@ -79,22 +76,20 @@ pub async fn set_webhook_url(
     url: String,
 ) -> Result<Option<IssuedSecret>, ServerFnError> {
     let service = admin().await?;
-    let key_name = key_name(&service, &key_id).await?;
-    let secret = service
+    let (key_name, secret) = service
         .set_webhook_url(&key_id, &url)
         .await
-        .map_err(super::ssr::to_fn_error)?;
+        .map_err(missing_is(NO_SUCH_KEY))?;
     Ok(secret.map(|secret| IssuedSecret { key_name, secret }))
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
 pub async fn rotate_webhook_secret(key_id: String) -> Result<IssuedSecret, ServerFnError> {
     let service = admin().await?;
-    let key_name = key_name(&service, &key_id).await?;
-    let secret = service
+    let (key_name, secret) = service
         .rotate_webhook_secret(&key_id)
         .await
-        .map_err(super::ssr::to_fn_error)?;
+        .map_err(missing_is(NO_SUCH_KEY))?;
     Ok(IssuedSecret { key_name, secret })
 }
 
@@ -104,7 +99,7 @@ pub async fn enable_webhook(key_id: String) -> Result<(), ServerFnError> {
     service
         .enable_webhook_endpoint(&key_id)
         .await
-        .map_err(super::ssr::to_fn_error)
+        .map_err(missing_is(NO_SUCH_KEY))
 }
 
 /// Queues a `webhook.test` message; returns its ID.
@@ -114,7 +109,7 @@ pub async fn send_test_webhook(key_id: String) -> Result<String, ServerFnError> 
     service
         .send_test_event(&key_id)
         .await
-        .map_err(super::ssr::to_fn_error)
+        .map_err(missing_is(NO_SUCH_KEY))
 }
 
 #[server(prefix = "/rpc", endpoint = "redeliver_webhook")]
@@ -123,11 +118,5 @@ pub async fn redeliver_webhook(message_id: String) -> Result<(), ServerFnError> 
     service
         .redeliver_webhook(&message_id)
         .await
-        .map_err(|error| match error {
-            crate::server::service::ServiceError::NotFound => super::ssr::fail(
-                axum::http::StatusCode::NOT_FOUND,
-                "There is no such webhook message.",
-            ),
-            other => super::ssr::to_fn_error(other),
-        })
+        .map_err(missing_is("There is no such webhook message."))
 }

@@ -156,7 +156,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
                 .key_id_by_name(&key)
                 .await
                 .map_err(|e| e.to_string())?;
-            let created = service
+            let (_, created) = service
                 .set_webhook_url(&key_id, &url)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -175,7 +175,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
                 .key_id_by_name(&key)
                 .await
                 .map_err(|e| e.to_string())?;
-            let secret = service
+            let (_, secret) = service
                 .rotate_webhook_secret(&key_id)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -247,13 +247,7 @@ pub async fn decide(
     if let Some(reason) = reason {
         form.push(("reason", reason));
     }
-    client
-        .post(server.url("/rpc/decide"))
-        .header(COOKIE, cookie)
-        .form(&form)
-        .send()
-        .await
-        .expect("decide request")
+    rpc(client, server, cookie, "decide", &form).await
 }
 
 /// Creates an approval through the REST API; returns the response.

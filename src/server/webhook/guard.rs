@@ -102,18 +102,22 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
         .host_str()
         .filter(|host| !host.is_empty())
         .ok_or_else(|| "a webhook URL needs a host".to_owned())?;
-    // The URL parser has already normalised odd IPv4 spellings (0x7f.1,
-    // 2130706433) to dotted form; IPv6 literals come bracketed.
-    let literal = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>();
-    if let Ok(ip) = literal {
+    if let Some(ip) = literal_ip(host) {
         if !allow_private && !is_public(ip) {
             return Err(refusal(ip));
         }
     }
     Ok(url)
+}
+
+/// The address a URL's host names directly, if it is an IP literal rather
+/// than a name. The URL parser has already normalised odd IPv4 spellings
+/// (0x7f.1, 2130706433) to dotted form; IPv6 literals come bracketed.
+pub fn literal_ip(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 /// Resolves with the system resolver, then keeps only public addresses

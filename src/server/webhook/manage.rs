@@ -1,7 +1,7 @@
 //! The admin's side of webhooks: endpoints (URL, secret, rotation, enabling
 //! again), test events, redelivery, and the message log.
 
-use super::guard::{check_url, GuardedResolver};
+use super::guard::{check_url, literal_ip, GuardedResolver};
 use super::payload::{self, TEST_EVENT};
 use super::sign::new_secret;
 use crate::model::{KeyWebhook, WebhookEndpoint, WebhookMessage};
@@ -20,12 +20,7 @@ impl Service {
         let allow_private = self.config().webhooks.allow_private;
         let url = check_url(raw, allow_private).map_err(|e| invalid("invalid_webhook_url", e))?;
         let host = url.host_str().unwrap_or_default();
-        let is_name = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_err();
-        if is_name {
+        if literal_ip(host).is_none() {
             let name = Name::from_str(host)
                 .map_err(|e| invalid("invalid_webhook_url", format!("{host}: {e}")))?;
             let _addresses = GuardedResolver { allow_private }
@@ -59,7 +54,7 @@ impl Service {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// The endpoint of the live key with this name (for the CLI).
+    /// The ID of the live key with this name (for the CLI).
     pub async fn key_id_by_name(&self, name: &str) -> ServiceResult<String> {
         match self.store().api_key_by_name(name).await? {
             Some(key) => Ok(key.id),
@@ -69,8 +64,8 @@ impl Service {
         }
     }
 
-    async fn endpoint_of(&self, key_id: &str) -> ServiceResult<WebhookEndpoint> {
-        self.key_webhook(key_id).await?.endpoint.ok_or_else(|| {
+    fn endpoint_of(key: &KeyWebhook) -> ServiceResult<&WebhookEndpoint> {
+        key.endpoint.as_ref().ok_or_else(|| {
             invalid(
                 "no_webhook_endpoint",
                 "this API key has no webhook endpoint yet: set its URL first",
@@ -78,31 +73,39 @@ impl Service {
         })
     }
 
-    /// Points a key's webhooks at `url`; returns the signing secret when
-    /// this created the endpoint (an existing endpoint keeps its secret).
-    pub async fn set_webhook_url(&self, key_id: &str, url: &str) -> ServiceResult<Option<String>> {
-        self.key_webhook(key_id).await?;
+    /// Points a key's webhooks at `url`; returns the key's name and, when
+    /// this created the endpoint, its signing secret (an existing endpoint
+    /// keeps its secret).
+    pub async fn set_webhook_url(
+        &self,
+        key_id: &str,
+        url: &str,
+    ) -> ServiceResult<(String, Option<String>)> {
+        let key = self.key_webhook(key_id).await?;
         let endpoint = self.new_endpoint(key_id, url).await?;
         let secret = endpoint.secret.clone();
         let created = self.store().upsert_webhook_endpoint(endpoint).await?;
-        Ok(created.then_some(secret))
+        Ok((key.key_name, created.then_some(secret)))
     }
 
     /// A new signing secret; the old one keeps signing (both signatures are
     /// sent) for the configured overlap, so receivers can switch over.
-    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<String> {
-        let endpoint = self.endpoint_of(key_id).await?;
+    /// Returns the key's name and the secret.
+    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<(String, String)> {
+        let key = self.key_webhook(key_id).await?;
+        let endpoint = Self::endpoint_of(&key)?;
         let secret = new_secret();
         let overlap = self.config().webhooks.rotation_overlap.as_millis() as i64;
         self.store()
             .rotate_webhook_secret(&endpoint.id, &secret, now_ms() + overlap)
             .await?;
-        Ok(secret)
+        Ok((key.key_name, secret))
     }
 
     /// Enables a disabled endpoint; the messages it held go out now.
     pub async fn enable_webhook_endpoint(&self, key_id: &str) -> ServiceResult<()> {
-        let endpoint = self.endpoint_of(key_id).await?;
+        let key = self.key_webhook(key_id).await?;
+        let endpoint = Self::endpoint_of(&key)?;
         self.store()
             .enable_webhook_endpoint(&endpoint.id, now_ms())
             .await?;
@@ -113,13 +116,13 @@ impl Service {
     /// Queues a `webhook.test` message; returns its ID.
     pub async fn send_test_event(&self, key_id: &str) -> ServiceResult<String> {
         let key = self.key_webhook(key_id).await?;
-        let endpoint = self.endpoint_of(key_id).await?;
+        let endpoint = Self::endpoint_of(&key)?;
         let at = now_ms();
         let id = ids::new_id("msg", at);
         self.store()
             .enqueue_webhook(NewMessage {
                 id: id.clone(),
-                endpoint_id: endpoint.id,
+                endpoint_id: endpoint.id.clone(),
                 event_type: TEST_EVENT.to_owned(),
                 payload: payload::test_event(&key.key_name, at),
                 at,
@@ -146,7 +149,11 @@ impl Service {
         limit: i64,
     ) -> ServiceResult<Vec<WebhookMessage>> {
         let endpoint_id = match key_id {
-            Some(key_id) => Some(self.endpoint_of(key_id).await?.id),
+            Some(key_id) => Some(
+                Self::endpoint_of(&self.key_webhook(key_id).await?)?
+                    .id
+                    .clone(),
+            ),
             None => None,
         };
         Ok(self
