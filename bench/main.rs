@@ -4,7 +4,9 @@
 //!   2. decision -> /wait return latency, p50/p99.
 //!
 //! With `--webhooks`, webhook delivery latency and throughput instead
-//! (bench/webhooks.rs).
+//! (bench/webhooks.rs); with `--live`, how fast a new approval reaches 1,
+//! 100 and 1,000 open inboxes, and the server's memory with them
+//! (bench/live.rs; `--rounds` approvals per client count).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
@@ -17,6 +19,7 @@
 //! first while the decision goes through the last, so the wake-up crosses
 //! instances. HOLDPOINT_BIN picks another server binary.
 
+mod live;
 mod webhooks;
 
 use holdpoint::testkit::{self, Backend, Server};
@@ -33,6 +36,10 @@ pub struct Options {
     webhooks: bool,
     /// Approvals per delivery burst in the webhook figures.
     burst: usize,
+    /// Measure live inbox fan-out instead (bench/live.rs).
+    live: bool,
+    /// Approvals created per client count in the live figures.
+    rounds: usize,
 }
 
 fn parse_options() -> Options {
@@ -44,11 +51,18 @@ fn parse_options() -> Options {
         instances: 1,
         webhooks: false,
         burst: 4000,
+        live: false,
+        rounds: 50,
     };
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(at) = args.iter().position(|a| a == "--webhooks") {
-        args.remove(at);
-        options.webhooks = true;
+    for (flag, set) in [
+        ("--webhooks", &mut options.webhooks),
+        ("--live", &mut options.live),
+    ] {
+        if let Some(at) = args.iter().position(|a| a == flag) {
+            args.remove(at);
+            *set = true;
+        }
     }
     for pair in args.chunks(2) {
         let raw = pair.get(1).map(String::as_str);
@@ -59,12 +73,14 @@ fn parse_options() -> Options {
             ("--decisions", Some(v), _) => options.decisions = v,
             ("--instances", Some(v), _) if v >= 1 => options.instances = v,
             ("--burst", Some(v), _) => options.burst = v,
+            ("--rounds", Some(v), _) if v >= 1 => options.rounds = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             _ => {
                 eprintln!(
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
-                     [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]]"
+                     [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
+                     [--live [--rounds N]]"
                 );
                 std::process::exit(2);
             }
@@ -102,8 +118,12 @@ async fn main() {
         None,
     )
     .await;
-    if options.webhooks {
-        webhooks::run(&options, &bin, &database_url, email, password).await;
+    if options.webhooks || options.live {
+        if options.webhooks {
+            webhooks::run(&options, &bin, &database_url, email, password).await;
+        } else {
+            live::run(&options, &bin, &database_url, email, password, &key).await;
+        }
         drop(database);
         let _ = std::fs::remove_dir_all(&dir);
         return;

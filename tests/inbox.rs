@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::{spawn_app, ADMIN, APPROVER, PASSWORD};
+use common::{spawn_app, TestApp, ADMIN, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 
@@ -359,6 +359,69 @@ async fn server_functions_refuse_posts_from_other_origins(backend: Backend) {
     assert_eq!(same_origin.status(), 200);
 }
 
+/// Posts to the batch server function (it takes JSON) as `cookie`.
+async fn decide_many(app: &TestApp, cookie: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/rpc/decide_many"))
+        .header("cookie", cookie)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_batch_decides_each_approval_on_its_own(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let approval = app.create_ok(&format!("Pay invoice #{n}")).await;
+        ids.push(approval["id"].as_str().unwrap().to_owned());
+    }
+    // The third is decided by someone else first.
+    let admin = app.login(ADMIN).await;
+    assert_eq!(
+        app.decide(&admin, &ids[2], "approve", None).await.status(),
+        200
+    );
+
+    let cookie = app.login(APPROVER).await;
+    let batch = json!({"ids": ids, "verdict": "deny", "reason": "Duplicate invoices."});
+    let response = decide_many(&app, &cookie, &batch).await;
+    assert_eq!(response.status(), 200);
+    let outcomes: Value = response.json().await.unwrap();
+    let outcomes = outcomes.as_array().unwrap();
+    assert_eq!(outcomes.len(), 3);
+    for (outcome, id) in outcomes.iter().zip(&ids).take(2) {
+        assert_eq!(outcome["id"], id.as_str());
+        assert_eq!(outcome["result"]["Ok"]["status"], "denied");
+        assert_eq!(outcome["result"]["Ok"]["reason"], "Duplicate invoices.");
+    }
+    let refused = outcomes[2]["result"]["Err"].as_str().unwrap();
+    assert!(
+        refused.starts_with("This approval was already approved by admin@example.com"),
+        "{refused}"
+    );
+    assert_eq!(app.approval(&ids[2]).await["status"], "approved");
+
+    // A denial without a reason refuses the whole batch before deciding any.
+    let fresh = app.create_ok("Pay invoice #4").await;
+    let fresh_id = fresh["id"].as_str().unwrap();
+    let no_reason = json!({"ids": [fresh_id], "verdict": "deny", "reason": "  "});
+    let response = decide_many(&app, &cookie, &no_reason).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("needs a reason"));
+    assert_eq!(app.approval(fresh_id).await["status"], "pending");
+
+    // Signed out, or too many at once: nothing is decided.
+    let approve = json!({"ids": [fresh_id], "verdict": "approve", "reason": null});
+    let anonymous = decide_many(&app, "holdpoint_session=forged", &approve).await;
+    assert_eq!(anonymous.status(), 401);
+    let too_many: Vec<String> = (0..101).map(|_| fresh_id.to_owned()).collect();
+    let oversized = json!({"ids": too_many, "verdict": "approve", "reason": null});
+    assert_eq!(decide_many(&app, &cookie, &oversized).await.status(), 422);
+    assert_eq!(app.approval(fresh_id).await["status"], "pending");
+}
+
 on_both_backends!(
     login_needs_the_right_password_and_sets_a_safe_cookie,
     deciding_needs_a_session_and_a_denial_needs_a_reason,
@@ -369,4 +432,5 @@ on_both_backends!(
     the_first_admin_is_created_once_through_the_printed_setup_link,
     repeated_wrong_passwords_lock_the_account_for_a_while,
     server_functions_refuse_posts_from_other_origins,
+    a_batch_decides_each_approval_on_its_own,
 );

@@ -5,6 +5,8 @@
 mod common;
 
 use common::{ADMIN, APPROVER, PASSWORD};
+use holdpoint::model::InboxEvent;
+use holdpoint::testkit::live::InboxSocket;
 use holdpoint::testkit::{self, Backend, Server, WaitAnswer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -128,6 +130,36 @@ async fn a_decision_through_b_wakes_the_agent_waiting_on_a() {
     assert!(
         woken_after < Duration::from_secs(1),
         "A's waiting agent was woken {woken_after:?} after B's decision"
+    );
+}
+
+#[tokio::test]
+async fn an_inbox_connected_to_b_hears_what_happens_through_a() {
+    let pair = start_pair().await;
+    let cookie_b = pair.login(&pair.b).await;
+    let mut inbox_on_b = InboxSocket::signed_in(&pair.b, &cookie_b).await;
+    assert!(matches!(
+        inbox_on_b.next_event().await,
+        InboxEvent::Snapshot(_)
+    ));
+
+    let id = pair
+        .create(&pair.a, &testkit::sample_request("Created through A"))
+        .await;
+    let InboxEvent::Created(created) = inbox_on_b.next_news().await else {
+        panic!("B's inbox did not hear of the approval created through A")
+    };
+    assert_eq!(created.approval.id, id);
+
+    let cookie_a = pair.login(&pair.a).await;
+    let decided = testkit::decide(&pair.client, &pair.a, &cookie_a, &id, "approve", None).await;
+    assert_eq!(decided.status(), 200);
+    let InboxEvent::Decided(change) = inbox_on_b.next_news().await else {
+        panic!("B's inbox did not hear of the decision made through A")
+    };
+    assert_eq!(
+        (change.approval.id.as_str(), change.approval.status),
+        (id.as_str(), holdpoint::model::Status::Approved)
     );
 }
 

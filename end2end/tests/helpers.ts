@@ -18,21 +18,34 @@ const env = {
 
 export const PASSWORD = "correct horse battery";
 
-export type Account = { email: string; key: string };
+export type Account = { email: string; key: string; agent: string };
+
+function unique(label: string): string {
+  return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+}
+
+/** A fresh approver (with a display name, if given), made with the real CLI. */
+export function newApprover(label: string, name?: string): string {
+  const email = `${unique(label)}@example.com`;
+  const args = ["admin", "create-user", "--email", email, "--password-stdin"];
+  if (name) args.push("--name", name);
+  execFileSync(bin, args, { input: PASSWORD, env, cwd: root, stdio: "pipe" });
+  return email;
+}
+
+/** A fresh API key, routed to `approver` or (without one) to anyone. */
+export function newKey(label: string, approver?: string): { agent: string; key: string } {
+  const agent = unique(`${label}-agent`);
+  const args = ["admin", "create-key", "--name", agent];
+  if (approver) args.push("--approver", approver);
+  const key = execFileSync(bin, args, { env, cwd: root, stdio: "pipe" }).toString().trim();
+  return { agent, key };
+}
 
 /** A fresh approver and an API key routed to them, made with the real CLI. */
 export function newAccount(label: string): Account {
-  const suffix = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const email = `${label}-${suffix}@example.com`;
-  execFileSync(bin, ["admin", "create-user", "--email", email, "--password-stdin"], { input: PASSWORD, env, cwd: root, stdio: "pipe" });
-  const key = execFileSync(bin, ["admin", "create-key", "--name", `${label}-agent-${suffix}`, "--approver", email], {
-    env,
-    cwd: root,
-    stdio: "pipe",
-  })
-    .toString()
-    .trim();
-  return { email, key };
+  const email = newApprover(label);
+  return { email, ...newKey(label, email) };
 }
 
 /** A fresh admin, made with the real CLI. */

@@ -6,6 +6,7 @@ mod webhooks;
 
 pub use webhooks::*;
 
+pub use crate::model::InboxData;
 use crate::model::{Approval, ApprovalPage, WebhookMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,18 +17,6 @@ pub struct Me {
     pub email: String,
     pub name: String,
     pub admin: bool,
-}
-
-/// The inbox: pending approvals, oldest first, and the server's clock so the
-/// first render of "waiting 4 min" is the same on the server and in the
-/// browser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InboxData {
-    pub approvals: Vec<Approval>,
-    /// When this person's most recent visible decision was made (for the
-    /// empty state: "Nothing waiting; last decision 4 min ago").
-    pub last_decided_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub now_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +54,7 @@ pub const NOT_SIGNED_IN: &str = "You are not signed in.";
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::NOT_SIGNED_IN;
+    use crate::model::{Reason, Verdict};
     use crate::server::service::{Service, ServiceError};
     use crate::server::state::AppState;
     use crate::server::store::User;
@@ -124,20 +114,46 @@ mod ssr {
         ServerFnError::new(message.into())
     }
 
+    /// `"approve"`, or `"deny"` with a reason.
+    pub fn parse_verdict(verdict: &str, reason: Option<&str>) -> Result<Verdict, ServerFnError> {
+        match verdict {
+            "approve" => Ok(Verdict::Approve),
+            "deny" => Reason::parse(reason.unwrap_or_default())
+                .map(Verdict::Deny)
+                .map_err(|invalid| fail(StatusCode::UNPROCESSABLE_ENTITY, invalid.detail)),
+            other => Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("Unknown verdict {other:?}."),
+            )),
+        }
+    }
+
+    /// What [`to_fn_error`] would tell the person, without setting the
+    /// answer's status (one failure in a batch does not fail the batch).
+    pub fn error_message_for(error: ServiceError) -> String {
+        let detail = error.to_string();
+        match error {
+            ServiceError::Store(store) => {
+                tracing::error!(error = %store, "store error in a batch decision");
+                SERVER_TROUBLE.to_owned()
+            }
+            ServiceError::NotFound => NO_SUCH_APPROVAL.to_owned(),
+            ServiceError::AlreadyDecided(_) => format!("This approval was {detail}."),
+            _ => detail,
+        }
+    }
+
+    const SERVER_TROUBLE: &str = "Something went wrong on our side. Try again.";
+    const NO_SUCH_APPROVAL: &str = "There is no such approval, or it is not routed to you.";
+
     pub fn to_fn_error(error: ServiceError) -> ServerFnError {
         let detail = error.to_string();
         match error {
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in server function");
-                fail(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side. Try again.",
-                )
+                fail(StatusCode::INTERNAL_SERVER_ERROR, SERVER_TROUBLE)
             }
-            ServiceError::NotFound => fail(
-                StatusCode::NOT_FOUND,
-                "There is no such approval, or it is not routed to you.",
-            ),
+            ServiceError::NotFound => fail(StatusCode::NOT_FOUND, NO_SUCH_APPROVAL),
             ServiceError::AlreadyDecided(_) => {
                 fail(StatusCode::CONFLICT, format!("This approval was {detail}."))
             }
@@ -258,16 +274,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 pub async fn inbox() -> Result<InboxData, ServerFnError> {
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
-    let approvals = service.inbox(&user, 500).await.map_err(ssr::to_fn_error)?;
-    let latest = service
-        .history(&user, None, None, 1)
-        .await
-        .map_err(ssr::to_fn_error)?;
-    Ok(InboxData {
-        approvals,
-        last_decided_at: latest.items.first().and_then(|a| a.decided_at),
-        now_ms: chrono::Utc::now().timestamp_millis(),
-    })
+    service.inbox_data(&user).await.map_err(ssr::to_fn_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "approval_detail")]
@@ -312,25 +319,53 @@ pub async fn decide(
     verdict: String,
     reason: Option<String>,
 ) -> Result<Approval, ServerFnError> {
-    use crate::model::{Reason, Verdict};
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
-    let verdict = match verdict.as_str() {
-        "approve" => Verdict::Approve,
-        "deny" => Verdict::Deny(
-            Reason::parse(reason.as_deref().unwrap_or_default()).map_err(|invalid| {
-                ssr::fail(axum::http::StatusCode::UNPROCESSABLE_ENTITY, invalid.detail)
-            })?,
-        ),
-        other => {
-            return Err(ssr::fail(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                format!("Unknown verdict {other:?}."),
-            ))
-        }
-    };
+    let verdict = ssr::parse_verdict(&verdict, reason.as_deref())?;
     service
         .decide(&user, &id, verdict)
         .await
         .map_err(ssr::to_fn_error)
+}
+
+/// The most approvals one batch decision may name.
+pub const MAX_BATCH: usize = 100;
+
+/// What became of one approval in a batch decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    pub id: String,
+    /// The decided approval, or why this one could not be decided (it was
+    /// decided elsewhere meanwhile, say).
+    pub result: Result<Approval, String>,
+}
+
+/// Approves, or denies with one reason, several approvals. Each is decided
+/// on its own, atomically, exactly as `decide` would: one that was decided
+/// elsewhere meanwhile fails alone and says why.
+#[server(prefix = "/rpc", endpoint = "decide_many", input = leptos::server_fn::codec::Json)]
+pub async fn decide_many(
+    ids: Vec<String>,
+    verdict: String,
+    reason: Option<String>,
+) -> Result<Vec<BatchOutcome>, ServerFnError> {
+    use axum::http::StatusCode;
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    if ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(ssr::fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Select between 1 and {MAX_BATCH} approvals."),
+        ));
+    }
+    let verdict = ssr::parse_verdict(&verdict, reason.as_deref())?;
+    let mut outcomes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let result = match service.decide(&user, &id, verdict.clone()).await {
+            Ok(approval) => Ok(approval),
+            Err(error) => Err(ssr::error_message_for(error)),
+        };
+        outcomes.push(BatchOutcome { id, result });
+    }
+    Ok(outcomes)
 }

@@ -1,34 +1,31 @@
-//! The inbox: pending approvals, oldest first, as a list beside the selected
-//! card (a card per screen on a phone).
+//! The inbox: pending approvals, oldest first, as a list beside the shown
+//! card (stacked on a phone). It updates itself over the live link (new
+//! cards appear in place, decided ones leave with a notice), is driven from
+//! the keyboard (`inbox_keys`), filters by agent, action and title (kept in
+//! the address), and decides several at once (`batch`). Before the WASM has
+//! loaded it is a plain page of links and forms that work the same.
 
+use super::batch::BatchBar;
 use super::card::ApprovalCard;
+use super::inbox_keys::{use_inbox_keys, KeyHelp};
+use super::inbox_state::{confirmation, non_empty, Card, Filters, Inbox};
+use super::live::{use_live_link, LinkState};
 use super::time::{age_class, ago, humanize, stamp};
-use super::{announce, use_clock};
-use crate::api::{error_message, inbox, InboxData};
-use crate::model::{Approval, Status};
+use super::{dom, use_clock, use_hydrated};
+use crate::api::{error_message, inbox};
+use crate::model::{Approval, InboxData};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
-    // Bumped after each decision made here, to reload the list.
-    let decisions = RwSignal::new(0u64);
-    let data = Resource::new(move || decisions.get(), |_| inbox());
-    let on_decided = Callback::new(move |decided: Approval| {
-        let verb = if decided.status == Status::Approved {
-            "Approved"
-        } else {
-            "Denied"
-        };
-        announce(format!("{verb}: {}", decided.title));
-        decisions.update(|n| *n += 1);
-    });
+    let data = Resource::new(|| (), |_| inbox());
     view! {
         <Transition fallback=|| view! { <main class="page"><p class="muted">"Loading…"</p></main> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(inbox) => view! { <InboxView inbox on_decided/> }.into_any(),
+                    Ok(initial) => view! { <LiveInbox initial/> }.into_any(),
                     Err(error) => view! {
                         <main class="page"><p class="error" role="alert">{error_message(&error)}</p></main>
                     }
@@ -40,82 +37,287 @@ pub fn InboxPage() -> impl IntoView {
 }
 
 #[component]
-fn InboxView(inbox: InboxData, on_decided: Callback<Approval>) -> impl IntoView {
-    let now = use_clock(inbox.now_ms);
-    let query = use_query_map();
-    let approvals = inbox.approvals;
-    let count = approvals.len();
-    if approvals.is_empty() {
-        let last = inbox.last_decided_at.map(|at| {
-            let at_ms = at.timestamp_millis();
-            view! {
-                <p class="muted">
-                    "Last decision "
-                    <time datetime=at.to_rfc3339() title=stamp(at)>{move || ago(now.get() - at_ms)}</time>
-                    "."
-                </p>
-            }
-        });
-        return view! {
-            <Title text="Inbox · Holdpoint"/>
-            <main class="page inbox-empty">
-                <h1>"Nothing waiting"</h1>
-                <p class="muted">"New requests from your agents appear here."</p>
-                {last}
-            </main>
-        }
-        .into_any();
-    }
-    let selected_id = move || query.read().get("selected");
-    let list = approvals.clone();
-    let selected = move || {
-        let wanted = selected_id();
-        list.iter()
-            .find(|a| Some(&a.id) == wanted.as_ref())
-            .or_else(|| list.first())
-            .cloned()
-    };
-    let items = approvals
-        .into_iter()
-        .map(|approval| {
-            let id = approval.id.clone();
-            let created_ms = approval.created_at.timestamp_millis();
-            let is_selected = {
-                let id = id.clone();
-                let selected = selected.clone();
-                move || selected().is_some_and(|s| s.id == id)
-            };
-            view! {
-                <li>
-                    <a
-                        href=format!("/?selected={id}")
-                        class="inbox-item"
-                        aria-current=move || is_selected().then_some("true")
-                    >
-                        <span class="inbox-item-title">{approval.title.clone()}</span>
-                        <span class="inbox-item-meta">
-                            {approval.agent.clone()}
-                            " · "
-                            <span class=move || age_class(now.get() - created_ms)>
-                                {move || humanize(now.get() - created_ms)}
-                            </span>
-                        </span>
-                    </a>
-                </li>
-            }
-        })
-        .collect_view();
+fn LiveInbox(initial: InboxData) -> impl IntoView {
+    let inbox = Inbox::new(&initial, &use_query_map().get_untracked());
+    provide_context(inbox);
+    let now = use_clock(initial.now_ms);
+    let link = use_live_link(move |event| inbox.apply(event));
+    use_inbox_keys(inbox);
+    // The address shows the filters and the card, for reloads and links.
+    Effect::new(move |_| {
+        let url = inbox.filters.with(|f| f.url(inbox.chosen.get().as_deref()));
+        dom::replace_url(&url);
+    });
+    let count = move || inbox.approvals.with(Vec::len);
+    let on_decided = Callback::new(move |decided: Approval| {
+        inbox.decided_here(&decided);
+        inbox.say(confirmation(&decided));
+    });
     view! {
-        <Title text=format!("({count}) Inbox · Holdpoint")/>
-        <main class="page inbox">
+        <Title text=move || match count() {
+            0 => "Inbox · Holdpoint".to_owned(),
+            n => format!("({n}) Inbox · Holdpoint"),
+        }/>
+        <main class="page inbox" class:idle=move || count() == 0>
             <section class="inbox-list" aria-label="Pending approvals">
-                <h1>{format!("{count} waiting")}</h1>
-                <ol>{items}</ol>
+                <header class="inbox-head">
+                    <h1>{move || match count() {
+                        0 => "Nothing waiting".to_owned(),
+                        n => format!("{n} waiting"),
+                    }}</h1>
+                    <LinkIndicator state=link/>
+                    <NotifyToggle/>
+                    <button
+                        type="button"
+                        class="link keys-button"
+                        aria-keyshortcuts="?"
+                        on:click=move |_| inbox.help_open.update(|open| *open = !*open)
+                    >
+                        "Keys"
+                    </button>
+                </header>
+                {move || (count() == 0).then(|| view! { <EmptyInbox now/> })}
+                <Show when=move || count() != 0>
+                    <FilterBar/>
+                    <BatchBar/>
+                    <InboxList now/>
+                </Show>
             </section>
-            <section class="inbox-detail" aria-label="Selected approval">
-                {move || selected().map(|approval| view! { <ApprovalCard approval now on_decided/> })}
+            <section class="inbox-detail" aria-label="Shown approval">
+                <ShownCard now on_decided/>
             </section>
+            <KeyHelp/>
         </main>
     }
-    .into_any()
+}
+
+/// "Nothing waiting", and when the last decision was made.
+#[component]
+fn EmptyInbox(now: RwSignal<i64>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    view! {
+        <div class="inbox-empty">
+            <p class="muted">"New requests from your agents appear here the moment they arrive."</p>
+            {move || inbox.last_decided_at.get().map(|at| {
+                let at_ms = at.timestamp_millis();
+                view! {
+                    <p class="muted">
+                        "Last decision "
+                        <time datetime=at.to_rfc3339() title=stamp(at)>{move || ago(now.get() - at_ms)}</time>
+                        "."
+                    </p>
+                }
+            })}
+        </div>
+    }
+}
+
+/// Live, reconnecting or offline: small, never in the way.
+#[component]
+fn LinkIndicator(state: ReadSignal<LinkState>) -> impl IntoView {
+    view! {
+        <span
+            class=move || state.get().class()
+            data-state=move || format!("{:?}", state.get()).to_lowercase()
+            aria-live="polite"
+            title="Whether this inbox is receiving new approvals as they arrive"
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || state.get().label()}
+        </span>
+    }
+}
+
+/// Offers browser notifications for approvals that arrive while the tab is
+/// in the background (asked only when the person clicks).
+#[component]
+fn NotifyToggle() -> impl IntoView {
+    let permission = RwSignal::new(None::<String>);
+    Effect::new(move |_| permission.set(dom::notification_permission()));
+    move || {
+        match permission.get().as_deref() {
+        Some("default") => Some(
+            view! {
+                <button
+                    type="button"
+                    class="link"
+                    on:click=move |_| dom::request_notification_permission(move |now| permission.set(now))
+                >
+                    "Notify me"
+                </button>
+            }
+            .into_any(),
+        ),
+        Some("granted") => Some(
+            view! { <span class="muted small" title="You are notified of new approvals while this tab is in the background">"Notifications on"</span> }
+                .into_any(),
+        ),
+        _ => None,
+    }
+    }
+}
+
+/// Agent, action and title filters. A plain GET form before the WASM has
+/// loaded; after, it filters as the person types.
+#[component]
+fn FilterBar() -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let filters = inbox.filters;
+    let choices = move |field: fn(&Approval) -> Option<String>, chosen: Option<String>| {
+        let mut values: Vec<String> = inbox
+            .approvals
+            .with(|list| list.iter().filter_map(|a| field(a)).collect());
+        values.extend(chosen);
+        values.sort();
+        values.dedup();
+        values
+    };
+    let agents = move || choices(|a| Some(a.agent.clone()), filters.with(|f| f.agent.clone()));
+    let actions = move || choices(|a| a.action.clone(), filters.with(|f| f.action.clone()));
+    let initial_text = filters.with_untracked(|f| f.text.clone().unwrap_or_default());
+    view! {
+        <form class="filters" method="get" action="/" role="search" aria-label="Filter the inbox"
+            on:submit=move |ev| ev.prevent_default()>
+            <div class="filter">
+                <label for="filter-agent">"Agent"</label>
+                <select id="filter-agent" name="agent" on:change=move |ev| filters.update(|f| f.agent = non_empty(event_target_value(&ev)))>
+                    <option value="">"All agents"</option>
+                    <For each=agents key=|agent| agent.clone() children=move |agent| {
+                        let selected = { let agent = agent.clone(); move || filters.with(|f| f.agent.as_ref() == Some(&agent)) };
+                        view! { <option value=agent.clone() selected=selected>{agent.clone()}</option> }
+                    }/>
+                </select>
+            </div>
+            <div class="filter">
+                <label for="filter-action">"Action"</label>
+                <select id="filter-action" name="action" on:change=move |ev| filters.update(|f| f.action = non_empty(event_target_value(&ev)))>
+                    <option value="">"All actions"</option>
+                    <For each=actions key=|action| action.clone() children=move |action| {
+                        let selected = { let action = action.clone(); move || filters.with(|f| f.action.as_ref() == Some(&action)) };
+                        view! { <option value=action.clone() selected=selected>{action.clone()}</option> }
+                    }/>
+                </select>
+            </div>
+            <div class="filter grow">
+                <label for="filter-title">"Title"</label>
+                <input id="filter-title" type="search" name="q" placeholder="Search titles" value=initial_text
+                    prop:value=move || filters.with(|f| f.text.clone().unwrap_or_default())
+                    on:input=move |ev| filters.update(|f| f.text = non_empty(event_target_value(&ev)))/>
+            </div>
+            <button type="submit" class="button filter-submit">"Filter"</button>
+            <Show when=move || !filters.with(Filters::is_empty)>
+                <a href="/" class="clear-filters" on:click=move |ev| {
+                    ev.prevent_default();
+                    filters.set(Filters::default());
+                }>"Clear filters"</a>
+            </Show>
+        </form>
+    }
+}
+
+#[component]
+fn InboxList(now: RwSignal<i64>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let hydrated = use_hydrated();
+    view! {
+        <Show when=move || inbox.visible().is_empty()>
+            <p class="muted no-match">
+                "Nothing waiting matches these filters. "
+                <button type="button" class="link" on:click=move |_| inbox.filters.set(Filters::default())>"Show all"</button>
+            </p>
+        </Show>
+        <ol class="inbox-items">
+            <For
+                each=move || inbox.visible()
+                key=|card| card.id.clone()
+                children=move |card| view! { <InboxItem card now hydrated/> }
+            />
+        </ol>
+    }
+}
+
+#[component]
+fn InboxItem(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let id = card.id.clone();
+    let created_ms = card.created_at.timestamp_millis();
+    let is_current = {
+        let id = id.clone();
+        move || inbox.current.with(|c| c.as_deref() == Some(id.as_str()))
+    };
+    let is_checked = {
+        let id = id.clone();
+        move || inbox.checked.with(|c| c.contains(&id))
+    };
+    let href = inbox.filters.with_untracked(|f| f.url(Some(&id)));
+    let pick = {
+        let (id, title, is_checked) = (id.clone(), card.title.clone(), is_checked.clone());
+        move || {
+            let (id, is_checked) = (id.clone(), is_checked.clone());
+            hydrated.get().then(|| {
+                view! {
+                    <input
+                        type="checkbox"
+                        class="pick"
+                        aria-label=format!("Select “{title}”")
+                        prop:checked=is_checked
+                        on:change=move |_| inbox.toggle_checked(&id)
+                    />
+                }
+            })
+        }
+    };
+    let open = {
+        let id = id.clone();
+        move |ev: leptos::ev::MouseEvent| {
+            // A new tab, a new window: the browser's business.
+            if ev.ctrl_key() || ev.meta_key() || ev.shift_key() || ev.button() != 0 {
+                return;
+            }
+            ev.prevent_default();
+            inbox.dismiss_held();
+            inbox.chosen.set(Some(id.clone()));
+        }
+    };
+    view! {
+        <li class="inbox-row" class:checked=is_checked>
+            {pick}
+            <a href=href class="inbox-item" data-id=id aria-current=move || is_current().then_some("true") on:click=open>
+                <span class="inbox-item-title">{card.title.clone()}</span>
+                <span class="inbox-item-meta">
+                    {card.agent.clone()}
+                    {card.action.clone().map(|action| format!(" · {action}"))}
+                    " · "
+                    <span class=move || age_class(now.get() - created_ms)>
+                        {move || humanize(now.get() - created_ms)}
+                    </span>
+                </span>
+            </a>
+        </li>
+    }
+}
+
+/// The card on screen. Rebuilt only when another card is shown, never when
+/// the list around it changes, so a half-written reason is never lost.
+#[component]
+fn ShownCard(now: RwSignal<i64>, on_decided: Callback<Approval>) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    move || {
+        let id = inbox.current.get()?;
+        let card = inbox.card_untracked(&id)?;
+        let superseded = Signal::derive({
+            let id = id.clone();
+            move || {
+                inbox.held.with(|held| {
+                    held.as_ref()
+                        .filter(|held| held.card.id == id)
+                        .map(|held| held.what_happened.clone())
+                })
+            }
+        });
+        let on_next = Callback::new(move |_| inbox.dismiss_held());
+        Some(view! {
+            <ApprovalCard approval=(*card).clone() now on_decided superseded on_next/>
+        })
+    }
 }

@@ -20,16 +20,7 @@ pub fn Layout() -> impl IntoView {
             location.pathname.get_untracked(),
             location.search.get_untracked()
         );
-        let here: String = here
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
-                    (b as char).to_string()
-                }
-                other => format!("%{other:02X}"),
-            })
-            .collect();
-        format!("/login?next={here}")
+        format!("/login?next={}", super::url_encode(&here))
     };
     view! {
         <Suspense fallback=|| ()>

@@ -1,11 +1,16 @@
 //! The web inbox: shell, router and pages.
 
+mod batch;
 mod card;
 mod detail;
+mod dom;
 mod history;
 mod inbox;
+mod inbox_keys;
+mod inbox_state;
 mod json;
 mod layout;
+mod live;
 mod login;
 pub mod time;
 mod webhooks;
@@ -101,4 +106,25 @@ pub fn announce(message: String) {
     if let Some(Notice(notice)) = use_context::<Notice>() {
         notice.set(Some(message));
     }
+}
+
+/// Percent-encodes a value for a URL's query (unreserved characters and `/`
+/// stay as they are).
+pub fn url_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// False while the server renders and until the page has hydrated: for
+/// controls that only work with the WASM (they would do nothing before).
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
 }

@@ -3,9 +3,11 @@
 //! entry point goes through.
 
 mod approval;
+mod live;
 mod validated;
 mod webhook;
 
 pub use approval::{Approval, ApprovalPage, Status, Verdict};
+pub use live::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
 pub use validated::{ActionKind, Reason, Title, ValidationError};
 pub use webhook::{DeliveryStatus, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage};

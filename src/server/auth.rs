@@ -158,6 +158,20 @@ pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResu
         .await?)
 }
 
+/// Whether a browser request was sent by one of our own pages. Cookies
+/// ride along with requests other sites start (a form post, a WebSocket):
+/// SameSite=Lax covers forms; this also covers sibling subdomains, older
+/// browsers and WebSockets, which SameSite does not restrict. A request
+/// without `Origin` is not from a browser page and has no cookie to ride.
+pub fn from_our_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, host)| host);
+    origin == public_url || (origin_host.is_some() && origin_host == host)
+}
+
 fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -194,6 +208,30 @@ mod tests {
         );
         assert_eq!(session_token(&headers).as_deref(), Some("tok"));
         assert_eq!(session_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn origin_must_be_this_host_or_the_public_url() {
+        let request = |origin: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
+            if let Some(origin) = origin {
+                headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+            }
+            headers
+        };
+        let public = "https://holdpoint.example.com";
+        assert!(from_our_origin(&request(None), public));
+        assert!(from_our_origin(
+            &request(Some("http://127.0.0.1:3000")),
+            public
+        ));
+        assert!(from_our_origin(&request(Some(public)), public));
+        assert!(!from_our_origin(
+            &request(Some("https://evil.example")),
+            public
+        ));
+        assert!(!from_our_origin(&request(Some("null")), public));
     }
 
     #[test]

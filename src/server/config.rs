@@ -65,6 +65,12 @@ pub struct ConfigArgs {
           value_parser = parse_duration, global = true)]
     pub webhook_rotation_overlap: Duration,
 
+    /// How many changes a live inbox may fall behind (a slow network, a
+    /// sleeping laptop) before it is sent a fresh snapshot instead.
+    #[arg(long, env = "HOLDPOINT_LIVE_BACKLOG", default_value = "256",
+          value_parser = clap::value_parser!(u32).range(1..=65_536), global = true)]
+    pub live_backlog: u32,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
     pub log: tracing::Level,
@@ -102,6 +108,8 @@ pub struct Config {
     /// Whether the session cookie gets the Secure attribute (public URL is https).
     pub secure_cookies: bool,
     pub webhooks: WebhookSettings,
+    /// See [`ConfigArgs::live_backlog`].
+    pub live_backlog: usize,
 }
 
 impl Config {
@@ -116,6 +124,7 @@ impl Config {
             secure_cookies: public_url.starts_with("https://"),
             public_url,
             default_expiry: args.default_expiry,
+            live_backlog: args.live_backlog as usize,
             webhooks: WebhookSettings {
                 schedule: args.webhook_retry_schedule.clone(),
                 timeout: args.webhook_timeout,

@@ -2,15 +2,17 @@
 
 use crate::app::{shell, App};
 use crate::server::config::{Config, ConfigArgs};
+use crate::server::inbox_feed::InboxFeed;
 use crate::server::live::LiveHub;
 use crate::server::service::Service;
 use crate::server::state::AppState;
 use crate::server::webhook::worker::Worker;
-use crate::server::{expiry, rest, store};
+use crate::server::{auth, expiry, inbox_socket, rest, store};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
@@ -18,14 +20,20 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
 
 /// The whole application: REST API, server functions, pages and assets.
-pub fn router(service: Arc<Service>, leptos_options: LeptosOptions) -> Router {
+pub fn router(
+    service: Arc<Service>,
+    inbox_feed: InboxFeed,
+    leptos_options: LeptosOptions,
+) -> Router {
     let state = AppState {
         leptos_options: leptos_options.clone(),
         service,
+        inbox_feed,
     };
     let routes = generate_route_list(App);
     Router::new()
         .nest("/api/v1", rest::router())
+        .route("/ws", get(inbox_socket::inbox_socket))
         .leptos_routes_with_context(&state, routes, || (), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
@@ -63,26 +71,18 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// Server functions act with the session cookie. SameSite=Lax already keeps
-/// other sites' forms from carrying it; refusing any POST whose `Origin` is
-/// neither this host nor the public URL also covers sibling subdomains and
-/// older browsers. (Non-browser clients send no Origin and have no cookie to
-/// ride.)
+/// Server functions act with the session cookie: refuse posts that other
+/// sites' pages send (see [`auth::from_our_origin`]).
 async fn reject_cross_site_rpc(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::POST && request.uri().path().starts_with("/rpc/") {
-        let headers = request.headers();
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            let origin_host = origin.split_once("://").map(|(_, host)| host);
-            let public_url = &state.service.config().public_url;
-            if origin != public_url && (origin_host.is_none() || origin_host != host) {
-                return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
-            }
-        }
+    if request.method() == Method::POST
+        && request.uri().path().starts_with("/rpc/")
+        && !auth::from_our_origin(request.headers(), &state.service.config().public_url)
+    {
+        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     next.run(request).await
 }
@@ -114,8 +114,10 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
         hub.clone(),
         config.webhooks.clone(),
     ));
+    let inbox_feed = InboxFeed::new(config.live_backlog);
     let service = Arc::new(Service::new(store, hub, config));
     tokio::spawn(expiry::run(service.clone()));
+    tokio::spawn(inbox_feed.clone().run(service.clone()));
     let webhook_worker = tokio::spawn(webhooks.run());
     if let Some(token) = service
         .open_first_start_setup()
@@ -129,7 +131,7 @@ pub async fn serve(args: &ConfigArgs) -> Result<(), String> {
         );
     }
 
-    let app = router(service.clone(), leptos_options(bound)?);
+    let app = router(service.clone(), inbox_feed, leptos_options(bound)?);
     // Tests and scripts read this line to learn the port.
     println!("holdpoint listening on http://{bound}");
     tracing::info!("listening on http://{bound}");

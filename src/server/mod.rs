@@ -7,6 +7,8 @@ pub mod config;
 pub mod expiry;
 pub mod http;
 pub mod ids;
+pub mod inbox_feed;
+pub mod inbox_socket;
 pub mod live;
 pub mod rest;
 pub mod sanitize;

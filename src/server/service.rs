@@ -2,7 +2,10 @@
 //! the caller and call these; each change is one store transaction, which
 //! the store announces on the event hub once it has committed.
 
-use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title, ValidationError, Verdict};
+use crate::model::{
+    ActionKind, Approval, ApprovalChange, ApprovalPage, InboxData, Status, Title, ValidationError,
+    Verdict,
+};
 use crate::server::auth::LoginThrottle;
 use crate::server::config::Config;
 use crate::server::ids;
@@ -54,6 +57,9 @@ fn already_decided_detail(approval: &Approval) -> String {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The most pending approvals an inbox shows at once, oldest first.
+pub const INBOX_LIMIT: i64 = 500;
 
 /// A validated create request, before the approver is looked up.
 #[derive(Debug, Clone)]
@@ -431,6 +437,40 @@ impl Service {
         Ok(self.page(filter, limit).await?.items)
     }
 
+    /// What the inbox page and a live inbox's snapshot show: everything
+    /// pending for this person and when they (or anyone they can see) last
+    /// decided.
+    pub async fn inbox_data(&self, user: &User) -> ServiceResult<InboxData> {
+        let approvals = self.inbox(user, INBOX_LIMIT).await?;
+        let latest = self.history(user, None, None, 1).await?;
+        Ok(InboxData {
+            approvals,
+            last_decided_at: latest.items.first().and_then(|a| a.decided_at),
+            viewer_email: user.email.clone(),
+            now_ms: now_ms(),
+        })
+    }
+
+    /// An approval as live inboxes are told of it after a change: the
+    /// change itself, and whom it is routed to (an approver's id) so each
+    /// connection can tell whether its person may see it.
+    pub async fn live_change(
+        &self,
+        id: &str,
+        seq: i64,
+    ) -> ServiceResult<Option<(ApprovalChange, Option<String>)>> {
+        Ok(self.store.approval(id).await?.map(|record| {
+            let approver_id = record.approver_id.clone();
+            let decided_by_name = record.decided_by_name.clone();
+            let change = ApprovalChange {
+                seq,
+                approval: self.to_approval(record),
+                decided_by_name,
+            };
+            (change, approver_id)
+        }))
+    }
+
     /// Decided approvals this person may see, newest first.
     pub async fn history(
         &self,
@@ -475,9 +515,13 @@ impl Service {
 }
 
 fn can_see(user: &User, record: &ApprovalRecord) -> bool {
-    user.role == Role::Admin
-        || record.approver_id.is_none()
-        || record.approver_id.as_deref() == Some(user.id.as_str())
+    may_see(user, record.approver_id.as_deref())
+}
+
+/// Admins see every approval; approvers those routed to them or to nobody
+/// in particular.
+pub fn may_see(user: &User, approver_id: Option<&str>) -> bool {
+    user.role == Role::Admin || approver_id.is_none_or(|id| id == user.id)
 }
 
 /// Emails are stored, and looked up, in this form: the stores compare them

@@ -1,5 +1,6 @@
 //! The state every handler and server function sees.
 
+use crate::server::inbox_feed::InboxFeed;
 use crate::server::service::Service;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub service: Arc<Service>,
+    /// What live inboxes hear (see `inbox_socket`).
+    pub inbox_feed: InboxFeed,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -191,6 +191,7 @@ pub struct ApprovalRecord {
     pub approver_email: Option<String>,
     pub reason: Option<String>,
     pub decided_by_email: Option<String>,
+    pub decided_by_name: Option<String>,
     pub decided_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,

@@ -24,7 +24,7 @@
 /// Selects an approval with the names joined in; callers add the WHERE.
 pub(super) const SELECT_APPROVAL: &str = "SELECT a.id, a.api_key_id, k.name AS agent_name,
         a.status, a.title, a.body_html, a.data_json, a.action, a.approver_id,
-        ap.email AS approver_email, a.reason, d.email AS decided_by_email, a.decided_at,
+        ap.email AS approver_email, a.reason, d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
         a.created_at, a.expires_at
     FROM approvals a
     JOIN api_keys k ON k.id = a.api_key_id
@@ -76,6 +76,7 @@ macro_rules! portable_store {
                 approver_email: row.try_get("approver_email")?,
                 reason: row.try_get("reason")?,
                 decided_by_email: row.try_get("decided_by_email")?,
+                decided_by_name: row.try_get("decided_by_name")?,
                 decided_at: row.try_get("decided_at")?,
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,

@@ -76,6 +76,7 @@ mod tests {
             approver_email: None,
             reason: Some("Duplicate request".into()),
             decided_by_email: Some("ana@example.com".into()),
+            decided_by_name: Some("Ana".into()),
             decided_at: Some(1_700_000_000_500),
             created_at: 1_700_000_000_000,
             expires_at: 1_700_086_400_000,

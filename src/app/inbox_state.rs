@@ -1,0 +1,425 @@
+//! What the inbox holds and how each live event changes it: the pending
+//! approvals, the filters, which card is shown, which are selected for a
+//! batch, and a card kept on screen when someone else decided it while its
+//! denial was being written.
+
+use super::dom;
+use super::time::ago;
+use super::Notice;
+use crate::model::{Approval, ApprovalChange, InboxData, InboxEvent, Status};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_router::params::ParamsMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// One pending approval; shared, since lists are rebuilt often.
+pub type Card = Arc<Approval>;
+
+/// The inbox's filters, as in the address: `?agent=&action=&q=`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    pub agent: Option<String>,
+    pub action: Option<String>,
+    /// Matched case-insensitively against titles.
+    pub text: Option<String>,
+}
+
+impl Filters {
+    pub fn from_query(query: &ParamsMap) -> Self {
+        let field = |name: &str| non_empty(query.get(name).unwrap_or_default());
+        Filters {
+            agent: field("agent"),
+            action: field("action"),
+            text: field("q"),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+
+    pub fn matches(&self, approval: &Approval) -> bool {
+        let agent_ok = self.agent.as_ref().is_none_or(|a| *a == approval.agent);
+        let action_ok = self
+            .action
+            .as_ref()
+            .is_none_or(|a| Some(a) == approval.action.as_ref());
+        let text_ok = self
+            .text
+            .as_ref()
+            .is_none_or(|text| approval.title.to_lowercase().contains(&text.to_lowercase()));
+        agent_ok && action_ok && text_ok
+    }
+
+    /// The inbox's address with these filters and the shown card.
+    pub fn url(&self, selected: Option<&str>) -> String {
+        let pairs = [
+            ("agent", self.agent.as_deref()),
+            ("action", self.action.as_deref()),
+            ("q", self.text.as_deref()),
+            ("selected", selected),
+        ];
+        let query: Vec<String> = pairs
+            .iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}={}", super::url_encode(v))))
+            .collect();
+        if query.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", query.join("&"))
+        }
+    }
+}
+
+/// Trimmed, and None when nothing is left.
+pub fn non_empty(raw: String) -> Option<String> {
+    let trimmed = raw.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// A card someone else decided while this person was writing its denial:
+/// it stays on screen, with what happened, until they move on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub card: Card,
+    /// "approved by Ana, just now"
+    pub what_happened: String,
+    /// The card to show next.
+    pub next: Option<String>,
+}
+
+/// The inbox's state, shared with its parts through context. All signals,
+/// so it is `Copy` and can be moved into any callback.
+#[derive(Clone, Copy)]
+pub struct Inbox {
+    /// Pending, oldest first.
+    pub approvals: RwSignal<Vec<Card>>,
+    pub last_decided_at: RwSignal<Option<DateTime<Utc>>>,
+    viewer_email: StoredValue<String>,
+    pub filters: RwSignal<Filters>,
+    /// The card the person picked (None: the first one shown).
+    pub chosen: RwSignal<Option<String>>,
+    /// Selected for a batch decision.
+    pub checked: RwSignal<BTreeSet<String>>,
+    pub held: RwSignal<Option<Held>>,
+    /// The card whose denial reason is open, if any.
+    pub drafting: RwSignal<Option<String>>,
+    pub help_open: RwSignal<bool>,
+    /// The id of the card on screen.
+    pub current: Memo<Option<String>>,
+    notice: Option<Notice>,
+}
+
+impl Inbox {
+    pub fn new(initial: &InboxData, query: &ParamsMap) -> Self {
+        let approvals = RwSignal::new(sorted(&initial.approvals));
+        let filters = RwSignal::new(Filters::from_query(query));
+        let chosen = RwSignal::new(query.get("selected"));
+        let held = RwSignal::new(None::<Held>);
+        let current = Memo::new(move |_| {
+            if let Some(held) = held.get() {
+                return Some(held.card.id.clone());
+            }
+            let wanted = chosen.get();
+            filters.with(|filters| {
+                approvals.with(|list| {
+                    let mut shown = list.iter().filter(|a| filters.matches(a));
+                    let first = shown.clone().next();
+                    shown
+                        .find(|a| Some(&a.id) == wanted.as_ref())
+                        .or(first)
+                        .map(|a| a.id.clone())
+                })
+            })
+        });
+        Inbox {
+            approvals,
+            last_decided_at: RwSignal::new(initial.last_decided_at),
+            viewer_email: StoredValue::new(initial.viewer_email.clone()),
+            filters,
+            chosen,
+            checked: RwSignal::new(BTreeSet::new()),
+            held,
+            drafting: RwSignal::new(None),
+            help_open: RwSignal::new(false),
+            current,
+            notice: use_context::<Notice>(),
+        }
+    }
+
+    /// The approvals the filters let through, oldest first.
+    pub fn visible(&self) -> Vec<Card> {
+        let filters = self.filters.get();
+        self.approvals.with(|list| {
+            list.iter()
+                .filter(|a| filters.matches(a))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// The card with this id: a pending one, or the held one.
+    pub fn card_untracked(&self, id: &str) -> Option<Card> {
+        let held = self.held.with_untracked(|h| {
+            h.as_ref()
+                .filter(|h| h.card.id == id)
+                .map(|h| h.card.clone())
+        });
+        held.or_else(|| {
+            self.approvals
+                .with_untracked(|list| list.iter().find(|a| a.id == id).cloned())
+        })
+    }
+
+    pub fn say(&self, message: String) {
+        if let Some(Notice(notice)) = self.notice {
+            notice.set(Some(message));
+        }
+    }
+
+    // ----- what the server says ---------------------------------------------
+
+    pub fn apply(&self, event: InboxEvent) {
+        match event {
+            InboxEvent::Snapshot(data) => self.replace(data),
+            InboxEvent::Created(change) => self.arrive(change.approval),
+            InboxEvent::Decided(change)
+            | InboxEvent::Expired(change)
+            | InboxEvent::Cancelled(change) => self.depart(change),
+            InboxEvent::Resync | InboxEvent::Heartbeat { .. } => {}
+        }
+    }
+
+    /// After a (re)connection: the server's view wins.
+    fn replace(&self, data: InboxData) {
+        let cards = sorted(&data.approvals);
+        self.checked.update(|checked| {
+            checked.retain(|id| cards.iter().any(|card| card.id == *id));
+        });
+        self.approvals.set(cards);
+        self.last_decided_at.set(data.last_decided_at);
+    }
+
+    fn arrive(&self, approval: Approval) {
+        let present = self
+            .approvals
+            .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
+        if present || approval.status != Status::Pending {
+            return;
+        }
+        if dom::page_hidden() && self.filters.with_untracked(|f| f.matches(&approval)) {
+            let chosen = self.chosen;
+            let id = approval.id.clone();
+            dom::notify(
+                "New approval · Holdpoint",
+                &format!("{} ({})", approval.title, approval.agent),
+                &approval.id,
+                move || chosen.set(Some(id)),
+            );
+        }
+        let card = Arc::new(approval);
+        self.approvals.update(|list| {
+            let at = list.partition_point(|a| order_key(a) < order_key(&card));
+            list.insert(at, card);
+        });
+    }
+
+    fn depart(&self, change: ApprovalChange) {
+        let approval = &change.approval;
+        self.note_decision(approval);
+        let present = self
+            .approvals
+            .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
+        if !present {
+            return;
+        }
+        let mine = self
+            .viewer_email
+            .with_value(|me| approval.decided_by.as_deref() == Some(me.as_str()));
+        if mine {
+            // Decided here or in another of this person's tabs.
+            self.remove(&approval.id);
+            self.say(confirmation(approval));
+            return;
+        }
+        let what_happened = what_happened(&change);
+        let on_screen = self.current.get_untracked().as_deref() == Some(approval.id.as_str());
+        let writing = self.drafting.get_untracked().as_deref() == Some(approval.id.as_str());
+        if on_screen && writing {
+            let next = self.neighbour_untracked(&approval.id);
+            let card = self.card_untracked(&approval.id).expect("present");
+            self.held.set(Some(Held {
+                card,
+                what_happened,
+                next,
+            }));
+            self.forget(&approval.id);
+        } else {
+            self.remove(&approval.id);
+            self.say(format!("“{}” was {what_happened}.", approval.title));
+        }
+    }
+
+    // ----- what the person does ---------------------------------------------
+
+    /// After this person's own decision, from the card or a batch.
+    pub fn decided_here(&self, approval: &Approval) {
+        self.note_decision(approval);
+        self.remove(&approval.id);
+    }
+
+    /// Moves the shown card `by` places (1: next, -1: previous), taking
+    /// focus and scrolling along.
+    pub fn step(&self, by: isize) {
+        let visible = self.visible_untracked();
+        if visible.is_empty() {
+            return;
+        }
+        let here = self
+            .current
+            .get_untracked()
+            .and_then(|id| visible.iter().position(|a| a.id == id));
+        let to = match here {
+            Some(at) => at.saturating_add_signed(by).min(visible.len() - 1),
+            None => 0,
+        };
+        let id = visible[to].id.clone();
+        self.dismiss_held();
+        self.show(id);
+    }
+
+    /// Shows this card, with focus on its entry in the list.
+    pub fn show(&self, id: String) {
+        self.chosen.set(Some(id.clone()));
+        request_animation_frame(move || dom::focus_inbox_item(&id));
+    }
+
+    /// Lets go of a held card and moves on to the next one.
+    pub fn dismiss_held(&self) {
+        if let Some(held) = self.held.get_untracked() {
+            self.held.set(None);
+            self.drafting.set(None);
+            self.chosen.set(held.next);
+        }
+    }
+
+    pub fn toggle_checked(&self, id: &str) {
+        self.checked.update(|checked| {
+            if !checked.remove(id) {
+                checked.insert(id.to_owned());
+            }
+        });
+    }
+
+    // ----- helpers ----------------------------------------------------------
+
+    fn visible_untracked(&self) -> Vec<Card> {
+        untrack(|| self.visible())
+    }
+
+    /// The card after this one in the visible list, else the one before.
+    fn neighbour_untracked(&self, id: &str) -> Option<String> {
+        let visible = self.visible_untracked();
+        let at = visible.iter().position(|a| a.id == id)?;
+        visible
+            .get(at + 1)
+            .or_else(|| at.checked_sub(1).and_then(|before| visible.get(before)))
+            .map(|a| a.id.clone())
+    }
+
+    /// Takes a card off the inbox; if it was on screen, the next one takes
+    /// its place (and focus, if focus was on the card that left).
+    fn remove(&self, id: &str) {
+        if self.current.get_untracked().as_deref() == Some(id) {
+            let next = self.neighbour_untracked(id);
+            let had_focus = dom::focus_within(&format!("article[data-id=\"{id}\"]"))
+                || dom::focus_within(&format!("a.inbox-item[data-id=\"{id}\"]"));
+            self.held.set(None);
+            match next {
+                Some(next) if had_focus => self.show(next),
+                next => self.chosen.set(next),
+            }
+        }
+        self.forget(id);
+    }
+
+    fn forget(&self, id: &str) {
+        self.approvals.update(|list| list.retain(|a| a.id != id));
+        self.checked.update(|checked| {
+            checked.remove(id);
+        });
+        if self.drafting.get_untracked().as_deref() == Some(id)
+            && self.held.get_untracked().is_none()
+        {
+            self.drafting.set(None);
+        }
+    }
+
+    fn note_decision(&self, approval: &Approval) {
+        if let Some(at) = approval.decided_at {
+            self.last_decided_at
+                .update(|last| *last = Some(last.map_or(at, |last| last.max(at))));
+        }
+    }
+}
+
+fn order_key(approval: &Approval) -> (DateTime<Utc>, &str) {
+    (approval.created_at, approval.id.as_str())
+}
+
+fn sorted(approvals: &[Approval]) -> Vec<Card> {
+    let mut cards: Vec<Card> = approvals.iter().cloned().map(Arc::new).collect();
+    cards.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    cards
+}
+
+/// "Approved: Refund $240 ..." after this person's own decision.
+pub fn confirmation(approval: &Approval) -> String {
+    let verb = match approval.status {
+        Status::Approved => "Approved",
+        _ => "Denied",
+    };
+    format!("{verb}: {}", approval.title)
+}
+
+/// "approved by Ana, 2 s ago", "expired", "withdrawn by the agent".
+pub fn what_happened(change: &ApprovalChange) -> String {
+    let approval = &change.approval;
+    let when = approval
+        .decided_at
+        .map(|at| ago((Utc::now() - at).num_milliseconds()))
+        .unwrap_or_else(|| "just now".to_owned());
+    let by = change
+        .decided_by_name
+        .clone()
+        .or_else(|| approval.decided_by.clone())
+        .unwrap_or_else(|| "someone".to_owned());
+    match approval.status {
+        Status::Approved => format!("approved by {by}, {when}"),
+        Status::Denied => format!("denied by {by}, {when}"),
+        Status::Expired => format!("expired, {when}"),
+        Status::Cancelled => format!("withdrawn by the agent, {when}"),
+        Status::Pending => "changed".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_read_and_write_the_address() {
+        let filters = Filters {
+            agent: Some("billing agent".into()),
+            action: None,
+            text: Some("refund & co".into()),
+        };
+        assert_eq!(
+            filters.url(Some("apr_1")),
+            "/?agent=billing%20agent&q=refund%20%26%20co&selected=apr_1"
+        );
+        assert_eq!(Filters::default().url(None), "/");
+        assert_eq!(non_empty("  ".into()), None);
+    }
+}

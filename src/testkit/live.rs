@@ -1,0 +1,105 @@
+//! A live inbox's WebSocket (`/ws`), driven from the outside as a browser
+//! would: a real TCP connection, a real WebSocket handshake with the
+//! session cookie, and the JSON messages of `model::live`.
+
+use super::Server;
+use crate::model::InboxEvent;
+use std::time::Duration;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, http, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// How long a test waits for one message before it fails.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+pub struct InboxSocket {
+    stream: WebSocketStream<TcpStream>,
+}
+
+/// How to open the socket.
+#[derive(Debug, Clone, Default)]
+pub struct Connect<'a> {
+    /// The `Cookie` header (a signed-in session), if any.
+    pub cookie: Option<&'a str>,
+    /// The `Origin` header a browser page would send, if any.
+    pub origin: Option<&'a str>,
+    /// A small kernel receive buffer makes a client that stops reading
+    /// fall behind quickly (tests of lagging clients).
+    pub receive_buffer: Option<u32>,
+}
+
+impl InboxSocket {
+    /// Opens `/ws` on `server`; a refused handshake comes back as the
+    /// server's HTTP answer (`tungstenite::Error::Http`).
+    pub async fn open(server: &Server, how: Connect<'_>) -> Result<Self, tungstenite::Error> {
+        let url = server.url("/ws").replacen("http://", "ws://", 1);
+        let mut request = url.as_str().into_client_request()?;
+        let headers = request.headers_mut();
+        for (name, value) in [
+            (http::header::COOKIE, how.cookie),
+            (http::header::ORIGIN, how.origin),
+        ] {
+            if let Some(value) = value {
+                headers.insert(name, value.parse().expect("header value"));
+            }
+        }
+        let address = server
+            .base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("server address");
+        let socket = TcpSocket::new_v4()?;
+        if let Some(size) = how.receive_buffer {
+            socket.set_recv_buffer_size(size)?;
+        }
+        let tcp = socket.connect(address).await?;
+        let (stream, _) = tokio_tungstenite::client_async(request, tcp).await?;
+        Ok(Self { stream })
+    }
+
+    /// Opens `/ws` with a session cookie, as a signed-in browser would.
+    pub async fn signed_in(server: &Server, cookie: &str) -> Self {
+        let how = Connect {
+            cookie: Some(cookie),
+            ..Connect::default()
+        };
+        Self::open(server, how).await.expect("open the live inbox")
+    }
+
+    /// The next inbox event, heartbeats included; panics after 15 s, or if
+    /// the server closed the connection.
+    pub async fn next_event(&mut self) -> InboxEvent {
+        tokio::time::timeout(PATIENCE, self.next_event_unbounded())
+            .await
+            .expect("no inbox event within 15 s")
+    }
+
+    /// The next event that is not a heartbeat.
+    pub async fn next_news(&mut self) -> InboxEvent {
+        loop {
+            match self.next_event().await {
+                InboxEvent::Heartbeat { .. } => continue,
+                event => return event,
+            }
+        }
+    }
+
+    /// The next event, waiting as long as it takes (the benchmark's clock
+    /// runs outside).
+    pub async fn next_event_unbounded(&mut self) -> InboxEvent {
+        use futures_util::StreamExt;
+        loop {
+            match self.stream.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("not an inbox event ({e}): {text}"))
+                }
+                Some(Ok(Message::Close(frame))) => panic!("the server closed the inbox: {frame:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => panic!("live inbox error: {error}"),
+                None => panic!("the live inbox connection ended"),
+            }
+        }
+    }
+}
