@@ -49,6 +49,9 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
         dom::replace_url(&url);
     });
     let count = move || inbox.approvals.with(Vec::len);
+    // A card kept on screen (decided elsewhere while its denial was being
+    // written) keeps the two-column layout even when it was the last one.
+    let idle = move || count() == 0 && inbox.held.with(Option::is_none);
     let on_decided = Callback::new(move |decided: Approval| {
         inbox.decided_here(&decided);
         inbox.say(confirmation(&decided));
@@ -58,7 +61,7 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
             0 => "Inbox · Holdpoint".to_owned(),
             n => format!("({n}) Inbox · Holdpoint"),
         }/>
-        <main class="page inbox" class:idle=move || count() == 0>
+        <main class="page inbox" class:idle=idle>
             <section class="inbox-list" aria-label="Pending approvals">
                 <header class="inbox-head">
                     <h1>{move || match count() {
