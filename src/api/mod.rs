@@ -128,43 +128,37 @@ mod ssr {
         }
     }
 
-    /// What [`to_fn_error`] would tell the person, without setting the
-    /// answer's status (one failure in a batch does not fail the batch).
-    pub fn error_message_for(error: ServiceError) -> String {
-        let detail = error.to_string();
-        match error {
-            ServiceError::Store(store) => {
-                tracing::error!(error = %store, "store error in a batch decision");
-                SERVER_TROUBLE.to_owned()
-            }
-            ServiceError::NotFound => NO_SUCH_APPROVAL.to_owned(),
-            ServiceError::AlreadyDecided(_) => format!("This approval was {detail}."),
-            _ => detail,
-        }
-    }
-
-    const SERVER_TROUBLE: &str = "Something went wrong on our side. Try again.";
-    const NO_SUCH_APPROVAL: &str = "There is no such approval, or it is not routed to you.";
-
-    pub fn to_fn_error(error: ServiceError) -> ServerFnError {
+    /// The status and the words a person is told for a failed operation.
+    pub fn status_and_message(error: ServiceError) -> (StatusCode, String) {
         let detail = error.to_string();
         match error {
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in server function");
-                fail(StatusCode::INTERNAL_SERVER_ERROR, SERVER_TROUBLE)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Try again.".to_owned(),
+                )
             }
-            ServiceError::NotFound => fail(StatusCode::NOT_FOUND, NO_SUCH_APPROVAL),
+            ServiceError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "There is no such approval, or it is not routed to you.".to_owned(),
+            ),
             ServiceError::AlreadyDecided(_) => {
-                fail(StatusCode::CONFLICT, format!("This approval was {detail}."))
+                (StatusCode::CONFLICT, format!("This approval was {detail}."))
             }
-            ServiceError::Conflict(_) => fail(StatusCode::CONFLICT, detail),
-            ServiceError::Forbidden(_) => fail(StatusCode::FORBIDDEN, detail),
-            ServiceError::RateLimited(_) => fail(
+            ServiceError::Conflict(_) => (StatusCode::CONFLICT, detail),
+            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, detail),
+            ServiceError::RateLimited(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("{}.", capitalize(&detail)),
             ),
-            _ => fail(StatusCode::UNPROCESSABLE_ENTITY, detail),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, detail),
         }
+    }
+
+    pub fn to_fn_error(error: ServiceError) -> ServerFnError {
+        let (status, message) = status_and_message(error);
+        fail(status, message)
     }
 
     fn capitalize(text: &str) -> String {
@@ -363,7 +357,8 @@ pub async fn decide_many(
     for id in ids {
         let result = match service.decide(&user, &id, verdict.clone()).await {
             Ok(approval) => Ok(approval),
-            Err(error) => Err(ssr::error_message_for(error)),
+            // One failure in a batch does not fail the batch.
+            Err(error) => Err(ssr::status_and_message(error).1),
         };
         outcomes.push(BatchOutcome { id, result });
     }
