@@ -166,41 +166,18 @@ fn NotifyToggle() -> impl IntoView {
 fn FilterBar() -> impl IntoView {
     let inbox = expect_context::<Inbox>();
     let filters = inbox.filters;
-    let choices = move |field: fn(&Approval) -> Option<String>, chosen: Option<String>| {
-        let mut values: Vec<String> = inbox
-            .approvals
-            .with(|list| list.iter().filter_map(|a| field(a)).collect());
-        values.extend(chosen);
-        values.sort();
-        values.dedup();
-        values
-    };
-    let agents = move || choices(|a| Some(a.agent.clone()), filters.with(|f| f.agent.clone()));
-    let actions = move || choices(|a| a.action.clone(), filters.with(|f| f.action.clone()));
     let initial_text = filters.with_untracked(|f| f.text.clone().unwrap_or_default());
     view! {
         <form class="filters" method="get" action="/" role="search" aria-label="Filter the inbox"
             on:submit=move |ev| ev.prevent_default()>
-            <div class="filter">
-                <label for="filter-agent">"Agent"</label>
-                <select id="filter-agent" name="agent" on:change=move |ev| filters.update(|f| f.agent = non_empty(event_target_value(&ev)))>
-                    <option value="">"All agents"</option>
-                    <For each=agents key=|agent| agent.clone() children=move |agent| {
-                        let selected = { let agent = agent.clone(); move || filters.with(|f| f.agent.as_ref() == Some(&agent)) };
-                        view! { <option value=agent.clone() selected=selected>{agent.clone()}</option> }
-                    }/>
-                </select>
-            </div>
-            <div class="filter">
-                <label for="filter-action">"Action"</label>
-                <select id="filter-action" name="action" on:change=move |ev| filters.update(|f| f.action = non_empty(event_target_value(&ev)))>
-                    <option value="">"All actions"</option>
-                    <For each=actions key=|action| action.clone() children=move |action| {
-                        let selected = { let action = action.clone(); move || filters.with(|f| f.action.as_ref() == Some(&action)) };
-                        view! { <option value=action.clone() selected=selected>{action.clone()}</option> }
-                    }/>
-                </select>
-            </div>
+            <FilterSelect label="Agent" name="agent" all="All agents"
+                of=|approval| Some(approval.agent.clone())
+                get=|filters| filters.agent.clone()
+                set=|filters, agent| filters.agent = agent/>
+            <FilterSelect label="Action" name="action" all="All actions"
+                of=|approval| approval.action.clone()
+                get=|filters| filters.action.clone()
+                set=|filters, action| filters.action = action/>
             <div class="filter grow">
                 <label for="filter-title">"Title"</label>
                 <input id="filter-title" type="search" name="q" placeholder="Search titles" value=initial_text
@@ -215,6 +192,46 @@ fn FilterBar() -> impl IntoView {
                 }>"Clear filters"</a>
             </Show>
         </form>
+    }
+}
+
+/// One of the inbox's filters as a drop-down: the values the pending
+/// approvals have (and the chosen one, even if none has it any more).
+#[component]
+fn FilterSelect(
+    label: &'static str,
+    /// The query parameter, also the element's id suffix.
+    name: &'static str,
+    /// The first option, which filters nothing.
+    all: &'static str,
+    /// An approval's value for this filter.
+    of: fn(&Approval) -> Option<String>,
+    get: fn(&Filters) -> Option<String>,
+    set: fn(&mut Filters, Option<String>),
+) -> impl IntoView {
+    let inbox = expect_context::<Inbox>();
+    let filters = inbox.filters;
+    let values = move || {
+        let mut values: Vec<String> = inbox
+            .approvals
+            .with(|list| list.iter().filter_map(|a| of(a)).collect());
+        values.extend(filters.with(get));
+        values.sort();
+        values.dedup();
+        values
+    };
+    let id = format!("filter-{name}");
+    view! {
+        <div class="filter">
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name on:change=move |ev| filters.update(|f| set(f, non_empty(event_target_value(&ev))))>
+                <option value="">{all}</option>
+                <For each=values key=|value| value.clone() children=move |value| {
+                    let selected = { let value = value.clone(); move || filters.with(get).as_ref() == Some(&value) };
+                    view! { <option value=value.clone() selected=selected>{value.clone()}</option> }
+                }/>
+            </select>
+        </div>
     }
 }
 
