@@ -22,7 +22,7 @@ pub async fn run(
     password: &str,
     key: &str,
 ) {
-    let server = Server::start(bin, database_url, &[]).await;
+    let server = Server::start(bin, database_url, super::NO_LIMITS).await;
     let http = testkit::client();
     let cookie = testkit::login(&http, &server, email, password).await;
     println!(

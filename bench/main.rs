@@ -1,12 +1,18 @@
 //! The load and latency harness. Starts a real `holdpoint` (release build by
 //! default) on a fresh database and measures, over loopback:
 //!   1. creates per second with N concurrent agents, with p50/p99 latency;
-//!   2. decision -> /wait return latency, p50/p99.
+//!   2. decisions per second with N concurrent approvers (on the approvals
+//!      just created), with p50/p99 latency;
+//!   3. decision -> /wait return latency, p50/p99.
 //!
 //! With `--webhooks`, webhook delivery latency and throughput instead
 //! (bench/webhooks.rs); with `--live`, how fast a new approval reaches 1,
 //! 100 and 1,000 open inboxes, and the server's memory with them
-//! (bench/live.rs; `--rounds` approvals per client count).
+//! (bench/live.rs; `--rounds` approvals per client count); with
+//! `--large-inbox`, a full inbox of the largest requests: first-snapshot
+//! time and memory with 10 inboxes open (bench/large_inbox.rs); with
+//! `--search`, history search at `--rows` decided approvals
+//! (bench/search.rs).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
@@ -19,12 +25,23 @@
 //! first while the decision goes through the last, so the wake-up crosses
 //! instances. HOLDPOINT_BIN picks another server binary.
 
+mod large_inbox;
 mod live;
+mod search;
 mod webhooks;
 
 use holdpoint::testkit::{self, Backend, Server};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The benchmark measures the machine, not the per-caller limits (creates
+/// per key, parked waits per key, inboxes per person): they are lifted.
+pub const NO_LIMITS: &[(&str, &str)] = &[
+    ("HOLDPOINT_CREATE_RATE", "1000000/s"),
+    ("HOLDPOINT_CREATE_BURST", "1000000"),
+    ("HOLDPOINT_MAX_WAITS_PER_KEY", "1000000"),
+    ("HOLDPOINT_MAX_INBOXES_PER_PERSON", "1000000"),
+];
 
 pub struct Options {
     clients: usize,
@@ -40,6 +57,12 @@ pub struct Options {
     live: bool,
     /// Approvals created per client count in the live figures.
     rounds: usize,
+    /// Measure a full inbox of large requests instead (bench/large_inbox.rs).
+    large_inbox: bool,
+    /// Measure history search at many decided approvals (bench/search.rs).
+    search: bool,
+    /// Decided approvals in the search figures.
+    rows: usize,
 }
 
 fn parse_options() -> Options {
@@ -53,11 +76,16 @@ fn parse_options() -> Options {
         burst: 4000,
         live: false,
         rounds: 50,
+        large_inbox: false,
+        search: false,
+        rows: 1_000_000,
     };
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     for (flag, set) in [
         ("--webhooks", &mut options.webhooks),
         ("--live", &mut options.live),
+        ("--large-inbox", &mut options.large_inbox),
+        ("--search", &mut options.search),
     ] {
         if let Some(at) = args.iter().position(|a| a == flag) {
             args.remove(at);
@@ -74,13 +102,14 @@ fn parse_options() -> Options {
             ("--instances", Some(v), _) if v >= 1 => options.instances = v,
             ("--burst", Some(v), _) => options.burst = v,
             ("--rounds", Some(v), _) if v >= 1 => options.rounds = v,
+            ("--rows", Some(v), _) if v >= 1 => options.rows = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             _ => {
                 eprintln!(
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
                      [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
-                     [--live [--rounds N]]"
+                     [--live [--rounds N]] [--large-inbox] [--search [--rows N]]"
                 );
                 std::process::exit(2);
             }
@@ -118,11 +147,15 @@ async fn main() {
         None,
     )
     .await;
-    if options.webhooks || options.live {
+    if options.webhooks || options.live || options.large_inbox || options.search {
         if options.webhooks {
             webhooks::run(&options, &bin, &database_url, email, password).await;
-        } else {
+        } else if options.live {
             live::run(&options, &bin, &database_url, email, password, &key).await;
+        } else if options.large_inbox {
+            large_inbox::run(&bin, &database_url, email, password, &key).await;
+        } else {
+            search::run(&options, &bin, &database_url, email, password).await;
         }
         drop(database);
         let _ = std::fs::remove_dir_all(&dir);
@@ -134,7 +167,9 @@ async fn main() {
     }
     let mut servers = Vec::new();
     for _ in 0..options.instances {
-        servers.push(Arc::new(Server::start(&bin, &database_url, &[]).await));
+        servers.push(Arc::new(
+            Server::start(&bin, &database_url, NO_LIMITS).await,
+        ));
     }
     println!(
         "{} server(s): {} on {database_url}",
@@ -152,22 +187,29 @@ async fn main() {
         let (client, key) = (client.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut ids = Vec::new();
             let mut n = 0;
             while Instant::now() < deadline {
                 let body = testkit::sample_request(&format!("Bench {worker}-{n}"));
                 let t0 = Instant::now();
                 let response = testkit::create_approval(&client, &server, &key, &body).await;
                 assert_eq!(response.status(), 201, "create failed");
-                response.bytes().await.expect("body");
+                let body = response.bytes().await.expect("body");
                 latencies.push(t0.elapsed());
+                if let Ok(approval) = serde_json::from_slice::<serde_json::Value>(&body) {
+                    ids.extend(approval["id"].as_str().map(str::to_owned));
+                }
                 n += 1;
             }
-            latencies
+            (latencies, ids)
         }));
     }
     let mut latencies = Vec::new();
+    let mut pending = Vec::new();
     for task in tasks {
-        latencies.extend(task.await.expect("worker"));
+        let (took, ids) = task.await.expect("worker");
+        latencies.extend(took);
+        pending.extend(ids);
     }
     let elapsed = started.elapsed();
     latencies.sort();
@@ -181,9 +223,53 @@ async fn main() {
         ms(percentile(&latencies, 99.0)),
     );
 
-    // 2. Decision -> wait return.
+    // 2. Sustained decisions, on the approvals just created.
     let (waits_on, decides_on) = (&servers[0], &servers[servers.len() - 1]);
     let cookie = testkit::login(&client, decides_on, email, password).await;
+    let pending = Arc::new(std::sync::Mutex::new(pending));
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..options.clients {
+        let server = servers[worker % servers.len()].clone();
+        let (client, cookie, pending) = (client.clone(), cookie.clone(), pending.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let Some(id) = pending.lock().expect("ids").pop() else {
+                    break;
+                };
+                let t0 = Instant::now();
+                let response =
+                    testkit::decide(&client, &server, &cookie, &id, "approve", None).await;
+                assert!(
+                    response.status().is_success(),
+                    "decide failed: {}",
+                    response.status()
+                );
+                response.bytes().await.expect("body");
+                latencies.push(t0.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut decided = Vec::new();
+    for task in tasks {
+        decided.extend(task.await.expect("decider"));
+    }
+    let elapsed = started.elapsed();
+    decided.sort();
+    println!(
+        "decisions: {} in {:.1} s with {} clients = {:.0}/s; latency p50 {} p99 {}",
+        decided.len(),
+        elapsed.as_secs_f64(),
+        options.clients,
+        decided.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&decided, 50.0)),
+        ms(percentile(&decided, 99.0)),
+    );
+
+    // 3. Decision -> wait return.
     let mut wake = Vec::new();
     for n in 0..options.decisions {
         let response = testkit::create_approval(

@@ -37,7 +37,8 @@ pub async fn run(options: &Options, bin: &Path, database_url: &str, email: &str,
             healthy.push(key);
         }
     }
-    let server = Server::start(bin, database_url, ENV).await;
+    let env: Vec<(&str, &str)> = ENV.iter().chain(super::NO_LIMITS).copied().collect();
+    let server = Server::start(bin, database_url, &env).await;
     let client = testkit::client();
     let cookie = testkit::login(&client, &server, email, password).await;
 

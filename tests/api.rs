@@ -73,12 +73,32 @@ async fn every_invalid_request_gets_its_problem_and_stores_nothing(backend: Back
         ),
         (json!({"title": "t", "colour": "red"}), 422, "unknown_field"),
         (json!(["not", "an", "object"]), 400, "invalid_json"),
+        (
+            json!({"title": "Refund $24\u{202E}0001"}),
+            422,
+            "invalid_title",
+        ),
+        (
+            json!({"title": "Refund\u{200B} $240"}),
+            422,
+            "invalid_title",
+        ),
     ];
     for (body, status, code) in cases {
         let problem = assert_problem(app.create(&body).await, status, code).await;
         if code == "unknown_field" {
             assert!(
                 problem["detail"].as_str().unwrap().contains("colour"),
+                "{problem}"
+            );
+        }
+        if body["title"]
+            .as_str()
+            .is_some_and(|t| t.contains('\u{202E}'))
+        {
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("U+202E RIGHT-TO-LEFT OVERRIDE at character 11"),
                 "{problem}"
             );
         }

@@ -193,6 +193,26 @@ async fn approve_and_deny_each_deliver_one_signed_message(backend: Backend) {
     assert_eq!(deliveries[0]["status"], "delivered");
     assert_eq!(deliveries[0]["attempts"][0]["status_code"], 200);
     assert_eq!(deliveries[0]["attempts"][0]["response_body"], "thanks");
+
+    // An approver sees whether it arrived and after how many attempts; not
+    // where it went nor what the receiver answered.
+    let approver = hooked.app.login(APPROVER).await;
+    let response = hooked
+        .app
+        .rpc(&approver, "approval_detail", &[("id", approved.as_str())])
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let detail: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(detail["deliveries"], serde_json::json!([]));
+    assert_eq!(detail["delivery_summary"][0]["status"], "delivered");
+    assert_eq!(detail["delivery_summary"][0]["attempts"], 1);
+    for secret in [hooked.receiver.base_url.as_str(), "thanks", "msg_"] {
+        assert!(
+            !text.contains(secret),
+            "an approver was sent {secret:?}: {text}"
+        );
+    }
 }
 
 async fn a_receiver_failing_three_times_gets_it_on_the_fourth_attempt(backend: Backend) {
@@ -526,7 +546,113 @@ async fn admins_send_test_events_and_only_admins_see_webhooks(backend: Backend) 
     assert_eq!(anonymous.status(), 401);
 }
 
+async fn a_revoked_key_leaves_no_loose_ends(backend: Backend) {
+    let hooked = hooked(backend, "/ok").await;
+    let id = hooked.create("Send the autumn campaign").await;
+    let parked = testkit::spawn_wait(&hooked.app.client, &hooked.app.server, &hooked.key, &id, 60);
+    // Let the wait park before the key goes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let revoked = testkit::admin(
+        &hooked.app.bin,
+        &hooked.app.database_url,
+        WEBHOOK_ENV,
+        &["revoke-key", "--name", "mailer"],
+    )
+    .await;
+    assert!(revoked.status.success());
+
+    // The parked wait answers now (401: the key no longer works), not after
+    // its 60 s.
+    let answer = tokio::time::timeout(PATIENCE, parked)
+        .await
+        .expect("the parked wait answered at once")
+        .unwrap();
+    assert_eq!(
+        answer.approval["code"], "invalid_api_key",
+        "{}",
+        answer.approval
+    );
+
+    // The endpoint stays on the Webhooks page, marked as a revoked key's.
+    let log = hooked.log().await;
+    let mailer = Hooked::mailer(&log);
+    assert!(mailer["revoked_at"].is_i64(), "{mailer}");
+    assert!(mailer["endpoint"]["url"].is_string(), "{mailer}");
+    let rotated = hooked
+        .app
+        .rpc(
+            &hooked.admin,
+            "rotate_webhook_secret",
+            &[("key_id", Hooked::key_id(&log).as_str())],
+        )
+        .await;
+    assert_eq!(
+        rotated.status(),
+        200,
+        "a revoked key's endpoint can be rotated"
+    );
+
+    // Its pending approval can still be decided, and the outcome still goes
+    // to the agent's endpoint.
+    hooked.approve(&id).await;
+    let delivered = hooked.receiver.wait_for("/ok", 1, PATIENCE).await;
+    assert_eq!(delivered[0].json()["data"]["id"], id.as_str());
+}
+
+async fn webhooks_never_go_to_this_server_itself(backend: Backend) {
+    let app = spawn_app_with(backend, WEBHOOK_ENV).await;
+    let admin = app.login(ADMIN).await;
+    let log = app.rpc_ok(&admin, "webhooks", &[]).await;
+    let key_id = log["keys"][0]["key_id"].as_str().unwrap().to_owned();
+    let by_name = app.server.base_url.replace("127.0.0.1", "localhost");
+    for url in [app.url("/api/v1/approvals"), format!("{by_name}/hook")] {
+        let response = app
+            .rpc(
+                &admin,
+                "set_webhook_url",
+                &[("key_id", &key_id), ("url", &url)],
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{url}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains("own address"), "{url}: {text}");
+    }
+
+    // Saved by a CLI that did not know the server's port: refused when sent.
+    let (key, _) = testkit::create_key_with_webhook(
+        &app.bin,
+        &app.database_url,
+        WEBHOOK_ENV,
+        "loop",
+        &app.url("/hook"),
+    )
+    .await;
+    let created = testkit::create_approval(
+        &app.client,
+        &app.server,
+        &key,
+        &testkit::sample_request("Loop back"),
+    )
+    .await;
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
+    let log = log_until(&app, &admin, |log| {
+        message(log, &id).is_some_and(|m| !m["attempts"].as_array().unwrap().is_empty())
+    })
+    .await;
+    let error = message(&log, &id).unwrap()["attempts"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(error.contains("own address"), "{error}");
+}
+
 on_both_backends!(
+    webhooks_never_go_to_this_server_itself,
+    a_revoked_key_leaves_no_loose_ends,
     approve_and_deny_each_deliver_one_signed_message,
     a_receiver_failing_three_times_gets_it_on_the_fourth_attempt,
     gone_disables_the_endpoint_until_an_admin_enables_it,

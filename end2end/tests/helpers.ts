@@ -95,6 +95,15 @@ export async function logIn(page: Page, email: string) {
   await expect(page.getByRole("link", { name: "History" })).toBeVisible();
 }
 
+/** A one-time first-admin link for `server`, from `holdpoint admin setup-link`. */
+export function setupLink(server: { baseURL: string; dataDir: string }): string {
+  return execFileSync(bin, ["admin", "setup-link"], {
+    cwd: root,
+    env: { ...process.env, HOLDPOINT_DATA_DIR: server.dataDir, HOLDPOINT_PUBLIC_URL: server.baseURL, HOLDPOINT_LOG: "warn" },
+    encoding: "utf8",
+  }).trim();
+}
+
 /** A separate holdpoint process on a free port with an empty database; resolves
  *  with its base URL and everything it printed before listening. */
 export async function startFreshServer(): Promise<{

@@ -7,7 +7,7 @@ mod webhooks;
 pub use webhooks::*;
 
 pub use crate::model::InboxData;
-use crate::model::{Approval, ApprovalPage, WebhookMessage};
+use crate::model::{Approval, DeliverySummary, HistoryPage, WebhookMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +22,11 @@ pub struct Me {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalData {
     pub approval: Approval,
-    /// Its outcome webhook(s), with every attempt.
+    /// Its outcome webhook(s), with every attempt: for admins only (empty
+    /// for others).
     pub deliveries: Vec<WebhookMessage>,
+    /// Each outcome webhook's status and attempt count, for everyone.
+    pub delivery_summary: Vec<DeliverySummary>,
     pub now_ms: i64,
 }
 
@@ -148,8 +151,12 @@ mod ssr {
             }
             ServiceError::Conflict(_) => (StatusCode::CONFLICT, detail),
             ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, detail),
-            ServiceError::RateLimited(_) => (
+            ServiceError::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
+                format!("{}.", capitalize(&detail)),
+            ),
+            ServiceError::Busy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 format!("{}.", capitalize(&detail)),
             ),
             _ => (StatusCode::UNPROCESSABLE_ENTITY, detail),
@@ -157,8 +164,27 @@ mod ssr {
     }
 
     pub fn to_fn_error(error: ServiceError) -> ServerFnError {
+        if let ServiceError::RateLimited {
+            retry_after_secs, ..
+        }
+        | ServiceError::Busy { retry_after_secs } = error
+        {
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.insert_header(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(retry_after_secs),
+                );
+            }
+        }
         let (status, message) = status_and_message(error);
         fail(status, message)
+    }
+
+    /// The client's address (the TCP peer), for per-address limits.
+    pub async fn client_address() -> Option<std::net::IpAddr> {
+        let axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr> =
+            leptos_axum::extract().await.ok()?;
+        Some(peer.ip())
     }
 
     fn capitalize(text: &str) -> String {
@@ -193,13 +219,94 @@ pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     }))
 }
 
-/// Only same-site paths are followed after login (no open redirect).
+/// The longest `next` path followed after sign-in.
+const MAX_NEXT_LEN: usize = 2048;
+
+/// Where to go after sign-in: `next` if it is a path on this site, else `/`
+/// (no open redirect). Browsers drop tabs and newlines from a URL and read
+/// `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would leave for
+/// another host: only printable ASCII is accepted (anything else arrives
+/// percent-encoded from a browser), and the path, decoded too, must not
+/// start with two slashes or hold a backslash or control character. The
+/// answer is always a valid `Location` header.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
+    let Some(path) = next else {
+        return "/".to_owned();
+    };
+    let printable = path.bytes().all(|b| b.is_ascii_graphic());
+    let decoded = percent_decode(path);
+    let stays_here = |p: &[u8]| {
+        p.first() == Some(&b'/')
+            && !matches!(p.get(1), Some(b'/' | b'\\'))
+            && !p.iter().any(|b| *b == b'\\' || b.is_ascii_control())
+    };
+    if path.len() <= MAX_NEXT_LEN
+        && printable
+        && stays_here(path.as_bytes())
+        && stays_here(&decoded)
+    {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// `%XX` escapes decoded to bytes; anything else kept as it is.
+fn percent_decode(raw: &str) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
         }
-        _ => "/".to_owned(),
+    }
+    decoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        for good in ["/", "/history?q=refund", "/approvals/apr_01JD", "/a%20b"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
+        for evil in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%09/evil.example",
+            "/%0d%0a/evil.example",
+            "/%2f/evil.example",
+            "/%5c/evil.example",
+            "/%5Cevil.example",
+            "https://evil.example",
+            "evil.example",
+            "/\u{7f}",
+            "/caf\u{e9}",
+            "/ space",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(5000)))), "/");
+        assert_eq!(safe_next(None), "/");
     }
 }
 
@@ -210,7 +317,8 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), ServerFnError> {
     let service = ssr::service()?;
-    match crate::server::auth::login(&service, &email, &password)
+    let address = ssr::client_address().await;
+    match crate::server::auth::login(&service, &email, &password, address)
         .await
         .map_err(ssr::to_fn_error)?
     {
@@ -264,11 +372,20 @@ pub async fn logout() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// The inbox, and in full the card it shows first: `selected` if it is
+/// pending for this person, else the oldest.
 #[server(prefix = "/rpc", endpoint = "inbox")]
-pub async fn inbox() -> Result<InboxData, ServerFnError> {
+pub async fn inbox(selected: Option<String>) -> Result<InboxData, ServerFnError> {
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
-    service.inbox_data(&user).await.map_err(ssr::to_fn_error)
+    let mut data = service.inbox_data(&user).await.map_err(ssr::to_fn_error)?;
+    let first = selected
+        .filter(|id| data.approvals.iter().any(|a| &a.id == id))
+        .or_else(|| data.approvals.first().map(|a| a.id.clone()));
+    if let Some(id) = first {
+        data.shown = service.approval_for_user(&user, &id).await.ok();
+    }
+    Ok(data)
 }
 
 #[server(prefix = "/rpc", endpoint = "approval_detail")]
@@ -279,25 +396,53 @@ pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> 
         .approval_for_user(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
-    let deliveries = service
+    let (deliveries, delivery_summary) = service
         .approval_deliveries(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
     Ok(ApprovalData {
         approval,
         deliveries,
+        delivery_summary,
         now_ms: chrono::Utc::now().timestamp_millis(),
     })
 }
+
+/// One approval in full (preview and data included), for the card on
+/// screen in the inbox: the inbox's list carries neither.
+#[server(prefix = "/rpc", endpoint = "approval_card")]
+pub async fn approval_card(id: String) -> Result<Approval, ServerFnError> {
+    let service = ssr::service()?;
+    let user = ssr::require_user(&service).await?;
+    service
+        .approval_for_user(&user, &id)
+        .await
+        .map_err(ssr::to_fn_error)
+}
+
+/// The longest history search.
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 #[server(prefix = "/rpc", endpoint = "history")]
 pub async fn history(
     q: Option<String>,
     cursor: Option<String>,
-) -> Result<ApprovalPage, ServerFnError> {
+) -> Result<HistoryPage, ServerFnError> {
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
     let q = q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    if let Some(q) = &q {
+        let chars = q.chars().count();
+        if chars > MAX_SEARCH_CHARS || q.chars().any(char::is_control) {
+            return Err(ssr::fail(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "Search for at most {MAX_SEARCH_CHARS} characters on one line \
+                     (this is {chars})."
+                ),
+            ));
+        }
+    }
     let cursor = cursor.filter(|c| crate::server::ids::is_id("apr", c));
     service
         .history(&user, q, cursor, 50)

@@ -4,7 +4,7 @@ use super::card::ApprovalCard;
 use super::webhooks::AttemptList;
 use super::{announce, use_clock};
 use crate::api::{approval_detail, error_message};
-use crate::model::{Approval, WebhookMessage};
+use crate::model::{Approval, DeliverySummary, WebhookMessage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -33,7 +33,11 @@ pub fn ApprovalPage() -> impl IntoView {
                             <main class="page narrow">
                                 <p><a href="/">"← Inbox"</a></p>
                                 <ApprovalCard approval=detail.approval.clone() now on_decided/>
-                                <Deliveries messages=detail.deliveries pending=!detail.approval.status.is_terminal()/>
+                                <Deliveries
+                                    messages=detail.deliveries
+                                    summary=detail.delivery_summary
+                                    pending=!detail.approval.status.is_terminal()
+                                />
                             </main>
                         }
                         .into_any()
@@ -48,9 +52,37 @@ pub fn ApprovalPage() -> impl IntoView {
     }
 }
 
-/// The outcome webhook of this approval: where it went and every attempt.
+/// The outcome webhook of this approval: for admins where it went and every
+/// attempt; for others whether it arrived and how many tries it took.
 #[component]
-fn Deliveries(messages: Vec<WebhookMessage>, pending: bool) -> impl IntoView {
+fn Deliveries(
+    messages: Vec<WebhookMessage>,
+    summary: Vec<DeliverySummary>,
+    pending: bool,
+) -> impl IntoView {
+    if messages.is_empty() && !summary.is_empty() {
+        let items = summary
+            .into_iter()
+            .map(|delivery| {
+                let label = delivery.label();
+                let tries = match delivery.attempts {
+                    0 => String::new(),
+                    1 => " after 1 attempt".to_owned(),
+                    n => format!(" after {n} attempts"),
+                };
+                view! {
+                    <li><span class=format!("delivery delivery-{}", delivery.status.as_str())>{label}</span>{tries}</li>
+                }
+            })
+            .collect_view();
+        return view! {
+            <section class="deliveries" aria-labelledby="deliveries-heading">
+                <h2 id="deliveries-heading">"Webhook"</h2>
+                <ul class="plain">{items}</ul>
+            </section>
+        }
+        .into_any();
+    }
     if messages.is_empty() {
         let note = if pending {
             "The outcome webhook goes out when this is decided."

@@ -4,7 +4,7 @@
 
 use super::time::{humanize, stamp};
 use crate::api::{error_message, history};
-use crate::model::{ApprovalPage, Status};
+use crate::model::{HistoryPage, Status};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -23,7 +23,8 @@ pub fn HistoryPage() -> impl IntoView {
             <h1>"History"</h1>
             <form method="get" action="/history" class="search" role="search">
                 <label for="q" class="visually-hidden">"Search titles, reasons and agents"</label>
-                <input id="q" type="search" name="q" placeholder="Search titles, reasons and agents" value=search/>
+                <input id="q" type="search" name="q" placeholder="Search titles, reasons and agents" value=search
+                    maxlength=crate::api::MAX_SEARCH_CHARS.to_string()/>
                 <button type="submit" class="button">"Search"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -39,7 +40,7 @@ pub fn HistoryPage() -> impl IntoView {
 }
 
 #[component]
-fn HistoryTable(page: ApprovalPage, search: String) -> impl IntoView {
+fn HistoryTable(page: HistoryPage, search: String) -> impl IntoView {
     if page.items.is_empty() {
         let message = if search.trim().is_empty() {
             "No decided approvals yet.".to_owned()
@@ -71,10 +72,7 @@ fn HistoryTable(page: ApprovalPage, search: String) -> impl IntoView {
         })
         .collect_view();
     let next = page.next_cursor.map(|cursor| {
-        let q = search
-            .replace('&', "%26")
-            .replace('#', "%23")
-            .replace(' ', "+");
+        let q = super::url_encode(&search);
         view! { <p><a href=format!("/history?q={q}&cursor={cursor}")>"Older →"</a></p> }
     });
     view! {

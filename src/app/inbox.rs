@@ -12,15 +12,16 @@ use super::inbox_state::{confirmation, non_empty, Card, Filters, Inbox};
 use super::live::{use_live_link, LinkState};
 use super::time::{age_class, ago, humanize, stamp};
 use super::{dom, use_clock, use_hydrated};
-use crate::api::{error_message, inbox};
-use crate::model::{Approval, InboxData};
+use crate::api::{approval_card, error_message, inbox};
+use crate::model::{Approval, ApprovalSummary, InboxData};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| inbox());
+    let selected = use_query_map().get_untracked().get("selected");
+    let data = Resource::new(|| (), move |_| inbox(selected.clone()));
     view! {
         <Transition fallback=|| view! { <main class="page"><p class="muted">"Loading…"</p></main> }>
             {move || Suspend::new(async move {
@@ -54,7 +55,7 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
     let idle = move || count() == 0 && inbox.held.with(Option::is_none);
     let on_decided = Callback::new(move |decided: Approval| {
         inbox.decided_here(&decided);
-        inbox.say(confirmation(&decided));
+        inbox.say(confirmation(decided.status, &decided.title));
     });
     view! {
         <Title text=move || match count() {
@@ -205,7 +206,7 @@ fn FilterSelect(
     /// The first option, which filters nothing.
     all: &'static str,
     /// An approval's value for this filter.
-    of: fn(&Approval) -> Option<String>,
+    of: fn(&ApprovalSummary) -> Option<String>,
     get: fn(&Filters) -> Option<String>,
     set: fn(&mut Filters, Option<String>),
 ) -> impl IntoView {
@@ -250,14 +251,14 @@ fn InboxList(now: RwSignal<i64>) -> impl IntoView {
             <For
                 each=move || inbox.visible()
                 key=|card| card.id.clone()
-                children=move |card| view! { <InboxItem card now hydrated/> }
+                children=move |card| view! { <InboxRow card now hydrated/> }
             />
         </ol>
     }
 }
 
 #[component]
-fn InboxItem(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl IntoView {
+fn InboxRow(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
     let id = card.id.clone();
     let created_ms = card.created_at.timestamp_millis();
@@ -302,7 +303,8 @@ fn InboxItem(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl
     view! {
         <li class="inbox-row" class:checked=is_checked>
             {pick}
-            <a href=href class="inbox-item" data-id=id aria-current=move || is_current().then_some("true") on:click=open>
+            <a href=href class="inbox-item" data-id=id aria-current=move || is_current().then_some("true") on:click=open
+                title=card.size_note()>
                 <span class="inbox-item-title">{card.title.clone()}</span>
                 <span class="inbox-item-meta">
                     {card.agent.clone()}
@@ -317,27 +319,56 @@ fn InboxItem(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl
     }
 }
 
-/// The card on screen. Rebuilt only when another card is shown, never when
-/// the list around it changes, so a half-written reason is never lost.
+/// The card on screen, in full. Rebuilt only when another card is shown,
+/// never when the list around it changes, so a half-written reason is never
+/// lost. The list carries no previews or data: a card is loaded when it is
+/// shown (the first one comes with the page), and the next one with it, so
+/// that `j` finds it ready.
 #[component]
 fn ShownCard(now: RwSignal<i64>, on_decided: Callback<Approval>) -> impl IntoView {
     let inbox = expect_context::<Inbox>();
-    move || {
-        let id = inbox.current.get()?;
-        let card = inbox.card_untracked(&id)?;
-        let superseded = Signal::derive({
-            let id = id.clone();
-            move || {
+    Effect::new(move |_| {
+        inbox.load_shown_and_next(move |id| {
+            leptos::task::spawn_local(async move {
+                if let Ok(approval) = approval_card(id).await {
+                    inbox.card_loaded(approval);
+                }
+            });
+        });
+    });
+    move || match inbox.shown.get() {
+        Some(approval) => {
+            let id = approval.id.clone();
+            let superseded = Signal::derive(move || {
                 inbox.held.with(|held| {
                     held.as_ref()
                         .filter(|held| held.card.id == id)
                         .map(|held| held.what_happened.clone())
                 })
-            }
-        });
-        let on_next = Callback::new(move |_| inbox.dismiss_held());
-        Some(view! {
-            <ApprovalCard approval=(*card).clone() now on_decided superseded on_next/>
-        })
+            });
+            let on_next = Callback::new(move |_| inbox.dismiss_held());
+            Some(
+                view! { <ApprovalCard approval=(*approval).clone() now on_decided superseded on_next/> }
+                    .into_any(),
+            )
+        }
+        None => {
+            // Its title, which the list has, shows while the rest loads.
+            let title = inbox
+                .current
+                .get_untracked()
+                .and_then(|id| inbox.card_untracked(&id))?
+                .title
+                .clone();
+            Some(
+                view! {
+                    <article class="card loading" aria-busy="true">
+                        <header><h2 class="card-title">{title}</h2></header>
+                        <p class="muted">"Loading the preview…"</p>
+                    </article>
+                }
+                .into_any(),
+            )
+        }
     }
 }

@@ -6,15 +6,16 @@
 use super::dom;
 use super::time::ago;
 use super::Notice;
-use crate::model::{Approval, ApprovalChange, InboxData, InboxEvent, Status};
+use crate::model::{Approval, ApprovalChange, ApprovalSummary, InboxData, InboxEvent, Status};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::params::ParamsMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-/// One pending approval; shared, since lists are rebuilt often.
-pub type Card = Arc<Approval>;
+/// One pending approval as the list has it (no preview or data: the card
+/// on screen loads its own); shared, since lists are rebuilt often.
+pub type Card = Arc<ApprovalSummary>;
 
 /// The inbox's filters, as in the address: `?agent=&action=&q=`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,7 +40,7 @@ impl Filters {
         *self == Filters::default()
     }
 
-    pub fn matches(&self, approval: &Approval) -> bool {
+    pub fn matches(&self, approval: &ApprovalSummary) -> bool {
         let agent_ok = self.agent.as_ref().is_none_or(|a| *a == approval.agent);
         let action_ok = self
             .action
@@ -108,8 +109,18 @@ pub struct Inbox {
     pub help_open: RwSignal<bool>,
     /// The id of the card on screen.
     pub current: Memo<Option<String>>,
+    /// Cards loaded in full (preview and data), by id: the list has
+    /// neither. Kept here, for the life of the page, so that a card on
+    /// screen never depends on anything that could be gone before it.
+    pub loaded: RwSignal<HashMap<String, Arc<Approval>>>,
+    /// The card on screen in full, once loaded. Changes only when another
+    /// card is shown (or the shown one arrives), never when the list does.
+    pub shown: Memo<Option<Arc<Approval>>>,
     notice: Option<Notice>,
 }
+
+/// At most this many full cards are kept loaded.
+const LOADED_CARDS: usize = 32;
 
 impl Inbox {
     pub fn new(initial: &InboxData, query: &ParamsMap) -> Self {
@@ -133,8 +144,21 @@ impl Inbox {
                 })
             })
         });
+        let loaded = RwSignal::new(
+            initial
+                .shown
+                .iter()
+                .map(|approval| (approval.id.clone(), Arc::new(approval.clone())))
+                .collect::<HashMap<_, _>>(),
+        );
+        let shown = Memo::new(move |_| {
+            let id = current.get()?;
+            loaded.with(|cards| cards.get(&id).cloned())
+        });
         Inbox {
             approvals,
+            loaded,
+            shown,
             last_decided_at: RwSignal::new(initial.last_decided_at),
             viewer_email: StoredValue::new(initial.viewer_email.clone()),
             filters,
@@ -201,7 +225,7 @@ impl Inbox {
         self.last_decided_at.set(data.last_decided_at);
     }
 
-    fn arrive(&self, approval: Approval) {
+    fn arrive(&self, approval: ApprovalSummary) {
         let present = self
             .approvals
             .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
@@ -227,7 +251,7 @@ impl Inbox {
 
     fn depart(&self, change: ApprovalChange) {
         let approval = &change.approval;
-        self.note_decision(approval);
+        self.note_decision(approval.decided_at);
         let present = self
             .approvals
             .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
@@ -240,7 +264,7 @@ impl Inbox {
         if mine {
             // Decided here or in another of this person's tabs.
             self.remove(&approval.id);
-            self.say(confirmation(approval));
+            self.say(confirmation(approval.status, &approval.title));
             return;
         }
         let what_happened = what_happened(&change);
@@ -265,7 +289,7 @@ impl Inbox {
 
     /// After this person's own decision, from the card or a batch.
     pub fn decided_here(&self, approval: &Approval) {
-        self.note_decision(approval);
+        self.note_decision(approval.decided_at);
         self.remove(&approval.id);
     }
 
@@ -344,8 +368,41 @@ impl Inbox {
         self.forget(id);
     }
 
+    /// Loads the card on screen, and the one after it (the next `j`), when
+    /// they are not loaded yet. Call from the browser only.
+    pub fn load_shown_and_next(&self, fetch: impl Fn(String) + Copy) {
+        let Some(id) = self.current.get() else {
+            return;
+        };
+        let next = untrack(|| self.neighbour_untracked(&id));
+        for id in std::iter::once(id).chain(next) {
+            if !self.loaded.with_untracked(|cards| cards.contains_key(&id)) {
+                fetch(id);
+            }
+        }
+    }
+
+    /// A card arrived in full.
+    pub fn card_loaded(&self, approval: Approval) {
+        let keep = self.current.get_untracked();
+        self.loaded.update(|cards| {
+            if cards.len() >= LOADED_CARDS {
+                cards.retain(|id, _| Some(id) == keep.as_ref());
+            }
+            cards.insert(approval.id.clone(), Arc::new(approval));
+        });
+    }
+
     fn forget(&self, id: &str) {
         self.approvals.update(|list| list.retain(|a| a.id != id));
+        if self
+            .held
+            .with_untracked(|held| held.as_ref().is_none_or(|h| h.card.id != id))
+        {
+            self.loaded.update(|cards| {
+                cards.remove(id);
+            });
+        }
         self.checked.update(|checked| {
             checked.remove(id);
         });
@@ -356,31 +413,31 @@ impl Inbox {
         }
     }
 
-    fn note_decision(&self, approval: &Approval) {
-        if let Some(at) = approval.decided_at {
+    fn note_decision(&self, decided_at: Option<DateTime<Utc>>) {
+        if let Some(at) = decided_at {
             self.last_decided_at
                 .update(|last| *last = Some(last.map_or(at, |last| last.max(at))));
         }
     }
 }
 
-fn order_key(approval: &Approval) -> (DateTime<Utc>, &str) {
+fn order_key(approval: &ApprovalSummary) -> (DateTime<Utc>, &str) {
     (approval.created_at, approval.id.as_str())
 }
 
-fn sorted(approvals: &[Approval]) -> Vec<Card> {
+fn sorted(approvals: &[ApprovalSummary]) -> Vec<Card> {
     let mut cards: Vec<Card> = approvals.iter().cloned().map(Arc::new).collect();
     cards.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     cards
 }
 
 /// "Approved: Refund $240 ..." after this person's own decision.
-pub fn confirmation(approval: &Approval) -> String {
-    let verb = match approval.status {
+pub fn confirmation(status: Status, title: &str) -> String {
+    let verb = match status {
         Status::Approved => "Approved",
         _ => "Denied",
     };
-    format!("{verb}: {}", approval.title)
+    format!("{verb}: {title}")
 }
 
 /// "approved by Ana, 2 s ago", "expired", "withdrawn by the agent".

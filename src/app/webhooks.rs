@@ -171,7 +171,13 @@ fn EndpointCard(key: KeyWebhook, now: i64, state: PageState) -> impl IntoView {
         <article class="endpoint card" data-key=key.key_name.clone()>
             <h3>
                 <a href=format!("/admin/webhooks?key={}", key.key_id)>{key.key_name.clone()}</a>
+                {key.revoked_at.map(|at| view! {
+                    " " <span class="health health-disabled" title=format!("Revoked {}", stamp_ms(at))>"key revoked"</span>
+                })}
             </h3>
+            {key.revoked_at.map(|_| view! {
+                <p class="muted">"This key was revoked: its agent can no longer ask, but outcomes of its approvals still go to this endpoint."</p>
+            })}
             {health.unwrap_or_else(|| view! { <p class="muted">"No webhook endpoint: outcomes reach this agent only through " <code>"/wait"</code> "."</p> }.into_any())}
             <ActionForm action=set_url attr:class="set-url">
                 <input type="hidden" name="key_id" value=set_key/>

@@ -107,9 +107,47 @@ pub struct Approval {
     pub url: String,
 }
 
+/// An approval without its preview and data, as lists show it (the inbox,
+/// live inboxes' events, the history); the card on screen loads the rest. Each may be 256 KiB; an inbox of 500 such requests, sent to
+/// every open inbox on every (re)connection, would be a quarter of a
+/// gigabyte, where this is well under a megabyte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalSummary {
+    pub id: String,
+    pub status: Status,
+    pub title: String,
+    pub action: Option<String>,
+    /// The name of the API key that asked.
+    pub agent: String,
+    pub approver: Option<String>,
+    pub reason: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Sizes of the preview and the data, in bytes.
+    pub body_bytes: u64,
+    pub data_bytes: u64,
+}
+
+impl ApprovalSummary {
+    /// "12 KB of preview and data", for a tooltip; None when small.
+    pub fn size_note(&self) -> Option<String> {
+        let total = self.body_bytes + self.data_bytes;
+        (total >= 10 * 1024).then(|| format!("{} KB of preview and data", total / 1024))
+    }
+}
+
 /// One page of a cursor-paginated list, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalPage {
     pub items: Vec<Approval>,
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the history: summaries, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub items: Vec<ApprovalSummary>,
     pub next_cursor: Option<String>,
 }

@@ -7,7 +7,7 @@
 //! sent `resync` and a fresh `snapshot`, so a client never has to guess what
 //! it missed: a reconnect, too, starts with a snapshot.
 
-use super::Approval;
+use super::{Approval, ApprovalSummary};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// server and in the browser.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboxData {
-    pub approvals: Vec<Approval>,
+    pub approvals: Vec<ApprovalSummary>,
     /// When this person's most recent visible decision was made (for the
     /// empty state: "Nothing waiting; last decision 4 min ago").
     pub last_decided_at: Option<DateTime<Utc>>,
@@ -24,6 +24,10 @@ pub struct InboxData {
     /// from the server, are confirmed rather than reported as news.
     pub viewer_email: String,
     pub now_ms: i64,
+    /// The card to show first, in full (preview and data), when the page is
+    /// rendered; live snapshots carry none.
+    #[serde(default)]
+    pub shown: Option<Approval>,
 }
 
 /// One approval that changed, as it is after the change.
@@ -32,7 +36,7 @@ pub struct ApprovalChange {
     /// Numbers this server's announcements, 1, 2, 3, ...: a connection gets
     /// the changes it may see in increasing order.
     pub seq: i64,
-    pub approval: Approval,
+    pub approval: ApprovalSummary,
     /// The display name of whoever approved or denied ("approved by Ana").
     pub decided_by_name: Option<String>,
 }

@@ -7,7 +7,9 @@ mod live;
 mod validated;
 mod webhook;
 
-pub use approval::{Approval, ApprovalPage, Status, Verdict};
+pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
 pub use live::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
-pub use validated::{ActionKind, Reason, Title, ValidationError};
-pub use webhook::{DeliveryStatus, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage};
+pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};
+pub use webhook::{
+    DeliveryStatus, DeliverySummary, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage,
+};

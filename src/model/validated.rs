@@ -28,6 +28,58 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
+/// Characters that make text display differently from what it says:
+/// bidirectional controls (an override can show "Refund $24\u{202E}0001" as
+/// "Refund $241000") and zero-width characters (invisible, so two titles that
+/// look the same differ). Refused wherever a person reads a field.
+const DECEPTIVE: &[(char, &str)] = &[
+    ('\u{061C}', "ARABIC LETTER MARK"),
+    ('\u{180E}', "MONGOLIAN VOWEL SEPARATOR"),
+    ('\u{200B}', "ZERO WIDTH SPACE"),
+    ('\u{200C}', "ZERO WIDTH NON-JOINER"),
+    ('\u{200D}', "ZERO WIDTH JOINER"),
+    ('\u{200E}', "LEFT-TO-RIGHT MARK"),
+    ('\u{200F}', "RIGHT-TO-LEFT MARK"),
+    ('\u{202A}', "LEFT-TO-RIGHT EMBEDDING"),
+    ('\u{202B}', "RIGHT-TO-LEFT EMBEDDING"),
+    ('\u{202C}', "POP DIRECTIONAL FORMATTING"),
+    ('\u{202D}', "LEFT-TO-RIGHT OVERRIDE"),
+    ('\u{202E}', "RIGHT-TO-LEFT OVERRIDE"),
+    ('\u{2060}', "WORD JOINER"),
+    ('\u{2066}', "LEFT-TO-RIGHT ISOLATE"),
+    ('\u{2067}', "RIGHT-TO-LEFT ISOLATE"),
+    ('\u{2068}', "FIRST STRONG ISOLATE"),
+    ('\u{2069}', "POP DIRECTIONAL ISOLATE"),
+    ('\u{FEFF}', "ZERO WIDTH NO-BREAK SPACE"),
+];
+
+/// Refuses text holding a bidirectional control or zero-width character,
+/// naming it and its position (1-based, in characters) for `field`.
+pub fn refuse_deceptive(
+    text: &str,
+    field: &str,
+    code: &'static str,
+) -> Result<(), ValidationError> {
+    let found = text.chars().enumerate().find_map(|(index, c)| {
+        DECEPTIVE
+            .iter()
+            .find(|(deceptive, _)| *deceptive == c)
+            .map(|(_, name)| (index + 1, c, name))
+    });
+    match found {
+        None => Ok(()),
+        Some((position, c, name)) => Err(ValidationError::new(
+            code,
+            format!(
+                "{field} contains U+{:04X} {name} at character {position}: bidirectional \
+                 controls and zero-width characters are not allowed, because they make text \
+                 display differently from what it says",
+                c as u32
+            ),
+        )),
+    }
+}
+
 pub const TITLE_MAX_CHARS: usize = 200;
 pub const REASON_MAX_CHARS: usize = 2000;
 pub const ACTION_MAX_CHARS: usize = 100;
@@ -59,6 +111,7 @@ impl Title {
                 "title must be one line without control characters (newlines, tabs, ...)",
             ));
         }
+        refuse_deceptive(trimmed, "title", "invalid_title")?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -98,6 +151,7 @@ impl Reason {
                 "The reason contains control characters.",
             ));
         }
+        refuse_deceptive(trimmed, "The reason", "invalid_reason")?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -158,6 +212,34 @@ mod tests {
         assert!(Title::parse(&"é".repeat(201)).is_err());
         assert!(Title::parse("two\nlines").is_err());
         assert!(Title::parse("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn text_that_displays_differently_is_refused_with_the_character_named() {
+        let error = Title::parse("Refund $24\u{202E}0001").unwrap_err();
+        assert_eq!(error.code, "invalid_title");
+        assert!(
+            error
+                .detail
+                .contains("U+202E RIGHT-TO-LEFT OVERRIDE at character 11"),
+            "{}",
+            error.detail
+        );
+        for c in [
+            '\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200D}', '\u{200F}',
+            '\u{FEFF}', '\u{2060}',
+        ] {
+            assert!(Title::parse(&format!("a{c}b")).is_err(), "{c:?} in a title");
+            let reason = Reason::parse(&format!("no{c}pe")).unwrap_err();
+            assert_eq!(reason.code, "invalid_reason");
+            assert!(
+                reason.detail.contains("at character 3"),
+                "{}",
+                reason.detail
+            );
+        }
+        assert!(Title::parse("Réembolso de 240 € a Lila — pedido 8821").is_ok());
+        assert!(Title::parse("طلب استرداد").is_ok());
     }
 
     #[test]

@@ -3,11 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An API key and its webhook endpoint, if it has one.
+/// An API key and its webhook endpoint, if it has one. A revoked key is
+/// listed while it has an endpoint: its pending approvals can still be
+/// decided, and their outcomes still go out there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyWebhook {
     pub key_id: String,
     pub key_name: String,
+    /// When the key was revoked, if it was.
+    pub revoked_at: Option<i64>,
     pub endpoint: Option<WebhookEndpoint>,
 }
 
@@ -83,6 +87,35 @@ pub struct WebhookMessage {
     pub delivered_at: Option<i64>,
     /// Oldest first.
     pub attempts: Vec<WebhookAttempt>,
+}
+
+/// What an approver is told of an approval's outcome webhook: whether the
+/// agent has it, and how many tries it took. Where it goes (a URL may hold a
+/// token) and what the receiver answered are for admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliverySummary {
+    pub status: DeliveryStatus,
+    pub attempts: usize,
+    pub delivered_at: Option<i64>,
+}
+
+impl DeliverySummary {
+    pub fn of(message: &WebhookMessage) -> Self {
+        Self {
+            status: message.status,
+            attempts: message.attempts.len(),
+            delivered_at: message.delivered_at,
+        }
+    }
+
+    /// "delivered", "retrying", "queued" or "failed".
+    pub fn label(&self) -> &'static str {
+        match (self.status, self.attempts) {
+            (DeliveryStatus::Pending, 0) => "queued",
+            (DeliveryStatus::Pending, _) => "retrying",
+            (status, _) => status.as_str(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,124 +5,85 @@
 //! posting to our server functions with the cookie attached.
 
 use crate::server::ids;
-use crate::server::service::{normalize_email, Service, ServiceError, ServiceResult};
-use crate::server::store::User;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+use crate::server::password::decoy_hash;
+use crate::server::service::{
+    normalize_email, plausible_email, Service, ServiceError, ServiceResult,
 };
-use argon2::Argon2;
+use crate::server::signin_throttle::Locked;
+use crate::server::store::User;
 use axum::http::{header, HeaderMap};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
 
-pub const SESSION_COOKIE: &str = "holdpoint_session";
+/// The session cookie's name. Over https it carries the `__Host-` prefix,
+/// which browsers accept only with `Secure`, `Path=/` and no `Domain`: no
+/// sibling subdomain, and no plain-http page, can set or shadow it.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-holdpoint_session"
+    } else {
+        "holdpoint_session"
+    }
+}
 const SESSION_DAYS: i64 = 14;
 
-/// Hashes a password with argon2id off the async runtime (it is slow on
-/// purpose).
-pub async fn hash_password(password: &str) -> String {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .expect("argon2 with default parameters cannot fail")
-            .to_string()
-    })
-    .await
-    .expect("password hashing task panicked")
-}
-
-async fn verify_password(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A hash to verify against when the email is unknown, so that a wrong email
-/// takes as long as a wrong password and does not reveal who has an account.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(b"decoy password", &salt)
-            .expect("argon2 with default parameters cannot fail")
-            .to_string()
-    })
-}
-
-/// Failed sign-ins per account before further attempts are refused.
-const MAX_FAILURES: u32 = 10;
-/// The window over which failures count, and how long a lockout lasts.
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Slows password guessing: after `MAX_FAILURES` failed sign-ins for one
-/// email within `FAILURE_WINDOW`, that email is refused until the window
-/// ends. Kept in memory, per instance.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginThrottle {
-    /// Seconds until this email may try again, if it is locked out.
-    fn locked_for(&self, email: &str) -> Option<u64> {
-        let failures = self.failures.lock().expect("throttle lock");
-        let (count, since) = failures.get(email)?;
-        let remaining = FAILURE_WINDOW.checked_sub(since.elapsed())?;
-        (*count >= MAX_FAILURES).then(|| remaining.as_secs().max(1))
-    }
-
-    fn record_failure(&self, email: &str) {
-        let mut failures = self.failures.lock().expect("throttle lock");
-        failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        let entry = failures
-            .entry(email.to_owned())
-            .or_insert((0, Instant::now()));
-        entry.0 += 1;
-    }
-
-    fn record_success(&self, email: &str) {
-        self.failures.lock().expect("throttle lock").remove(email);
-    }
-}
-
 /// Checks credentials and opens a session; returns the user and the token
-/// for the cookie, or None for a wrong email or password.
+/// for the cookie, or None for a wrong email or password. `address` is the
+/// client's, for the per-address throttle.
 pub async fn login(
     service: &Service,
     email: &str,
     password: &str,
+    address: Option<IpAddr>,
 ) -> ServiceResult<Option<(User, String)>> {
     let email = normalize_email(email);
-    let throttle = service.login_throttle();
-    if let Some(retry_after) = throttle.locked_for(&email) {
-        return Err(ServiceError::RateLimited(retry_after));
+    if !plausible_email(&email) {
+        // No account can have it: nothing to check, nothing to count.
+        return Ok(None);
     }
-    let found = service.store().user_by_email(&email).await?;
+    let throttle = service.signin_throttle();
+    let attempt = throttle.reserve(&email, address).map_err(locked_error)?;
+    let found = match service.store().user_by_email(&email).await {
+        Ok(found) => found,
+        Err(error) => {
+            throttle.not_checked(attempt);
+            return Err(error.into());
+        }
+    };
     let hash = found
         .as_ref()
-        .map(|(_, hash)| hash.clone())
-        .unwrap_or_else(|| decoy_hash().to_owned());
-    let password_ok = verify_password(password, &hash).await;
+        .map_or(decoy_hash(), |(_, hash)| hash.as_str());
+    let password_ok = match service.password_checks().verify(password, hash).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            throttle.not_checked(attempt);
+            return Err(ServiceError::Busy {
+                retry_after_secs: busy.retry_after_secs,
+            });
+        }
+    };
     let Some((user, _)) = found.filter(|(user, _)| user.active && password_ok) else {
-        throttle.record_failure(&email);
+        // The reservation stands: this was a failure.
+        drop(attempt);
         return Ok(None);
     };
-    throttle.record_success(&email);
+    throttle.succeeded(attempt);
     Ok(Some((user.clone(), open_session(service, &user).await?)))
+}
+
+fn locked_error(locked: Locked) -> ServiceError {
+    let minutes = locked.retry_after_secs().div_ceil(60);
+    let detail = match locked {
+        Locked::Account { .. } => {
+            format!("too many failed sign-ins for this account: try again in {minutes} min")
+        }
+        Locked::Address { .. } => {
+            format!("too many failed sign-ins from this address: try again in {minutes} min")
+        }
+    };
+    ServiceError::RateLimited {
+        detail,
+        retry_after_secs: locked.retry_after_secs(),
+    }
 }
 
 /// Opens a session for `user`; returns the token for the cookie.
@@ -137,7 +98,7 @@ pub async fn open_session(service: &Service, user: &User) -> ServiceResult<Strin
 }
 
 pub async fn logout(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
-    if let Some(token) = session_token(headers) {
+    if let Some(token) = session_token(headers, service.config().secure_cookies) {
         service
             .store()
             .delete_session(&ids::sha256_hex(token.as_bytes()))
@@ -148,7 +109,7 @@ pub async fn logout(service: &Service, headers: &HeaderMap) -> ServiceResult<()>
 
 /// The signed-in user for a request, if its session cookie is valid.
 pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResult<Option<User>> {
-    let Some(token) = session_token(headers) else {
+    let Some(token) = session_token(headers, service.config().secure_cookies) else {
         return Ok(None);
     };
     let now = chrono::Utc::now().timestamp_millis();
@@ -164,34 +125,42 @@ pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResu
 /// browsers and WebSockets, which SameSite does not restrict. A request
 /// without `Origin` is not from a browser page and has no cookie to ride.
 pub fn from_our_origin(headers: &HeaderMap, public_url: &str) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+    let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
+    };
+    // An Origin that is not plain text is no origin of ours.
+    let Ok(origin) = origin.to_str() else {
+        return false;
     };
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, host)| host);
     origin == public_url || (origin_host.is_some() && origin_host == host)
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = session_cookie_name(secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
 }
 
 pub fn session_cookie(token: &str, secure: bool) -> String {
-    let max_age = SESSION_DAYS * 86_400;
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    cookie(secure, token, SESSION_DAYS * 86_400)
 }
 
 pub fn clear_session_cookie(secure: bool) -> String {
+    cookie(secure, "", 0)
+}
+
+fn cookie(secure: bool, value: &str, max_age: i64) -> String {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
 #[cfg(test)]
@@ -206,8 +175,15 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; holdpoint_session=tok; b=2"),
         );
-        assert_eq!(session_token(&headers).as_deref(), Some("tok"));
-        assert_eq!(session_token(&HeaderMap::new()), None);
+        assert_eq!(session_token(&headers, false).as_deref(), Some("tok"));
+        assert_eq!(session_token(&HeaderMap::new(), false), None);
+        // Over https only the __Host- cookie counts.
+        assert_eq!(session_token(&headers, true), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("holdpoint_session=plain; __Host-holdpoint_session=tok"),
+        );
+        assert_eq!(session_token(&headers, true).as_deref(), Some("tok"));
     }
 
     #[test]
@@ -232,6 +208,12 @@ mod tests {
             public
         ));
         assert!(!from_our_origin(&request(Some("null")), public));
+        let mut garbled = request(None);
+        garbled.insert(
+            header::ORIGIN,
+            HeaderValue::from_bytes(b"http://\xe2\x80\xae127.0.0.1:3000").unwrap(),
+        );
+        assert!(!from_our_origin(&garbled, public));
     }
 
     #[test]
@@ -242,30 +224,8 @@ mod tests {
                 && cookie.contains("SameSite=Lax")
                 && cookie.contains("Secure")
         );
+        assert!(cookie.starts_with("__Host-holdpoint_session=t; Path=/;"));
         assert!(!session_cookie("t", false).contains("Secure"));
-    }
-
-    #[test]
-    fn throttle_locks_an_email_after_repeated_failures() {
-        let throttle = LoginThrottle::default();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.record_failure("a@example.com");
-        }
-        assert_eq!(throttle.locked_for("a@example.com"), None);
-        throttle.record_failure("a@example.com");
-        assert!(throttle
-            .locked_for("a@example.com")
-            .is_some_and(|secs| secs > 800));
-        assert_eq!(throttle.locked_for("b@example.com"), None);
-        throttle.record_success("a@example.com");
-        assert_eq!(throttle.locked_for("a@example.com"), None);
-    }
-
-    #[tokio::test]
-    async fn passwords_verify_only_themselves() {
-        let hash = hash_password("correct horse").await;
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash).await);
-        assert!(!verify_password("wrong horse", &hash).await);
+        assert!(session_cookie("t", false).starts_with("holdpoint_session=t;"));
     }
 }

@@ -86,6 +86,27 @@ enum AdminCommand {
         #[arg(long)]
         name: String,
     },
+    /// Print a one-time link (valid 24 hours) that creates the first admin
+    /// in the browser. Only while there is no account at all.
+    SetupLink,
+    /// Switch a person off: they can no longer sign in, every session of
+    /// theirs ends now, and their open inboxes close within a second. Their
+    /// decisions stay in the history. The last active admin cannot be.
+    DeactivateUser {
+        #[arg(long)]
+        email: String,
+    },
+    /// Let a deactivated person sign in again (with their old password).
+    ReactivateUser {
+        #[arg(long)]
+        email: String,
+    },
+    /// Sign a person out everywhere: every session ends now and their open
+    /// inboxes close within a second; they may sign in again.
+    EndSessions {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub async fn run() -> ExitCode {
@@ -194,6 +215,48 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
                 return Err(format!("no active API key is named {name:?}"));
             }
             eprintln!("Revoked API key {name:?}.");
+        }
+        AdminCommand::SetupLink => {
+            match service
+                .open_first_start_setup()
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(token) => {
+                    eprintln!(
+                        "Open this link to create the first admin (it works once, for 24 hours):"
+                    );
+                    println!("{}", service.setup_link(&token));
+                }
+                None => return Err(
+                    "Holdpoint already has accounts: sign in, or use `holdpoint admin create-user`"
+                        .to_owned(),
+                ),
+            }
+        }
+        AdminCommand::DeactivateUser { email } => {
+            let user = service
+                .set_user_active(&email, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "Deactivated {}: signed out everywhere, and cannot sign in.",
+                user.email
+            );
+        }
+        AdminCommand::ReactivateUser { email } => {
+            let user = service
+                .set_user_active(&email, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("Reactivated {}: they can sign in again.", user.email);
+        }
+        AdminCommand::EndSessions { email } => {
+            let ended = service
+                .end_sessions(&email)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("Ended {ended} session(s) of {email}.");
         }
     }
     Ok(())

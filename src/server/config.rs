@@ -1,5 +1,6 @@
 //! Runtime configuration, from flags and `HOLDPOINT_*` environment variables.
 
+use crate::server::rate_limit::Rate;
 use crate::server::webhook::schedule::RetrySchedule;
 use crate::server::webhook::WebhookSettings;
 use clap::Args;
@@ -65,11 +66,46 @@ pub struct ConfigArgs {
           value_parser = parse_duration, global = true)]
     pub webhook_rotation_overlap: Duration,
 
+    /// A PEM file of private certificate authorities trusted for https
+    /// webhook endpoints, beside the system's roots.
+    #[arg(long, env = "HOLDPOINT_WEBHOOK_CA_FILE", global = true)]
+    pub webhook_ca_file: Option<PathBuf>,
+
     /// How many changes a live inbox may fall behind (a slow network, a
     /// sleeping laptop) before it is sent a fresh snapshot instead.
     #[arg(long, env = "HOLDPOINT_LIVE_BACKLOG", default_value = "256",
           value_parser = clap::value_parser!(u32).range(1..=65_536), global = true)]
     pub live_backlog: u32,
+
+    /// Failed sign-ins allowed from one client address within 15 minutes
+    /// (across all accounts) before that address is refused for the rest of
+    /// the window. Behind a reverse proxy every client shares its address.
+    #[arg(long, env = "HOLDPOINT_SIGNIN_ADDRESS_LIMIT", default_value = "100",
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub signin_address_limit: u32,
+
+    /// How fast one API key may create approvals, steadily (50/s, 600/m,
+    /// 3600/h); beyond it, 429 with Retry-After.
+    #[arg(long, env = "HOLDPOINT_CREATE_RATE", default_value = "50/s",
+          value_parser = Rate::parse, global = true)]
+    pub create_rate: f64,
+
+    /// How many creates one API key may make at once above the steady rate.
+    #[arg(long, env = "HOLDPOINT_CREATE_BURST", default_value = "200",
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub create_burst: u32,
+
+    /// How many `/wait` calls one API key may have parked at once; beyond
+    /// it, 429 with Retry-After.
+    #[arg(long, env = "HOLDPOINT_MAX_WAITS_PER_KEY", default_value = "1000",
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_waits_per_key: u32,
+
+    /// How many live inboxes (browser tabs) one person may have open at
+    /// once; beyond it, 429.
+    #[arg(long, env = "HOLDPOINT_MAX_INBOXES_PER_PERSON", default_value = "20",
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_inboxes_per_person: u32,
 
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
@@ -110,6 +146,12 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// See [`ConfigArgs::live_backlog`].
     pub live_backlog: usize,
+    /// See [`ConfigArgs::signin_address_limit`].
+    pub signin_address_limit: u32,
+    /// Per API key: see [`ConfigArgs::create_rate`] and `create_burst`.
+    pub create_rate: Rate,
+    pub max_waits_per_key: usize,
+    pub max_inboxes_per_person: usize,
 }
 
 impl Config {
@@ -125,11 +167,20 @@ impl Config {
             public_url,
             default_expiry: args.default_expiry,
             live_backlog: args.live_backlog as usize,
+            signin_address_limit: args.signin_address_limit,
+            create_rate: Rate {
+                per_second: args.create_rate,
+                burst: f64::from(args.create_burst),
+            },
+            max_waits_per_key: args.max_waits_per_key as usize,
+            max_inboxes_per_person: args.max_inboxes_per_person as usize,
             webhooks: WebhookSettings {
                 schedule: args.webhook_retry_schedule.clone(),
                 timeout: args.webhook_timeout,
                 allow_private: args.webhook_allow_private,
                 rotation_overlap: args.webhook_rotation_overlap,
+                ca_file: args.webhook_ca_file.clone(),
+                own_address: Some(bound),
             },
         }
     }

@@ -30,6 +30,9 @@ pub struct FeedChange {
 #[derive(Debug, Clone)]
 pub enum FeedItem {
     Change(Arc<FeedChange>),
+    /// Every session of this person (a user id) was ended: their
+    /// connections re-check their session at once.
+    SessionsEnded(String),
     /// Changes may have been missed (the hub lagged, or the link to the
     /// other instances was lost and is back): every connection re-sends its
     /// snapshot.
@@ -70,7 +73,10 @@ impl InboxFeed {
         loop {
             match events.recv().await {
                 Ok(LiveEvent::Approval(event)) => self.announce(&service, &event.approval_id).await,
-                Ok(LiveEvent::WebhookQueued) => {}
+                Ok(LiveEvent::WebhookQueued | LiveEvent::KeyRevoked(_)) => {}
+                Ok(LiveEvent::SessionsEnded(user_id)) => {
+                    self.publish(FeedItem::SessionsEnded(user_id))
+                }
                 Ok(LiveEvent::Resync) | Err(RecvError::Lagged(_)) => self.publish(FeedItem::Resync),
                 Err(RecvError::Closed) => return,
             }

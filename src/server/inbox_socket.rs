@@ -16,7 +16,8 @@ use axum::extract::ws::{
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -26,6 +27,54 @@ const CLOSE_RESTARTING: u16 = 1012;
 
 /// A browser sends nothing we act on; anything big is not from our page.
 const MAX_INCOMING_MESSAGE: usize = 16 * 1024;
+
+/// Counts each person's open live inboxes, so one person (or one stolen
+/// session) cannot hold an unbounded number of connections.
+#[derive(Clone)]
+pub struct InboxSeats {
+    open: Arc<Mutex<HashMap<String, usize>>>,
+    max_per_person: usize,
+}
+
+/// One open inbox; dropping it frees the seat.
+pub struct Seat {
+    seats: InboxSeats,
+    user_id: String,
+}
+
+impl InboxSeats {
+    pub fn new(max_per_person: usize) -> Self {
+        Self {
+            open: Arc::new(Mutex::new(HashMap::new())),
+            max_per_person,
+        }
+    }
+
+    fn take(&self, user_id: &str) -> Option<Seat> {
+        let mut open = self.open.lock().expect("inbox seats lock");
+        let count = open.entry(user_id.to_owned()).or_default();
+        if *count >= self.max_per_person {
+            return None;
+        }
+        *count += 1;
+        Some(Seat {
+            seats: self.clone(),
+            user_id: user_id.to_owned(),
+        })
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        let mut open = self.seats.open.lock().expect("inbox seats lock");
+        if let Some(count) = open.get_mut(&self.user_id) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
 
 pub async fn inbox_socket(
     State(state): State<AppState>,
@@ -63,6 +112,16 @@ pub async fn inbox_socket(
             .into_response()
         }
     };
+    let Some(seat) = state.inbox_seats.take(&user.id) else {
+        return Problem::rate_limited(
+            format!(
+                "you already have {} live inboxes open: close a tab and try again",
+                state.inbox_seats.max_per_person
+            ),
+            5,
+        )
+        .into_response();
+    };
     // Only the session cookie is kept, to re-check the session later.
     let mut session = HeaderMap::new();
     for cookie in headers.get_all(header::COOKIE) {
@@ -73,6 +132,7 @@ pub async fn inbox_socket(
         feed: state.inbox_feed,
         user,
         session,
+        _seat: seat,
     };
     upgrade
         // Small buffers: a thousand idle inboxes should cost little memory.
@@ -89,6 +149,8 @@ struct Connection {
     user: User,
     /// The request's cookies, to see whether the session still holds.
     session: HeaderMap,
+    /// Held for as long as the connection is open.
+    _seat: Seat,
 }
 
 /// Why a connection ended early; the socket is simply dropped.
@@ -116,6 +178,10 @@ impl Connection {
                         send(&mut socket, Message::Text(change.json.clone())).await
                     }
                     Ok(FeedItem::Resync) => self.resync(&mut socket, &mut shown_up_to, false).await,
+                    Ok(FeedItem::SessionsEnded(user_id)) if user_id == self.user.id => {
+                        self.recheck_session(&mut socket, &mut shown_up_to).await
+                    }
+                    Ok(FeedItem::SessionsEnded(_)) => continue,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, user = %self.user.email, "live inbox fell behind");
                         self.resync(&mut socket, &mut shown_up_to, true).await
@@ -171,8 +237,20 @@ impl Connection {
     }
 
     /// Keeps the connection visibly alive, and ends it when the session has
-    /// (sign-out, expiry, deactivation); a changed role gets a new snapshot.
+    /// (sign-out, expiry).
     async fn heartbeat(
+        &mut self,
+        socket: &mut WebSocket,
+        shown_up_to: &mut i64,
+    ) -> Result<(), Gone> {
+        self.recheck_session(socket, shown_up_to).await?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        send_event(socket, &InboxEvent::Heartbeat { now_ms }).await
+    }
+
+    /// Ends the connection when its session has ended (sign-out, expiry,
+    /// deactivation, "end sessions"); a changed role gets a new snapshot.
+    async fn recheck_session(
         &mut self,
         socket: &mut WebSocket,
         shown_up_to: &mut i64,
@@ -190,8 +268,7 @@ impl Connection {
             // The database is briefly unavailable: keep the connection.
             Err(error) => tracing::warn!(%error, "cannot re-check a live inbox's session"),
         }
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        send_event(socket, &InboxEvent::Heartbeat { now_ms }).await
+        Ok(())
     }
 }
 

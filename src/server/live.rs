@@ -37,6 +37,11 @@ pub enum LiveEvent {
     /// A webhook message was queued by hand here (a test event, a
     /// redelivery): wakes this process's webhook worker.
     WebhookQueued,
+    /// This API key (an id) was revoked: its parked waits answer now.
+    KeyRevoked(String),
+    /// Every session of this person (a user id) was ended: deactivation or
+    /// "end sessions". Their open inboxes re-check and close.
+    SessionsEnded(String),
     /// Events may have been missed (the link to the other instances was lost
     /// and is back): every subscriber re-reads what it cares about.
     Resync,

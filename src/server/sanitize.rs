@@ -90,10 +90,13 @@ fn policy() -> &'static Builder<'static> {
             )
             // Links may leave for the web; images may only be inline data.
             .url_schemes(["http", "https", "mailto", "data"].into_iter().collect())
-            .attribute_filter(|element, attribute, value| match (element, attribute) {
-                ("img", "src") if !value.starts_with("data:image/") => None,
-                ("a", "href") if value.trim_start().starts_with("data:") => None,
-                _ => Some(value.into()),
+            .attribute_filter(|element, attribute, value| {
+                let allowed = match (element, attribute) {
+                    ("img", "src") => is_inline_raster_image(value),
+                    ("a", "href") => scheme(value).is_some_and(|s| s != "data"),
+                    _ => true,
+                };
+                allowed.then(|| value.into())
             })
             .url_relative(UrlRelative::Deny)
             .link_rel(Some("noopener noreferrer"))
@@ -101,6 +104,44 @@ fn policy() -> &'static Builder<'static> {
             .strip_comments(true);
         builder
     })
+}
+
+/// Image types an `img` may carry inline. Not SVG: it is a document that can
+/// hold script and links of its own.
+const INLINE_IMAGE_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+];
+
+/// A URL's scheme as a browser reads it: entities are already decoded by the
+/// HTML parser, and the URL parser drops tabs and newlines and lowercases,
+/// so `DATA:`, `da&#9;ta:` and ` data:` are all `data`. None for a relative
+/// or unparsable URL.
+fn scheme(value: &str) -> Option<String> {
+    reqwest::Url::parse(value)
+        .ok()
+        .map(|url| url.scheme().to_owned())
+}
+
+/// Whether an image source is a `data:` URL of a raster image type.
+fn is_inline_raster_image(value: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(value) else {
+        return false;
+    };
+    if url.scheme() != "data" {
+        return false;
+    }
+    let mime = url
+        .path()
+        .split([';', ','])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    INLINE_IMAGE_TYPES.contains(&mime.as_str())
 }
 
 /// Sanitizes an agent's HTML preview for storage and display.
@@ -174,5 +215,37 @@ mod tests {
         );
         let data_link = sanitize_preview("<a href=\"data:text/html,<script>x</script>\">d</a>");
         assert!(!data_link.contains("data:"), "{data_link}");
+    }
+
+    #[test]
+    fn data_urls_are_for_raster_images_only_however_they_are_spelled() {
+        for link in [
+            "<a href=\"DATA:text/html,<script>x</script>\">d</a>",
+            "<a href=\"da&#9;ta:text/html,x\">d</a>",
+            "<a href=\"da&#x0A;ta:text/html,x\">d</a>",
+            "<a href=\" data:text/html,x\">d</a>",
+            "<a href=\"Data:image/png;base64,iVBORw0KGgo=\">d</a>",
+        ] {
+            let clean = sanitize_preview(link);
+            assert!(!clean.contains("href"), "{link} gave {clean}");
+        }
+        for image in [
+            "<img src=\"data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=\">",
+            "<img src=\"DATA:IMAGE/SVG+XML,<svg onload=alert(1)>\">",
+            "<img src=\"data:text/html,<script>x</script>\">",
+            "<img src=\"da&#9;ta:image/svg+xml,<svg/>\">",
+            "<img src=\"data:,plain\">",
+            "<img src=\"https://tracker.example/p.png\">",
+        ] {
+            let clean = sanitize_preview(image);
+            assert!(!clean.contains("src"), "{image} gave {clean}");
+        }
+        for image in [
+            "<img src=\"DATA:image/PNG;base64,iVBORw0KGgo=\">",
+            "<img src=\"data:image/jpeg;base64,/9j/4AAQ\">",
+        ] {
+            let clean = sanitize_preview(image);
+            assert!(clean.contains("src="), "{image} gave {clean}");
+        }
     }
 }

@@ -3,22 +3,24 @@
 //! the store announces on the event hub once it has committed.
 
 use crate::model::{
-    ActionKind, Approval, ApprovalChange, ApprovalPage, InboxData, Status, Title, ValidationError,
-    Verdict,
+    refuse_deceptive, ActionKind, Approval, ApprovalChange, ApprovalPage, ApprovalSummary,
+    HistoryPage, InboxData, Status, Title, ValidationError, Verdict,
 };
-use crate::server::auth::LoginThrottle;
 use crate::server::config::Config;
 use crate::server::ids;
-use crate::server::live::{LiveEvent, LiveHub};
+use crate::server::live::LiveHub;
+use crate::server::password::PasswordChecks;
+use crate::server::rate_limit::RateLimiter;
 use crate::server::sanitize::sanitize_preview;
+use crate::server::signin_throttle::SigninThrottle;
 use crate::server::store::{
-    ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApiKey, NewApproval, NewUser, Order,
-    Role, Store, StoreError, Transition, TransitionOutcome, User,
+    ApiKey, ApprovalFilter, ApprovalRecord, FirstUser, InsertOutcome, NewApiKey, NewApproval,
+    NewUser, Order, Role, Store, StoreError, Transition, TransitionOutcome, User,
 };
+use crate::server::wait_room::{WaitRoom, Woke};
 use chrono::{DateTime, TimeZone, Utc};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -26,6 +28,10 @@ pub enum ServiceError {
     Invalid(ValidationError),
     #[error("no active approver has the email {0:?}")]
     UnknownApprover(String),
+    #[error("no one has the email {0:?}")]
+    UnknownUser(String),
+    #[error("this API key was revoked while the request waited")]
+    KeyRevoked,
     #[error("this Idempotency-Key was already used with a different request body")]
     IdempotencyMismatch,
     #[error("no such approval")]
@@ -36,8 +42,15 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
-    #[error("too many failed sign-ins for this account: try again in {} min", .0.div_ceil(60))]
-    RateLimited(u64),
+    /// Too many requests of one kind from one caller.
+    #[error("{detail}")]
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// The server is at capacity for this kind of work right now.
+    #[error("the server is busy checking other sign-ins: try again in a moment")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,6 +71,9 @@ fn already_decided_detail(approval: &Approval) -> String {
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// How long a setup link works.
+const SETUP_LINK_HOURS: i64 = 24;
+
 /// The most pending approvals an inbox shows at once, oldest first.
 pub const INBOX_LIMIT: i64 = 500;
 
@@ -76,9 +92,11 @@ pub struct Service {
     store: Arc<dyn Store>,
     hub: LiveHub,
     config: Config,
-    login_throttle: LoginThrottle,
-    /// SHA-256 of the first-start setup token, while one is open.
-    setup_token_hash: Mutex<Option<String>>,
+    signin_throttle: SigninThrottle,
+    password_checks: PasswordChecks,
+    waits: Arc<WaitRoom>,
+    /// Per API key: how fast it may create approvals.
+    creates: RateLimiter,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -92,11 +110,13 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 impl Service {
     pub fn new(store: Arc<dyn Store>, hub: LiveHub, config: Config) -> Self {
         Self {
+            signin_throttle: SigninThrottle::new(config.signin_address_limit),
+            password_checks: PasswordChecks::for_this_machine(),
+            waits: WaitRoom::new(config.max_waits_per_key),
+            creates: RateLimiter::new(config.create_rate),
             store,
             hub,
             config,
-            login_throttle: LoginThrottle::default(),
-            setup_token_hash: Mutex::new(None),
         }
     }
 
@@ -117,8 +137,18 @@ impl Service {
         self.hub.begin_shutdown();
     }
 
-    pub fn login_throttle(&self) -> &LoginThrottle {
-        &self.login_throttle
+    pub fn signin_throttle(&self) -> &SigninThrottle {
+        &self.signin_throttle
+    }
+
+    pub fn password_checks(&self) -> &PasswordChecks {
+        &self.password_checks
+    }
+
+    /// Routes changes to the parked waits they concern (runs for the life
+    /// of the server).
+    pub async fn run_wait_room(self: Arc<Self>) {
+        self.waits.clone().run(self.hub.clone()).await
     }
 
     fn to_approval(&self, record: ApprovalRecord) -> Approval {
@@ -144,6 +174,24 @@ impl Service {
         }
     }
 
+    fn to_summary(record: ApprovalRecord) -> ApprovalSummary {
+        ApprovalSummary {
+            id: record.id,
+            status: record.status,
+            title: record.title,
+            action: record.action,
+            agent: record.agent_name,
+            approver: record.approver_email,
+            reason: record.reason,
+            decided_by: record.decided_by_email,
+            decided_at: record.decided_at.map(from_ms),
+            created_at: from_ms(record.created_at),
+            expires_at: from_ms(record.expires_at),
+            body_bytes: record.body_bytes.max(0) as u64,
+            data_bytes: record.data_bytes.max(0) as u64,
+        }
+    }
+
     // ----- accounts ------------------------------------------------------
 
     pub async fn create_user(
@@ -160,19 +208,66 @@ impl Service {
             .map_err(conflict_to_message)
     }
 
-    /// At first start, with no accounts yet: a one-time token for the setup
-    /// link that creates the first admin from the browser.
+    /// Switches a person off (their sessions end at once, and their open
+    /// inboxes close within a second) or on again.
+    pub async fn set_user_active(&self, email: &str, active: bool) -> ServiceResult<User> {
+        let email = normalize_email(email);
+        let user = self
+            .store
+            .set_user_active(&email, active, now_ms())
+            .await
+            .map_err(|error| match error {
+                StoreError::Conflict(why) => ServiceError::Conflict(why),
+                other => other.into(),
+            })?
+            .ok_or_else(|| ServiceError::UnknownUser(email.clone()))?;
+        Ok(user)
+    }
+
+    /// Ends every session of a person ("sign out everywhere"); returns how
+    /// many there were.
+    pub async fn end_sessions(&self, email: &str) -> ServiceResult<u64> {
+        let email = normalize_email(email);
+        self.store
+            .end_sessions(&email, now_ms())
+            .await?
+            .ok_or(ServiceError::UnknownUser(email))
+    }
+
+    /// API keys revoked after `since` (a value this returned before): (key
+    /// id, the new `since`).
+    pub async fn keys_revoked_since(&self, since: i64) -> ServiceResult<Vec<(String, i64)>> {
+        Ok(self.store.keys_revoked_since(since).await?)
+    }
+
+    /// People whose sessions were ended after `since` (a value this
+    /// returned before): (user id, the new `since`).
+    pub async fn sessions_ended_since(&self, since: i64) -> ServiceResult<Vec<(String, i64)>> {
+        Ok(self.store.sessions_ended_since(since).await?)
+    }
+
+    /// With no accounts yet: a one-time token for a setup link that creates
+    /// the first admin from the browser (valid for a day, on every
+    /// instance). None once an account exists.
     pub async fn open_first_start_setup(&self) -> ServiceResult<Option<String>> {
         if self.store.has_users().await? {
             return Ok(None);
         }
         let token = ids::new_session_token();
-        *self.setup_token_hash.lock().expect("setup token lock") =
-            Some(ids::sha256_hex(token.as_bytes()));
-        Ok(Some(token))
+        let expires_at = now_ms() + SETUP_LINK_HOURS * 3_600_000;
+        let kept = self
+            .store
+            .create_setup_token(&ids::sha256_hex(token.as_bytes()), expires_at)
+            .await?;
+        Ok(kept.then_some(token))
     }
 
-    /// Creates the first admin through the setup link. The token works once,
+    /// The address of the setup page for `token`.
+    pub fn setup_link(&self, token: &str) -> String {
+        format!("{}/setup?token={token}", self.config.public_url)
+    }
+
+    /// Creates the first admin through a setup link. The token works once,
     /// and only while there is no account at all.
     pub async fn setup_first_admin(
         &self,
@@ -181,24 +276,31 @@ impl Service {
         name: Option<&str>,
         password: &str,
     ) -> ServiceResult<User> {
-        let expected = self
-            .setup_token_hash
-            .lock()
-            .expect("setup token lock")
-            .clone();
-        if expected.as_deref() != Some(ids::sha256_hex(token.as_bytes()).as_str()) {
-            return Err(ServiceError::Forbidden(
-                "this setup link is not valid: use the one printed at start, or \
-                 `holdpoint admin create-user`"
+        let invalid_link = || {
+            ServiceError::Forbidden(
+                "this setup link is not valid (used, expired or mistyped): get a new one with \
+                 `holdpoint admin setup-link`, or use `holdpoint admin create-user`"
                     .to_owned(),
-            ));
+            )
+        };
+        let token_hash = ids::sha256_hex(token.as_bytes());
+        // Checked before the (slow, on purpose) password hashing, so a
+        // made-up token costs the server nothing.
+        if !self.store.setup_token_live(&token_hash, now_ms()).await? {
+            return Err(invalid_link());
         }
         let user = new_user(email, name, password, Role::Admin).await?;
-        let created = self.store.create_first_user(user).await?;
-        *self.setup_token_hash.lock().expect("setup token lock") = None;
-        created.ok_or_else(|| {
-            ServiceError::Conflict("Holdpoint is already set up: sign in instead".to_owned())
-        })
+        match self
+            .store
+            .create_first_user(user, &token_hash, now_ms())
+            .await?
+        {
+            FirstUser::Created(user) => Ok(user),
+            FirstUser::InvalidToken => Err(invalid_link()),
+            FirstUser::AlreadySetUp => Err(ServiceError::Conflict(
+                "Holdpoint is already set up: sign in instead".to_owned(),
+            )),
+        }
     }
 
     /// Creates an API key, with a webhook endpoint when a URL is given;
@@ -217,6 +319,7 @@ impl Service {
                 "a key name is 1-100 characters on one line",
             ));
         }
+        refuse_deceptive(name, "the key name", "invalid_name").map_err(ServiceError::Invalid)?;
         let default_approver_id = match default_approver_email {
             Some(email) => Some(self.approver_id(email).await?),
             None => None,
@@ -256,6 +359,10 @@ impl Service {
     }
 
     async fn approver_id(&self, email: &str) -> ServiceResult<String> {
+        let email_ok = plausible_email(&normalize_email(email));
+        if !email_ok {
+            return Err(ServiceError::UnknownApprover(email.to_owned()));
+        }
         match self.store.user_by_email(&normalize_email(email)).await? {
             Some((user, _)) if user.active => Ok(user.id),
             _ => Err(ServiceError::UnknownApprover(email.to_owned())),
@@ -273,6 +380,16 @@ impl Service {
         request: CreateApproval,
         idempotency: Option<(String, String)>,
     ) -> ServiceResult<(Approval, bool)> {
+        self.creates
+            .take(&key.id)
+            .map_err(|retry_after_secs| ServiceError::RateLimited {
+                detail: format!(
+                    "this API key is creating approvals faster than {}/s (bursts of {}): \
+                     slow down",
+                    self.config.create_rate.per_second, self.config.create_rate.burst
+                ),
+                retry_after_secs,
+            })?;
         let approver_id = match &request.approver_email {
             Some(email) => Some(self.approver_id(email).await?),
             None => key.default_approver_id.clone(),
@@ -308,8 +425,18 @@ impl Service {
         }
     }
 
+    /// The stored approval with this id, if `id` has the shape of one (a
+    /// malformed id is not looked up: it cannot exist, and a NUL byte is
+    /// an error to PostgreSQL, not a miss).
+    async fn stored_approval(&self, id: &str) -> ServiceResult<Option<ApprovalRecord>> {
+        if !ids::is_id("apr", id) {
+            return Ok(None);
+        }
+        Ok(self.store.approval(id).await?)
+    }
+
     async fn record_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<ApprovalRecord> {
-        match self.store.approval(id).await? {
+        match self.stored_approval(id).await? {
             // Another key's approval is indistinguishable from a missing one.
             Some(record) if record.api_key_id == key.id => Ok(record),
             _ => Err(ServiceError::NotFound),
@@ -321,42 +448,38 @@ impl Service {
     }
 
     /// Waits until the approval leaves `pending` or `timeout` passes, woken
-    /// by the hub rather than by polling the database.
+    /// by changes of this approval only, rather than by polling the
+    /// database. A key may park at most the configured number of waits.
     pub async fn wait_for_key(
         &self,
         key: &ApiKey,
         id: &str,
         timeout: Duration,
     ) -> ServiceResult<Approval> {
-        // Subscribe before reading, so a decision between the two is not missed.
-        let mut events = self.hub.subscribe();
+        // Park before reading, so a decision between the two is not missed.
+        let mut parked =
+            self.waits
+                .park(&key.id, id)
+                .map_err(|full| ServiceError::RateLimited {
+                    detail: format!(
+                        "this API key already has {} waits parked: finish some, or use a webhook",
+                        full.limit
+                    ),
+                    retry_after_secs: 1,
+                })?;
         let mut record = self.record_for_key(key, id).await?;
         let deadline = tokio::time::Instant::now() + timeout;
         while record.status == Status::Pending {
-            let woken = tokio::time::timeout_at(deadline, async {
-                loop {
-                    tokio::select! {
-                        // Shutting down: answer with the state as it is; the
-                        // agent polls again (on another instance, or after
-                        // the restart).
-                        _ = self.hub.closed() => return false,
-                        event = events.recv() => match event {
-                            Ok(LiveEvent::Approval(event)) if event.approval_id == id => {
-                                return true
-                            }
-                            Ok(LiveEvent::Approval(_) | LiveEvent::WebhookQueued) => continue,
-                            Ok(LiveEvent::Resync) => return true,
-                            // Missed events: re-read to be sure.
-                            Err(RecvError::Lagged(_)) => return true,
-                            Err(RecvError::Closed) => return false,
-                        },
-                    }
-                }
-            })
-            .await;
-            match woken {
-                Ok(true) => record = self.record_for_key(key, id).await?,
-                _ => break,
+            tokio::select! {
+                // Shutting down: answer with the state as it is; the agent
+                // polls again (on another instance, or after the restart).
+                _ = self.hub.closed() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                woke = parked.woken() => match woke {
+                    Woke::Changed => record = self.record_for_key(key, id).await?,
+                    // Revoked while waiting: the agent is told at once.
+                    Woke::KeyRevoked => return Err(ServiceError::KeyRevoked),
+                },
             }
         }
         Ok(self.to_approval(record))
@@ -378,6 +501,19 @@ impl Service {
 
     /// Fetches one more than `limit` to learn whether a next page exists.
     async fn page(&self, filter: ApprovalFilter, limit: i64) -> ServiceResult<ApprovalPage> {
+        let (records, next_cursor) = self.records_page(filter, limit).await?;
+        Ok(ApprovalPage {
+            items: records.into_iter().map(|r| self.to_approval(r)).collect(),
+            next_cursor,
+        })
+    }
+
+    /// The records of one page and the cursor of the next, if there is one.
+    async fn records_page(
+        &self,
+        filter: ApprovalFilter,
+        limit: i64,
+    ) -> ServiceResult<(Vec<ApprovalRecord>, Option<String>)> {
         let mut records = self.store.approvals(&filter).await?;
         let next_cursor = if records.len() as i64 > limit {
             records.truncate(limit as usize);
@@ -385,10 +521,7 @@ impl Service {
         } else {
             None
         };
-        Ok(ApprovalPage {
-            items: records.into_iter().map(|r| self.to_approval(r)).collect(),
-            next_cursor,
-        })
+        Ok((records, next_cursor))
     }
 
     pub async fn cancel(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
@@ -423,18 +556,21 @@ impl Service {
     }
 
     pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
-        match self.store.approval(id).await? {
+        match self.stored_approval(id).await? {
             Some(record) if can_see(user, &record) => Ok(self.to_approval(record)),
             _ => Err(ServiceError::NotFound),
         }
     }
 
-    /// Pending approvals this person may decide, oldest first.
-    pub async fn inbox(&self, user: &User, limit: i64) -> ServiceResult<Vec<Approval>> {
+    /// Pending approvals this person may decide, oldest first, without
+    /// their previews and data (the card on screen loads its own).
+    pub async fn inbox(&self, user: &User, limit: i64) -> ServiceResult<Vec<ApprovalSummary>> {
         let mut filter = ApprovalFilter::new(Order::OldestFirst, limit);
         filter.statuses = vec![Status::Pending];
         filter.visible_to = Self::visibility(user);
-        Ok(self.page(filter, limit).await?.items)
+        filter.with_content = false;
+        let records = self.store.approvals(&filter).await?;
+        Ok(records.into_iter().map(Self::to_summary).collect())
     }
 
     /// What the inbox page and a live inbox's snapshot show: everything
@@ -442,12 +578,15 @@ impl Service {
     /// decided.
     pub async fn inbox_data(&self, user: &User) -> ServiceResult<InboxData> {
         let approvals = self.inbox(user, INBOX_LIMIT).await?;
-        let latest = self.history(user, None, None, 1).await?;
+        let mut latest = Self::decided_filter(user, 1);
+        latest.with_content = false;
+        let latest = self.store.approvals(&latest).await?;
         Ok(InboxData {
             approvals,
-            last_decided_at: latest.items.first().and_then(|a| a.decided_at),
+            last_decided_at: latest.first().and_then(|a| a.decided_at).map(from_ms),
             viewer_email: user.email.clone(),
             now_ms: now_ms(),
+            shown: None,
         })
     }
 
@@ -464,30 +603,42 @@ impl Service {
             let decided_by_name = record.decided_by_name.clone();
             let change = ApprovalChange {
                 seq,
-                approval: self.to_approval(record),
+                approval: Self::to_summary(record),
                 decided_by_name,
             };
             (change, approver_id)
         }))
     }
 
-    /// Decided approvals this person may see, newest first.
+    /// Decided approvals this person may see, newest first, without their
+    /// previews and data.
     pub async fn history(
         &self,
         user: &User,
         text_contains: Option<String>,
         cursor: Option<String>,
         limit: i64,
-    ) -> ServiceResult<ApprovalPage> {
-        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit + 1);
+    ) -> ServiceResult<HistoryPage> {
+        let mut filter = Self::decided_filter(user, limit + 1);
+        filter.text_contains = text_contains;
+        filter.after = cursor;
+        filter.with_content = false;
+        let (records, next_cursor) = self.records_page(filter, limit).await?;
+        Ok(HistoryPage {
+            items: records.into_iter().map(Self::to_summary).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Decided approvals this person may see, newest first.
+    fn decided_filter(user: &User, limit: i64) -> ApprovalFilter {
+        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit);
         filter.statuses = Status::ALL
             .into_iter()
             .filter(|s| s.is_terminal())
             .collect();
         filter.visible_to = Self::visibility(user);
-        filter.text_contains = text_contains;
-        filter.after = cursor;
-        self.page(filter, limit).await
+        filter
     }
 
     pub async fn decide(&self, user: &User, id: &str, verdict: Verdict) -> ServiceResult<Approval> {
@@ -524,6 +675,17 @@ pub fn may_see(user: &User, approver_id: Option<&str>) -> bool {
     user.role == Role::Admin || approver_id.is_none_or(|id| id == user.id)
 }
 
+/// Whether a (normalized) email could be an account's: something@something,
+/// on one line, of a sane length. Anything else is refused before it
+/// reaches the database.
+pub fn plausible_email(email: &str) -> bool {
+    email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+}
+
 /// Emails are stored, and looked up, in this form: the stores compare them
 /// exactly, so every way in (accounts, sign-in, routing) must agree on it.
 pub fn normalize_email(raw: &str) -> String {
@@ -538,10 +700,7 @@ async fn new_user(
     role: Role,
 ) -> ServiceResult<NewUser> {
     let email = normalize_email(email);
-    let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
-    });
-    if !valid_email {
+    if !plausible_email(&email) {
         return Err(invalid(
             "invalid_email",
             format!("{email:?} is not an email address"),
@@ -558,9 +717,17 @@ async fn new_user(
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default())
         .to_owned();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_name",
+            "a name is at most 100 characters on one line",
+        ));
+    }
+    refuse_deceptive(&name, "the name", "invalid_name").map_err(ServiceError::Invalid)?;
+    refuse_deceptive(&email, "the email", "invalid_email").map_err(ServiceError::Invalid)?;
     Ok(NewUser {
         id: ids::new_id("usr", now_ms()),
-        password_hash: crate::server::auth::hash_password(password).await,
+        password_hash: crate::server::password::hash_password(password).await,
         email,
         name,
         role,

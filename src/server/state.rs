@@ -1,6 +1,7 @@
 //! The state every handler and server function sees.
 
 use crate::server::inbox_feed::InboxFeed;
+use crate::server::inbox_socket::InboxSeats;
 use crate::server::service::Service;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -12,6 +13,8 @@ pub struct AppState {
     pub service: Arc<Service>,
     /// What live inboxes hear (see `inbox_socket`).
     pub inbox_feed: InboxFeed,
+    /// How many live inboxes each person has open here.
+    pub inbox_seats: InboxSeats,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -85,6 +85,49 @@ impl InboxSocket {
         }
     }
 
+    /// Reads past any events until the server closes the connection;
+    /// returns the close code. Panics when no close comes within `within`.
+    pub async fn close_code(&mut self, within: Duration) -> u16 {
+        use futures_util::StreamExt;
+        let closed = async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Close(frame))) => {
+                        return frame.map_or(1005, |f| u16::from(f.code))
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => panic!("live inbox error: {error}"),
+                    None => panic!("the connection ended without a close frame"),
+                }
+            }
+        };
+        tokio::time::timeout(within, closed)
+            .await
+            .unwrap_or_else(|_| panic!("the server did not close the inbox within {within:?}"))
+    }
+
+    /// The next message as the server sent it (its JSON text); panics
+    /// after 15 s, or if the server closed the connection.
+    pub async fn next_text(&mut self) -> String {
+        use futures_util::StreamExt;
+        let text = async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Text(text))) => return text.to_string(),
+                    Some(Ok(Message::Close(frame))) => {
+                        panic!("the server closed the inbox: {frame:?}")
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(error)) => panic!("live inbox error: {error}"),
+                    None => panic!("the live inbox connection ended"),
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, text)
+            .await
+            .expect("no message within 15 s")
+    }
+
     /// The next event, waiting as long as it takes (the benchmark's clock
     /// runs outside).
     pub async fn next_event_unbounded(&mut self) -> InboxEvent {

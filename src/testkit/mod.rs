@@ -19,6 +19,9 @@ pub struct Server {
     /// What the server printed on stdout before it listened.
     pub startup: Vec<String>,
     pub child: Child,
+    /// Everything it has written to stderr so far (its log), which is also
+    /// passed on to the test's own stderr.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -46,9 +49,19 @@ impl Server {
         let mut child = holdpoint(bin, database_url, env)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start holdpoint");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let kept = log.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("{line}");
+                kept.lock().expect("log lock").push(line);
+            }
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut startup = Vec::new();
@@ -69,7 +82,13 @@ impl Server {
             base_url,
             startup,
             child,
+            log,
         }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
     }
 
     pub fn url(&self, path: &str) -> String {

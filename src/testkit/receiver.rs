@@ -64,20 +64,31 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
+    /// A plain-HTTP receiver on a free loopback port.
     pub async fn start() -> Receiver {
-        let shared = Arc::new(Shared::default());
-        let app = Router::new()
-            .route("/{*path}", post(receive))
-            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
+        Self::serve(listener, format!("http://{addr}"))
+    }
+
+    /// A receiver on any listener (the TLS tests wrap a TCP listener in
+    /// TLS), reached at `base_url`.
+    pub fn serve<L>(listener: L, base_url: String) -> Receiver
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let shared = Arc::new(Shared::default());
+        let app = Router::new()
+            .route("/{*path}", post(receive))
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Receiver {
-            base_url: format!("http://{addr}"),
+            base_url,
             shared,
             task,
         }

@@ -13,6 +13,8 @@ pub struct Problem {
     pub detail: String,
     /// Extension members added to the body (e.g. the approval on a 409).
     pub extra: Option<(&'static str, serde_json::Value)>,
+    /// Seconds for the `Retry-After` header (429, 503).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -22,6 +24,15 @@ impl Problem {
             code,
             detail: detail.into(),
             extra: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 429 `rate_limited`, to be retried after `secs`.
+    pub fn rate_limited(detail: impl Into<String>, secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
         }
     }
 
@@ -46,6 +57,10 @@ impl From<ServiceError> for Problem {
         match error {
             ServiceError::Invalid(invalid) => invalid.into(),
             ServiceError::UnknownApprover(_) => Problem::unprocessable("unknown_approver", detail),
+            ServiceError::UnknownUser(_) => Problem::unprocessable("unknown_user", detail),
+            ServiceError::KeyRevoked => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid_api_key", detail)
+            }
             ServiceError::IdempotencyMismatch => {
                 Problem::unprocessable("idempotency_key_reused", detail)
             }
@@ -62,9 +77,13 @@ impl From<ServiceError> for Problem {
             },
             ServiceError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
             ServiceError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            ServiceError::RateLimited(_) => {
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
-            }
+            ServiceError::RateLimited {
+                retry_after_secs, ..
+            } => Problem::rate_limited(detail, retry_after_secs),
+            ServiceError::Busy { retry_after_secs } => Problem {
+                retry_after_secs: Some(retry_after_secs),
+                ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail)
+            },
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in REST handler");
                 Problem::new(
@@ -97,6 +116,9 @@ impl IntoResponse for Problem {
         );
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // The unread rest of the body is still on the wire: the client

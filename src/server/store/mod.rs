@@ -184,8 +184,13 @@ pub struct ApprovalRecord {
     pub agent_name: String,
     pub status: Status,
     pub title: String,
+    /// Empty when read by a filter without content.
     pub body_html: String,
+    /// `{}` when read by a filter without content.
     pub data_json: String,
+    /// The stored sizes, in bytes, with or without the content.
+    pub body_bytes: i64,
+    pub data_bytes: i64,
     pub action: Option<String>,
     pub approver_id: Option<String>,
     pub approver_email: Option<String>,
@@ -210,6 +215,16 @@ pub struct NewApproval {
     pub expires_at: i64,
     /// The agent's Idempotency-Key and a hash of the request it came with.
     pub idempotency: Option<(String, String)>,
+}
+
+/// What became of a first-start setup.
+#[derive(Debug)]
+pub enum FirstUser {
+    Created(User),
+    /// No live token has this hash (never issued, spent, or expired).
+    InvalidToken,
+    /// Someone got there first: an account exists.
+    AlreadySetUp,
 }
 
 #[derive(Debug)]
@@ -261,6 +276,9 @@ pub struct ApprovalFilter {
     pub after: Option<String>,
     pub order: Order,
     pub limit: i64,
+    /// Whether to read the preview and the data (lists that show neither
+    /// read only their sizes).
+    pub with_content: bool,
 }
 
 impl ApprovalFilter {
@@ -273,6 +291,7 @@ impl ApprovalFilter {
             after: None,
             order,
             limit,
+            with_content: true,
         }
     }
 }
@@ -280,9 +299,19 @@ impl ApprovalFilter {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
-    /// Creates the user only if there is no user at all yet (first-start
-    /// setup); None when someone else got there first.
-    async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>>;
+    /// Keeps a one-time setup token (its hash) until `expires_at`; false,
+    /// keeping nothing, when an account already exists.
+    async fn create_setup_token(&self, token_hash: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Whether a live (unspent, unexpired) setup token has this hash.
+    async fn setup_token_live(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    /// Creates the first user with a live setup token, atomically: the
+    /// token is spent, and every other one with it.
+    async fn create_first_user(
+        &self,
+        user: NewUser,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<FirstUser>;
     async fn has_users(&self) -> StoreResult<bool>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
 
@@ -295,6 +324,20 @@ pub trait Store: Send + Sync + 'static {
     /// The active user behind an unexpired session.
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Switches the person with this email on or off; switching off ends
+    /// every session of theirs in the same transaction. None when there is
+    /// no such person; `Conflict` when it would leave no active admin.
+    async fn set_user_active(
+        &self,
+        email: &str,
+        active: bool,
+        at: i64,
+    ) -> StoreResult<Option<User>>;
+    /// Ends every session of the person with this email; how many there
+    /// were, or None when there is no such person.
+    async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>>;
+    /// People whose sessions were ended after `since`: (user id, when).
+    async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
 
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
     /// An unrevoked key by the SHA-256 of its secret.
@@ -302,6 +345,8 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes the unrevoked key with this name; false when there is none.
     async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
     async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys revoked after `since`: (key id, when).
+    async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
 
     /// Points the key's endpoint at `endpoint.url`, or creates the endpoint
     /// (with `endpoint.secret`) when it has none; true when created.

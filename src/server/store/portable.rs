@@ -11,8 +11,12 @@
 //! - `announce_in(tx, event)`: inside the transaction of a change
 //!   (PostgreSQL sends NOTIFY there, delivered to every instance at commit);
 //! - `announce_after(event)`: after the commit (SQLite publishes in-process);
-//! - `serialize_first_user(tx)`: makes first-start setup race-free
-//!   (SQLite's single writer already is; PostgreSQL takes a lock);
+//! - `serialize_account_changes(tx)`: makes account changes that check
+//!   other accounts (first-start setup, not deactivating the last admin)
+//!   race-free (SQLite's single writer already is; PostgreSQL takes a lock);
+//! - `push_text_matches(query, needle)`: a subquery of the ids of approvals
+//!   whose title or reason holds the needle, through each backend's text
+//!   index (FTS5 trigram on SQLite, pg_trgm on PostgreSQL);
 //! - `CLAIM_ROWS`: the clause that lets one instance claim due rows without
 //!   waiting on another (empty on SQLite, `FOR UPDATE SKIP LOCKED` on
 //!   PostgreSQL);
@@ -22,14 +26,29 @@
 //!   left by a dead run of this very process (SQLite: the only process).
 
 /// Selects an approval with the names joined in; callers add the WHERE.
-pub(super) const SELECT_APPROVAL: &str = "SELECT a.id, a.api_key_id, k.name AS agent_name,
-        a.status, a.title, a.body_html, a.data_json, a.action, a.approver_id,
-        ap.email AS approver_email, a.reason, d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
-        a.created_at, a.expires_at
-    FROM approvals a
-    JOIN api_keys k ON k.id = a.api_key_id
-    LEFT JOIN users ap ON ap.id = a.approver_id
-    LEFT JOIN users d ON d.id = a.decided_by";
+/// `$content` is the preview and data columns: the stored ones, or empty
+/// stand-ins for lists that show neither (their sizes come either way).
+macro_rules! select_approval {
+    ($content:literal) => {
+        concat!(
+            "SELECT a.id, a.api_key_id, k.name AS agent_name, a.status, a.title, ",
+            $content,
+            ", CAST(octet_length(a.body_html) AS BIGINT) AS body_bytes,
+            CAST(octet_length(a.data_json) AS BIGINT) AS data_bytes,
+            a.action, a.approver_id, ap.email AS approver_email, a.reason,
+            d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
+            a.created_at, a.expires_at
+        FROM approvals a
+        JOIN api_keys k ON k.id = a.api_key_id
+        LEFT JOIN users ap ON ap.id = a.approver_id
+        LEFT JOIN users d ON d.id = a.decided_by"
+        )
+    };
+}
+
+pub(super) const SELECT_APPROVAL: &str = select_approval!("a.body_html, a.data_json");
+pub(super) const SELECT_APPROVAL_WITHOUT_CONTENT: &str =
+    select_approval!("'' AS body_html, '{}' AS data_json");
 
 /// `%needle%` for LIKE with `\` as the escape character, lowercased to be
 /// compared against `lower(column)`.
@@ -46,7 +65,9 @@ macro_rules! portable_store {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
         use crate::model::{DeliveryStatus, WebhookAttempt, WebhookEndpoint};
         use crate::server::live::ApprovalEvent;
-        use crate::server::store::portable::{like_pattern, SELECT_APPROVAL};
+        use crate::server::store::portable::{
+            like_pattern, SELECT_APPROVAL, SELECT_APPROVAL_WITHOUT_CONTENT,
+        };
         use sqlx::{QueryBuilder, Row};
 
         fn user_from_row(row: &$row) -> Result<User, sqlx::Error> {
@@ -71,6 +92,8 @@ macro_rules! portable_store {
                 title: row.try_get("title")?,
                 body_html: row.try_get("body_html")?,
                 data_json: row.try_get("data_json")?,
+                body_bytes: row.try_get("body_bytes")?,
+                data_bytes: row.try_get("data_bytes")?,
                 action: row.try_get("action")?,
                 approver_id: row.try_get("approver_id")?,
                 approver_email: row.try_get("approver_email")?,
@@ -259,6 +282,33 @@ macro_rules! portable_store {
             query.push(")");
         }
 
+        /// Deletes a person's sessions and notes when, for the instances
+        /// that watch for it (their open inboxes close). Returns how many.
+        async fn end_sessions_of(
+            tx: &mut $conn,
+            user_id: &str,
+            at: i64,
+        ) -> Result<u64, sqlx::Error> {
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Strictly after every earlier mark, whatever this machine's
+            // clock says: the watchers ask for marks after the last they saw.
+            sqlx::query(
+                "UPDATE users SET sessions_ended_at =
+                     (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
+                      SELECT MAX(sessions_ended_at) + 1 FROM users) AS marks)
+                 WHERE id = $2",
+            )
+                .bind(at)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(ended)
+        }
+
         fn is_unique_violation(error: &sqlx::Error) -> bool {
             matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
         }
@@ -283,20 +333,72 @@ macro_rules! portable_store {
                 }
             }
 
-            async fn create_first_user(&self, user: NewUser) -> StoreResult<Option<User>> {
+            async fn create_setup_token(
+                &self,
+                token_hash: &str,
+                expires_at: i64,
+            ) -> StoreResult<bool> {
                 let mut tx = self.writer.begin().await?;
-                self.serialize_first_user(&mut tx).await?;
-                let inserted = insert_user(
-                    "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
-                     SELECT $1, $2, $3, $4, $5, TRUE, $6
-                     WHERE NOT EXISTS (SELECT 1 FROM users)",
-                    &user,
+                self.serialize_account_changes(&mut tx).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO setup_tokens (token_hash, expires_at)
+                     SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM users)",
                 )
+                .bind(token_hash)
+                .bind(expires_at)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 tx.commit().await?;
-                Ok((inserted == 1).then(|| user.into_user()))
+                Ok(inserted == 1)
+            }
+
+            async fn setup_token_live(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM setup_tokens
+                                    WHERE token_hash = $1 AND expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(&self.reader)
+                .await?)
+            }
+
+            async fn create_first_user(
+                &self,
+                user: NewUser,
+                token_hash: &str,
+                now: i64,
+            ) -> StoreResult<FirstUser> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let has_users: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if has_users {
+                    return Ok(FirstUser::AlreadySetUp);
+                }
+                let live: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM setup_tokens
+                                    WHERE token_hash = $1 AND expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                if !live {
+                    return Ok(FirstUser::InvalidToken);
+                }
+                insert_user(
+                    "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
+                     VALUES ($1, $2, $3, $4, $5, TRUE, $6)",
+                    &user,
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(FirstUser::Created(user.into_user()))
             }
 
             async fn has_users(&self) -> StoreResult<bool> {
@@ -363,6 +465,88 @@ macro_rules! portable_store {
                 Ok(())
             }
 
+            async fn set_user_active(
+                &self,
+                email: &str,
+                active: bool,
+                at: i64,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let Some(row) = sqlx::query("SELECT * FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut user = user_from_row(&row)?;
+                if !active && user.active && user.role == Role::Admin {
+                    let other_admins: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
+                    )
+                    .bind(&user.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if other_admins == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "{email} is the last active admin: make someone else an admin first"
+                        )));
+                    }
+                }
+                sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+                    .bind(active)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if !active {
+                    end_sessions_of(&mut tx, &user.id, at).await?;
+                }
+                tx.commit().await?;
+                user.active = active;
+                Ok(Some(user))
+            }
+
+            async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>> {
+                let mut tx = self.writer.begin().await?;
+                let Some(user_id) = sqlx::query_scalar::<_, String>(
+                    "SELECT id FROM users WHERE email = $1",
+                )
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let ended = end_sessions_of(&mut tx, &user_id, at).await?;
+                tx.commit().await?;
+                Ok(Some(ended))
+            }
+
+            async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+                let rows = sqlx::query("SELECT id, revoked_at FROM api_keys WHERE revoked_at > $1")
+                    .bind(since)
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("revoked_at")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT id, sessions_ended_at FROM users WHERE sessions_ended_at > $1",
+                )
+                .bind(since)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("sessions_ended_at")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
             async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
                 let mut tx = self.writer.begin().await?;
                 let result = sqlx::query(
@@ -400,7 +584,12 @@ macro_rules! portable_store {
 
             async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
                 let result = sqlx::query(
-                    "UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+                    // Strictly after every earlier revocation, whatever this
+                    // machine's clock says: servers watch for later ones.
+                    "UPDATE api_keys SET revoked_at =
+                         (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
+                          SELECT MAX(revoked_at) + 1 FROM api_keys) AS marks)
+                     WHERE name = $2 AND revoked_at IS NULL",
                 )
                 .bind(at)
                 .bind(name)
@@ -484,7 +673,11 @@ macro_rules! portable_store {
             }
 
             async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>> {
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(SELECT_APPROVAL);
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(if filter.with_content {
+                    SELECT_APPROVAL
+                } else {
+                    SELECT_APPROVAL_WITHOUT_CONTENT
+                });
                 query.push(" WHERE 1 = 1");
                 if let Some(key) = &filter.api_key_id {
                     query.push(" AND a.api_key_id = ").push_bind(key.clone());
@@ -504,15 +697,18 @@ macro_rules! portable_store {
                         .push(")");
                 }
                 if let Some(needle) = &filter.text_contains {
-                    let pattern = like_pattern(needle);
-                    query.push(" AND (");
-                    let mut any = query.separated(" OR ");
-                    for column in ["a.title", "a.reason", "k.name"] {
-                        any.push(format!("lower({column}) LIKE "))
-                            .push_bind_unseparated(pattern.clone())
-                            .push_unseparated(" ESCAPE '\\'");
-                    }
-                    query.push(")");
+                    // The ids whose title or reason holds the needle (each
+                    // backend's own index), and those of agents whose name
+                    // does: an index drives the search, not a scan.
+                    query.push(" AND a.id IN (");
+                    <$store>::push_text_matches(&mut query, needle);
+                    query
+                        .push(
+                            " UNION ALL SELECT id FROM approvals WHERE api_key_id IN \
+                             (SELECT id FROM api_keys WHERE lower(name) LIKE ",
+                        )
+                        .push_bind(like_pattern(needle))
+                        .push(" ESCAPE '\\'))");
                 }
                 let (comparison, direction) = match filter.order {
                     Order::OldestFirst => (">", "ASC"),
@@ -650,12 +846,12 @@ macro_rules! portable_store {
 
             async fn key_webhooks(&self) -> StoreResult<Vec<KeyWebhook>> {
                 let rows = sqlx::query(
-                    "SELECT k.id AS key_id, k.name AS key_name, e.id, e.url, e.previous_until,
-                         e.disabled_at, e.disabled_reason, e.last_success_at, e.failure_streak,
-                         e.created_at
+                    "SELECT k.id AS key_id, k.name AS key_name, k.revoked_at, e.id, e.url,
+                         e.previous_until, e.disabled_at, e.disabled_reason, e.last_success_at,
+                         e.failure_streak, e.created_at
                      FROM api_keys k LEFT JOIN webhook_endpoints e ON e.api_key_id = k.id
-                     WHERE k.revoked_at IS NULL
-                     ORDER BY k.name",
+                     WHERE k.revoked_at IS NULL OR e.id IS NOT NULL
+                     ORDER BY k.revoked_at IS NOT NULL, k.name, k.id",
                 )
                 .fetch_all(&self.reader)
                 .await?;
@@ -665,6 +861,7 @@ macro_rules! portable_store {
                     keys.push(KeyWebhook {
                         key_id: row.try_get("key_id")?,
                         key_name: row.try_get("key_name")?,
+                        revoked_at: row.try_get("revoked_at")?,
                         endpoint: endpoint_id.map(|_| endpoint_from_row(row)).transpose()?,
                     });
                 }

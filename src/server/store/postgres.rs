@@ -19,7 +19,7 @@ use std::time::Duration;
 /// The NOTIFY channel every instance listens on.
 const EVENT_CHANNEL: &str = "holdpoint_events";
 /// Advisory lock keys (arbitrary, fixed; "hold" in ASCII, then a number):
-/// one for migrations, one for first-start setup.
+/// one for migrations, one for account changes that check other accounts.
 const MIGRATION_LOCK: i64 = 0x686f_6c64_0001;
 const FIRST_USER_LOCK: i64 = 0x686f_6c64_0002;
 /// Pause before reconnecting the listener after losing the database.
@@ -74,9 +74,23 @@ impl PgStore {
     /// Nothing to do: the event comes back through the listener.
     fn announce_after(&self, _event: ApprovalEvent) {}
 
-    /// Two instances opening first-start setup at once must not both create
-    /// a "first" admin: the lock makes the second see the first's row.
-    async fn serialize_first_user(&self, tx: &mut PgConnection) -> StoreResult<()> {
+    /// Ids of approvals whose title or reason holds `needle`, each branch
+    /// through its pg_trgm index on `lower(column)`.
+    fn push_text_matches(query: &mut QueryBuilder<'_, Postgres>, needle: &str) {
+        let pattern = like_pattern(needle);
+        query
+            .push("SELECT id FROM approvals WHERE lower(title) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' UNION ALL SELECT id FROM approvals WHERE lower(reason) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'");
+    }
+
+    /// Account changes that check other accounts run one at a time across
+    /// instances: two first-start setups must not both create a "first"
+    /// admin, and two deactivations must not each leave the other as the
+    /// last admin and then switch it off too.
+    async fn serialize_account_changes(&self, tx: &mut PgConnection) -> StoreResult<()> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FIRST_USER_LOCK)
             .execute(tx)

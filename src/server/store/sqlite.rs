@@ -30,11 +30,36 @@ impl SqliteStore {
     /// The only process: a claim found at start was left by a dead run.
     const STALE_CLAIMS_AT_START: bool = true;
 
+    /// Ids of approvals whose title or reason holds `needle`, from the FTS5
+    /// trigram index (`approvals_search`). Trigrams need three characters:
+    /// a shorter needle scans instead (it matches so much that the newest
+    /// page is found at once anyway).
+    fn push_text_matches(query: &mut QueryBuilder<'_, Sqlite>, needle: &str) {
+        if needle.chars().count() >= 3 {
+            // An FTS5 string: the needle in double quotes, its own doubled.
+            let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+            query
+                .push("SELECT approval_id FROM approvals_search WHERE approvals_search MATCH ")
+                .push_bind(phrase);
+        } else {
+            let pattern = like_pattern(needle);
+            query
+                .push("SELECT id FROM approvals WHERE lower(title) LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR lower(reason) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+    }
+
     pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
+        // FULL: a commit is on disk before the agent is told `approved`. With
+        // NORMAL, WAL mode may roll the last commits back on a power cut or an
+        // OS crash, after the answer has gone out.
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         if let Some(dir) = options.get_filename().parent() {
@@ -73,7 +98,7 @@ impl SqliteStore {
     }
 
     /// Nothing to do: the single writer connection already serializes.
-    async fn serialize_first_user(&self, _tx: &mut SqliteConnection) -> StoreResult<()> {
+    async fn serialize_account_changes(&self, _tx: &mut SqliteConnection) -> StoreResult<()> {
         Ok(())
     }
 
@@ -84,3 +109,22 @@ impl SqliteStore {
 }
 
 portable_store!(SqliteStore, Sqlite, SqliteRow, SqliteConnection);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_commit_is_durable() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url, LiveHub::new(8))
+            .await
+            .expect("open");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.writer)
+            .await
+            .expect("pragma");
+        assert_eq!(synchronous, 2, "the writer commits with synchronous=FULL");
+    }
+}

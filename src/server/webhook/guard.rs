@@ -120,6 +120,41 @@ pub fn literal_ip(host: &str) -> Option<IpAddr> {
         .ok()
 }
 
+/// Refuses a URL that points back at this Holdpoint server (its own port on
+/// its own address, a loopback address, or, when it listens on every
+/// interface, any non-public one), even where private targets are allowed:
+/// a webhook must go to the agent, never loop into our own API.
+pub async fn refuse_own_address(url: &Url, own: Option<SocketAddr>) -> Result<(), String> {
+    let (Some(own), Some(port)) = (own, url.port_or_known_default()) else {
+        return Ok(());
+    };
+    if port != own.port() {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    let addresses: Vec<IpAddr> = match literal_ip(host) {
+        Some(ip) => vec![ip],
+        None => tokio::net::lookup_host((host, port))
+            .await
+            .map(|found| found.map(|addr| addr.ip()).collect())
+            .unwrap_or_default(),
+    };
+    let is_own = |ip: IpAddr| {
+        let ip = ip.to_canonical();
+        ip == own.ip()
+            || ip.is_loopback()
+            || ip.is_unspecified()
+            || (own.ip().is_unspecified() && !is_public(ip))
+    };
+    match addresses.into_iter().find(|ip| is_own(*ip)) {
+        Some(ip) => Err(format!(
+            "refused: {ip} port {port} is this Holdpoint server's own address; \
+             a webhook must go to the agent's receiver"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Resolves with the system resolver, then keeps only public addresses
 /// (unless private ones are allowed); refuses the name when none is left.
 #[derive(Debug, Clone)]
@@ -201,6 +236,30 @@ mod tests {
         ] {
             assert!(public(raw), "{raw} must be allowed");
         }
+    }
+
+    #[tokio::test]
+    async fn our_own_address_is_refused_even_when_private_targets_are_allowed() {
+        let own: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let check = |raw: &str| {
+            let url = Url::parse(raw).unwrap();
+            async move { refuse_own_address(&url, Some(own)).await }
+        };
+        for ours in [
+            "http://127.0.0.1:3000/api/v1/approvals",
+            "http://localhost:3000/hook",
+            "http://[::1]:3000/",
+            "http://0.0.0.0:3000/",
+        ] {
+            let refused = check(ours).await.unwrap_err();
+            assert!(refused.contains("own address"), "{ours}: {refused}");
+        }
+        for theirs in ["http://127.0.0.1:3001/hook", "https://hooks.example.com/"] {
+            assert!(check(theirs).await.is_ok(), "{theirs}");
+        }
+        let everywhere: SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        let url = Url::parse("http://10.1.2.3:3000/").unwrap();
+        assert!(refuse_own_address(&url, Some(everywhere)).await.is_err());
     }
 
     #[test]

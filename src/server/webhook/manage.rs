@@ -1,14 +1,14 @@
 //! The admin's side of webhooks: endpoints (URL, secret, rotation, enabling
 //! again), test events, redelivery, and the message log.
 
-use super::guard::{check_url, literal_ip, GuardedResolver};
+use super::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
 use super::payload::{self, TEST_EVENT};
 use super::sign::new_secret;
-use crate::model::{KeyWebhook, WebhookEndpoint, WebhookMessage};
+use crate::model::{DeliverySummary, KeyWebhook, WebhookEndpoint, WebhookMessage};
 use crate::server::ids;
 use crate::server::live::LiveEvent;
 use crate::server::service::{invalid, now_ms, Service, ServiceError, ServiceResult};
-use crate::server::store::{MessageFilter, NewEndpoint, NewMessage, User};
+use crate::server::store::{MessageFilter, NewEndpoint, NewMessage, Role, User};
 use reqwest::dns::{Name, Resolve};
 use std::str::FromStr;
 
@@ -28,6 +28,9 @@ impl Service {
                 .await
                 .map_err(|e| invalid("invalid_webhook_url", e.to_string()))?;
         }
+        refuse_own_address(&url, self.config().webhooks.own_address)
+            .await
+            .map_err(|e| invalid("invalid_webhook_url", e))?;
         Ok(url.to_string())
     }
 
@@ -135,7 +138,9 @@ impl Service {
     /// Sends a message again now, whatever became of it, with the same
     /// `webhook-id` (receivers deduplicate on it).
     pub async fn redeliver_webhook(&self, message_id: &str) -> ServiceResult<()> {
-        if !self.store().redeliver_webhook(message_id, now_ms()).await? {
+        let known = ids::is_id("msg", message_id)
+            && self.store().redeliver_webhook(message_id, now_ms()).await?;
+        if !known {
             return Err(ServiceError::NotFound);
         }
         self.wake_webhook_worker();
@@ -166,21 +171,30 @@ impl Service {
             .await?)
     }
 
-    /// The webhook messages about one approval, for whoever may see it.
+    /// The webhook messages about one approval, for whoever may see it:
+    /// in full (URL, attempts, answers) for admins, and a summary for
+    /// everyone, which is all an approver gets.
     pub async fn approval_deliveries(
         &self,
         user: &User,
         approval_id: &str,
-    ) -> ServiceResult<Vec<WebhookMessage>> {
+    ) -> ServiceResult<(Vec<WebhookMessage>, Vec<DeliverySummary>)> {
         self.approval_for_user(user, approval_id).await?;
-        Ok(self
+        let messages = self
             .store()
             .webhook_messages(&MessageFilter {
                 approval_id: Some(approval_id.to_owned()),
                 endpoint_id: None,
                 limit: 10,
             })
-            .await?)
+            .await?;
+        let summary = messages.iter().map(DeliverySummary::of).collect();
+        let full = if user.role == Role::Admin {
+            messages
+        } else {
+            Vec::new()
+        };
+        Ok((full, summary))
     }
 
     fn wake_webhook_worker(&self) {

@@ -11,6 +11,8 @@ pub mod sign;
 pub mod worker;
 
 use schedule::RetrySchedule;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How webhooks are delivered; from the configuration.
@@ -23,6 +25,10 @@ pub struct WebhookSettings {
     pub allow_private: bool,
     /// How long the old secret still signs after a rotation.
     pub rotation_overlap: Duration,
+    /// A PEM bundle of private CAs trusted beside the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Where this server listens: never a webhook target.
+    pub own_address: Option<SocketAddr>,
 }
 
 impl Default for WebhookSettings {
@@ -32,6 +38,8 @@ impl Default for WebhookSettings {
             timeout: Duration::from_secs(15),
             allow_private: false,
             rotation_overlap: Duration::from_secs(24 * 3600),
+            ca_file: None,
+            own_address: None,
         }
     }
 }

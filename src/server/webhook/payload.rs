@@ -71,6 +71,8 @@ mod tests {
             title: "Refund $120".into(),
             body_html: String::new(),
             data_json: r#"{"amount":120}"#.into(),
+            body_bytes: 0,
+            data_bytes: 14,
             action: Some("stripe.refund".into()),
             approver_id: None,
             approver_email: None,

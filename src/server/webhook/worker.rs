@@ -35,14 +35,18 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(store: Arc<dyn Store>, hub: LiveHub, settings: WebhookSettings) -> Self {
-        let client = client::build(settings.allow_private, settings.timeout);
-        Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hub: LiveHub,
+        settings: WebhookSettings,
+    ) -> Result<Self, String> {
+        let client = client::build(&settings)?;
+        Ok(Self {
             store,
             hub,
             settings,
             client,
-        }
+        })
     }
 
     /// A claim outlives the longest attempt with room to spare, so it lapses
@@ -172,11 +176,11 @@ impl Worker {
         let attempted_at = chrono::Utc::now();
         let delivery = client::attempt(
             &self.client,
+            &self.settings,
             &message.url,
             &message.id,
             &message.secrets,
             &message.payload,
-            self.settings.allow_private,
         )
         .await;
         let (next, disable_endpoint) = self.next_step(&delivery, message.round_attempts + 1);

@@ -1,0 +1,145 @@
+//! The browser-facing defences: a Content-Security-Policy without inline
+//! script (a nonce instead), https-only headers and cookie names when the
+//! public URL is https, and pages that answer only to our own names.
+//!
+//! Headers and host names are the HTTP layer's, not the database's, so these
+//! run on SQLite only.
+
+#[macro_use]
+mod common;
+
+use common::{spawn_app, spawn_app_with, APPROVER, PASSWORD};
+use holdpoint::testkit::Backend;
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn pages_allow_only_their_own_nonced_scripts() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let cookie = app.login(APPROVER).await;
+    let mut nonces = Vec::new();
+    for path in ["/login", "/", "/history", "/no-such-page"] {
+        let response = app.page(Some(&cookie), path).await;
+        let policy = header(&response, "content-security-policy");
+        let html = response.text().await.unwrap();
+        let script_src = policy
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{path}: no script-src in {policy:?}"));
+        assert!(!script_src.contains("unsafe-inline"), "{path}: {policy}");
+        let nonce = script_src
+            .split_whitespace()
+            .find_map(|source| source.strip_prefix("'nonce-"))
+            .and_then(|rest| rest.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("{path}: no nonce in {script_src}"))
+            .to_owned();
+        // Every inline script of the page carries it.
+        let scripts = html.matches("<script").count();
+        assert!(scripts > 0, "{path} has no script");
+        assert_eq!(
+            html.matches(&format!("nonce=\"{nonce}\"")).count(),
+            scripts,
+            "{path}: a script without the nonce"
+        );
+        nonces.push(nonce);
+    }
+    nonces.sort();
+    nonces.dedup();
+    assert_eq!(nonces.len(), 4, "a fresh nonce for every page");
+
+    // Not a page: no nonce, and still no inline script.
+    let api = app.get(&app.key, "/api/v1/approvals").await;
+    let policy = header(&api, "content-security-policy");
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{policy}"
+    );
+    assert!(header(&api, "strict-transport-security").is_empty());
+}
+
+#[tokio::test]
+async fn an_https_public_url_gets_hsts_and_a_host_only_cookie() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("HOLDPOINT_PUBLIC_URL", "https://holdpoint.example.com")],
+    )
+    .await;
+    let response = app.try_login(APPROVER, PASSWORD).await;
+    assert!(header(&response, "strict-transport-security").starts_with("max-age="));
+    let cookie = header(&response, "set-cookie");
+    assert!(
+        cookie.starts_with("__Host-holdpoint_session=")
+            && cookie.contains("; Secure")
+            && cookie.contains("Path=/")
+            && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me = app.rpc_ok(&session, "whoami", &[]).await;
+    assert_eq!(me["email"], APPROVER);
+    // The plain name is not the session over https.
+    let plain = session.replacen("__Host-", "", 1);
+    assert_eq!(
+        app.rpc_ok(&plain, "whoami", &[]).await,
+        serde_json::Value::Null
+    );
+}
+
+#[tokio::test]
+async fn pages_answer_only_to_our_own_names() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("HOLDPOINT_PUBLIC_URL", "https://holdpoint.example.com")],
+    )
+    .await;
+    let port = app.server.base_url.rsplit(':').next().unwrap().to_owned();
+    let with_host = |path: &str, host: String| {
+        app.client
+            .get(app.url(path))
+            .header("host", host)
+            .header("accept", "text/html")
+            .send()
+    };
+    for host in [
+        "holdpoint.example.com".to_owned(),
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+    ] {
+        let response = with_host("/login", host.clone()).await.unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+    }
+    // A name that merely resolves here (DNS rebinding) gets no page, no
+    // server function and no socket.
+    for path in ["/login", "/", "/ws"] {
+        let response = with_host(path, format!("rebind.evil.example:{port}"))
+            .await
+            .unwrap();
+        common::assert_problem(response, 400, "unknown_host").await;
+    }
+    let rpc = app
+        .client
+        .post(app.url("/rpc/whoami"))
+        .header("host", "rebind.evil.example")
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(rpc, 400, "unknown_host").await;
+    // The agent API authenticates by key, whatever name it is reached by.
+    let api = app
+        .client
+        .get(app.url("/api/v1/approvals"))
+        .bearer_auth(&app.key)
+        .header("host", "agents.internal")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200);
+}
