@@ -299,15 +299,17 @@ async fn an_unreadable_ca_file_stops_the_start_with_a_clear_message() {
         ),
         (not_pem, "holds no certificate"),
     ] {
-        let output = testkit::holdpoint(
+        let serve = testkit::holdpoint(
             &testkit::binary_path(),
             &database.url,
             &[("HOLDPOINT_WEBHOOK_CA_FILE", path.to_str().expect("path"))],
         )
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .output()
-        .await
-        .expect("run serve");
+        .output();
+        let output = tokio::time::timeout(PATIENCE, serve)
+            .await
+            .expect("the server started anyway")
+            .expect("run serve");
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{stderr}");
