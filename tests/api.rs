@@ -39,6 +39,26 @@ async fn create_then_get_returns_the_sanitized_pending_approval(backend: Backend
     assert_eq!(fetched, created);
 }
 
+async fn previews_keep_data_urls_only_for_raster_images(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = "<a href=\"DATA:text/html,<script>alert(1)</script>\">a</a>\
+                <a href=\"da&#9;ta:text/html,x\">b</a>\
+                <img src=\"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\">\
+                <img src=\"DATA:image/png;base64,iVBORw0KGgo=\" alt=chart>";
+    let response = app.create(&json!({"title": "Preview", "body": body})).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let clean = created["body"].as_str().unwrap().to_lowercase();
+    assert!(
+        !clean.contains("text/html") && !clean.contains("svg"),
+        "{clean}"
+    );
+    assert!(
+        clean.contains("src=\"data:image/png;base64,ivborw0kggo=\""),
+        "{clean}"
+    );
+}
+
 async fn every_invalid_request_gets_its_problem_and_stores_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let big = "x".repeat(256 * 1024 + 1);
@@ -508,6 +528,7 @@ async fn shutdown_answers_parked_waits_instead_of_holding_them(backend: Backend)
 }
 
 on_both_backends!(
+    previews_keep_data_urls_only_for_raster_images,
     create_then_get_returns_the_sanitized_pending_approval,
     every_invalid_request_gets_its_problem_and_stores_nothing,
     keys_are_checked_and_approvals_are_private_to_their_key,

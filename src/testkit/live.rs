@@ -54,7 +54,13 @@ impl InboxSocket {
             socket.set_recv_buffer_size(size)?;
         }
         let tcp = socket.connect(address).await?;
-        let (stream, _) = tokio_tungstenite::client_async(request, tcp).await?;
+        // No size limit of its own: tests and the bench measure what the
+        // server sends, however large.
+        let unlimited = tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        let (stream, _) =
+            tokio_tungstenite::client_async_with_config(request, tcp, Some(unlimited)).await?;
         Ok(Self { stream })
     }
 
