@@ -483,7 +483,57 @@ async fn history_search_is_bounded_and_finds_substrings(backend: Backend) {
     );
 }
 
+async fn history_search_pages_through_many_matches_newest_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cookie = app.login(APPROVER).await;
+    let mut decided = Vec::new();
+    for n in 0..70 {
+        let title = if n % 10 == 3 {
+            format!("Refund order {n}")
+        } else {
+            format!("Send campaign {n}")
+        };
+        let id = app.create_ok(&title).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.decide(&cookie, &id, "approve", None).await;
+        decided.push((id, title));
+    }
+    decided.reverse();
+    // A needle in most rows (found in the newest rows), then one in a few
+    // (found through the index): each page newest first, nothing twice.
+    for (needle, expected) in [("campaign", 63), ("refund", 7)] {
+        let mut titles = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = app
+                .rpc_ok(&cookie, "history", &[("q", needle), ("cursor", &cursor)])
+                .await;
+            titles.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a["title"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => break,
+            }
+        }
+        let wanted: Vec<String> = decided
+            .iter()
+            .filter(|(_, title)| title.to_lowercase().contains(needle))
+            .map(|(_, title)| title.clone())
+            .collect();
+        assert_eq!(wanted.len(), expected);
+        assert_eq!(titles, wanted, "q={needle}");
+    }
+}
+
 on_both_backends!(
+    history_search_pages_through_many_matches_newest_first,
     history_search_is_bounded_and_finds_substrings,
     login_needs_the_right_password_and_sets_a_safe_cookie,
     deciding_needs_a_session_and_a_denial_needs_a_reason,

@@ -309,6 +309,93 @@ macro_rules! portable_store {
             Ok(ended)
         }
 
+        /// How a text search finds its rows.
+        #[derive(Clone, Copy)]
+        enum TextSearch {
+            /// A scan of the newest `SEARCH_WINDOW` rows (below the cursor).
+            NewestWindow,
+            /// Each backend's text index.
+            Index,
+        }
+
+        /// Rows a newest-first text search scans before it asks the index.
+        const SEARCH_WINDOW: i64 = 5_000;
+
+        fn approvals_query(filter: &ApprovalFilter, search: TextSearch) -> QueryBuilder<'_, $db> {
+            let mut query: QueryBuilder<$db> = QueryBuilder::new(if filter.with_content {
+                SELECT_APPROVAL
+            } else {
+                SELECT_APPROVAL_WITHOUT_CONTENT
+            });
+            query.push(" WHERE 1 = 1");
+            if let Some(key) = &filter.api_key_id {
+                query.push(" AND a.api_key_id = ").push_bind(key.clone());
+            }
+            if !filter.statuses.is_empty() {
+                query.push(" AND a.status IN (");
+                let mut list = query.separated(", ");
+                for status in &filter.statuses {
+                    list.push_bind(status.as_str());
+                }
+                query.push(")");
+            }
+            if let Some(user) = &filter.visible_to {
+                query
+                    .push(" AND (a.approver_id IS NULL OR a.approver_id = ")
+                    .push_bind(user.clone())
+                    .push(")");
+            }
+            let (comparison, direction) = match filter.order {
+                Order::OldestFirst => (">", "ASC"),
+                Order::NewestFirst => ("<", "DESC"),
+            };
+            if let Some(needle) = &filter.text_contains {
+                let pattern = like_pattern(needle);
+                match search {
+                    TextSearch::NewestWindow => {
+                        query.push(" AND (");
+                        let mut any = query.separated(" OR ");
+                        for column in ["a.title", "a.reason", "k.name"] {
+                            any.push(format!("lower({column}) LIKE "))
+                                .push_bind_unseparated(pattern.clone())
+                                .push_unseparated(" ESCAPE '\\'");
+                        }
+                        query.push(") AND a.id IN (SELECT id FROM approvals WHERE 1 = 1");
+                        if let Some(after) = &filter.after {
+                            query.push(" AND id < ").push_bind(after.clone());
+                        }
+                        query
+                            .push(" ORDER BY id DESC LIMIT ")
+                            .push_bind(SEARCH_WINDOW)
+                            .push(")");
+                    }
+                    TextSearch::Index => {
+                        // The ids whose title or reason holds the needle (each
+                        // backend's own index), and those of agents whose name
+                        // does: an index drives the search, not a scan.
+                        query.push(" AND a.id IN (");
+                        <$store>::push_text_matches(&mut query, needle);
+                        query
+                            .push(
+                                " UNION ALL SELECT id FROM approvals WHERE api_key_id IN \
+                                 (SELECT id FROM api_keys WHERE lower(name) LIKE ",
+                            )
+                            .push_bind(pattern)
+                            .push(" ESCAPE '\\'))");
+                    }
+                }
+            }
+            if let Some(after) = &filter.after {
+                query
+                    .push(format!(" AND a.id {comparison} "))
+                    .push_bind(after.clone());
+            }
+            query
+                .push(format!(" ORDER BY a.id {direction} LIMIT "))
+                .push_bind(filter.limit);
+            query
+        }
+
         fn is_unique_violation(error: &sqlx::Error) -> bool {
             matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
         }
@@ -673,56 +760,28 @@ macro_rules! portable_store {
             }
 
             async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>> {
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(if filter.with_content {
-                    SELECT_APPROVAL
-                } else {
-                    SELECT_APPROVAL_WITHOUT_CONTENT
-                });
-                query.push(" WHERE 1 = 1");
-                if let Some(key) = &filter.api_key_id {
-                    query.push(" AND a.api_key_id = ").push_bind(key.clone());
-                }
-                if !filter.statuses.is_empty() {
-                    query.push(" AND a.status IN (");
-                    let mut list = query.separated(", ");
-                    for status in &filter.statuses {
-                        list.push_bind(status.as_str());
+                // A text search, newest first, looks in the newest rows by a
+                // plain scan first: a needle found in many rows fills its page
+                // there at once, where the index would hand back every match
+                // before the newest could be picked. Any match newer than the
+                // page's oldest lies in that window, so a full page from it is
+                // the right page; a short one says the index must answer.
+                if filter.text_contains.is_some() && filter.order == Order::NewestFirst {
+                    let rows = approvals_query(filter, TextSearch::NewestWindow)
+                        .build()
+                        .fetch_all(&self.reader)
+                        .await?;
+                    if rows.len() as i64 >= filter.limit {
+                        return Ok(rows
+                            .iter()
+                            .map(approval_from_row)
+                            .collect::<Result<_, _>>()?);
                     }
-                    query.push(")");
                 }
-                if let Some(user) = &filter.visible_to {
-                    query
-                        .push(" AND (a.approver_id IS NULL OR a.approver_id = ")
-                        .push_bind(user.clone())
-                        .push(")");
-                }
-                if let Some(needle) = &filter.text_contains {
-                    // The ids whose title or reason holds the needle (each
-                    // backend's own index), and those of agents whose name
-                    // does: an index drives the search, not a scan.
-                    query.push(" AND a.id IN (");
-                    <$store>::push_text_matches(&mut query, needle);
-                    query
-                        .push(
-                            " UNION ALL SELECT id FROM approvals WHERE api_key_id IN \
-                             (SELECT id FROM api_keys WHERE lower(name) LIKE ",
-                        )
-                        .push_bind(like_pattern(needle))
-                        .push(" ESCAPE '\\'))");
-                }
-                let (comparison, direction) = match filter.order {
-                    Order::OldestFirst => (">", "ASC"),
-                    Order::NewestFirst => ("<", "DESC"),
-                };
-                if let Some(after) = &filter.after {
-                    query
-                        .push(format!(" AND a.id {comparison} "))
-                        .push_bind(after.clone());
-                }
-                query
-                    .push(format!(" ORDER BY a.id {direction} LIMIT "))
-                    .push_bind(filter.limit);
-                let rows = query.build().fetch_all(&self.reader).await?;
+                let rows = approvals_query(filter, TextSearch::Index)
+                    .build()
+                    .fetch_all(&self.reader)
+                    .await?;
                 Ok(rows
                     .iter()
                     .map(approval_from_row)
