@@ -93,7 +93,7 @@ async fn fill(options: &Options, database_url: &str) {
                 .await
                 .expect("open the bench database");
             let sql = format!(
-                "INSERT INTO approvals {columns} {} FROM generate_series(1, {rows}) AS i",
+                "INSERT INTO approvals {columns} {} FROM generate_series(1::bigint, {rows}::bigint) AS i",
                 values("'apr_' || lpad(i::text, 26, '0')", "i")
             );
             sqlx::query(&sql).execute(&mut db).await.expect("fill");
