@@ -14,7 +14,6 @@ use common::{spawn_app_with, TestApp, ADMIN};
 use holdpoint::testkit::receiver::{verify, Receiver};
 use holdpoint::testkit::{self, Backend};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,21 +121,43 @@ fn webhook_env(ca_file: Option<&str>) -> Vec<(&str, &str)> {
     env
 }
 
-/// Creates an approval with `key` and approves it as the admin; returns its id.
-async fn create_and_approve(app: &TestApp, key: &str, admin: &str) -> String {
-    let response = testkit::create_approval(
-        &app.client,
-        &app.server,
-        key,
-        &testkit::sample_request("Refund $240 to Lila Chen"),
+/// A server started with `server_env`, an https receiver serving
+/// `certificate`, the key `mailer` whose webhooks go there (set by the CLI
+/// with `cli_env`), and one approval of that key, approved.
+struct Decided {
+    app: TestApp,
+    receiver: Receiver,
+    secret: String,
+    admin: String,
+    id: String,
+}
+
+async fn decided_over_tls(
+    server_env: &[(&str, &str)],
+    cli_env: &[(&str, &str)],
+    certificate: rustls::ServerConfig,
+) -> Decided {
+    let app = spawn_app_with(Backend::Sqlite, server_env).await;
+    let receiver = tls_receiver(certificate).await;
+    let (key, secret) = testkit::create_key_with_webhook(
+        &app.bin,
+        &app.database_url,
+        cli_env,
+        "mailer",
+        &receiver.url("/ok"),
     )
     .await;
-    assert_eq!(response.status(), 201);
-    let approval: Value = response.json().await.expect("approval");
-    let id = approval["id"].as_str().expect("id").to_owned();
-    let decided = app.decide(admin, &id, "approve", None).await;
-    assert_eq!(decided.status(), 200);
-    id
+    let admin = app.login(ADMIN).await;
+    let id = app
+        .create_and_approve(&key, &admin, "Refund $240 to Lila Chen")
+        .await;
+    Decided {
+        app,
+        receiver,
+        secret,
+        admin,
+        id,
+    }
 }
 
 /// The errors of the attempts logged for `approval_id`, once `count` are in.
@@ -176,23 +197,12 @@ async fn delivers_over_tls_when_the_private_ca_is_configured() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca_file = ca.write_pem(dir.path());
     let env = webhook_env(ca_file.to_str());
-    let app = spawn_app_with(Backend::Sqlite, &env).await;
-    let receiver = tls_receiver(ca.server_config(false)).await;
-    let (key, secret) = testkit::create_key_with_webhook(
-        &app.bin,
-        &app.database_url,
-        &env,
-        "mailer",
-        &receiver.url("/ok"),
-    )
-    .await;
-    let admin = app.login(ADMIN).await;
-    let id = create_and_approve(&app, &key, &admin).await;
+    let decided = decided_over_tls(&env, &env, ca.server_config(false)).await;
 
-    let delivered = receiver.wait_for("/ok", 1, PATIENCE).await;
-    let event = verify(&secret, &delivered[0]).expect("the signature verifies");
+    let delivered = decided.receiver.wait_for("/ok", 1, PATIENCE).await;
+    let event = verify(&decided.secret, &delivered[0]).expect("the signature verifies");
     assert_eq!(event["type"], "approval.decided");
-    assert_eq!(event["data"]["id"], id.as_str());
+    assert_eq!(event["data"]["id"], decided.id.as_str());
     assert_eq!(event["data"]["status"], "approved");
 }
 
@@ -200,27 +210,16 @@ async fn delivers_over_tls_when_the_private_ca_is_configured() {
 async fn a_certificate_from_an_unknown_authority_fails_and_says_so() {
     let ca = TestCa::new();
     let env = webhook_env(None);
-    let app = spawn_app_with(Backend::Sqlite, &env).await;
-    let receiver = tls_receiver(ca.server_config(false)).await;
-    let (key, _) = testkit::create_key_with_webhook(
-        &app.bin,
-        &app.database_url,
-        &env,
-        "mailer",
-        &receiver.url("/ok"),
-    )
-    .await;
-    let admin = app.login(ADMIN).await;
-    let id = create_and_approve(&app, &key, &admin).await;
+    let decided = decided_over_tls(&env, &env, ca.server_config(false)).await;
 
-    let errors = attempt_errors(&app, &admin, &id, 1).await;
+    let errors = attempt_errors(&decided.app, &decided.admin, &decided.id, 1).await;
     assert!(
         errors[0].contains("TLS certificate is not signed by a certificate authority")
             && errors[0].contains("HOLDPOINT_WEBHOOK_CA_FILE"),
         "{errors:?}"
     );
     assert!(
-        receiver.received().is_empty(),
+        decided.receiver.received().is_empty(),
         "nothing reached the receiver"
     );
 }
@@ -231,25 +230,14 @@ async fn an_expired_certificate_fails_and_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca_file = ca.write_pem(dir.path());
     let env = webhook_env(ca_file.to_str());
-    let app = spawn_app_with(Backend::Sqlite, &env).await;
-    let receiver = tls_receiver(ca.server_config(true)).await;
-    let (key, _) = testkit::create_key_with_webhook(
-        &app.bin,
-        &app.database_url,
-        &env,
-        "mailer",
-        &receiver.url("/ok"),
-    )
-    .await;
-    let admin = app.login(ADMIN).await;
-    let id = create_and_approve(&app, &key, &admin).await;
+    let decided = decided_over_tls(&env, &env, ca.server_config(true)).await;
 
-    let errors = attempt_errors(&app, &admin, &id, 1).await;
+    let errors = attempt_errors(&decided.app, &decided.admin, &decided.id, 1).await;
     assert!(
         errors[0].contains("TLS certificate has expired"),
         "{errors:?}"
     );
-    assert!(receiver.received().is_empty());
+    assert!(decided.receiver.received().is_empty());
 }
 
 #[tokio::test]
@@ -265,25 +253,14 @@ async fn the_ssrf_guard_holds_over_tls() {
         ("HOLDPOINT_WEBHOOK_CA_FILE", ca_path),
         ("HOLDPOINT_WEBHOOK_RETRY_SCHEDULE", "100ms"),
     ];
-    let app = spawn_app_with(Backend::Sqlite, &server_env).await;
-    let receiver = tls_receiver(ca.server_config(false)).await;
-    let (key, _) = testkit::create_key_with_webhook(
-        &app.bin,
-        &app.database_url,
-        &webhook_env(None),
-        "mailer",
-        &receiver.url("/ok"),
-    )
-    .await;
-    let admin = app.login(ADMIN).await;
-    let id = create_and_approve(&app, &key, &admin).await;
+    let decided = decided_over_tls(&server_env, &webhook_env(None), ca.server_config(false)).await;
 
-    let errors = attempt_errors(&app, &admin, &id, 1).await;
+    let errors = attempt_errors(&decided.app, &decided.admin, &decided.id, 1).await;
     assert!(
         errors[0].contains("refused") && errors[0].contains("private"),
         "{errors:?}"
     );
-    assert!(receiver.received().is_empty());
+    assert!(decided.receiver.received().is_empty());
 }
 
 #[tokio::test]

@@ -449,18 +449,9 @@ async fn private_targets_are_refused_without_the_setting(backend: Backend) {
     let allow = &[("HOLDPOINT_WEBHOOK_ALLOW_PRIVATE", "true")];
     let (key, _) =
         testkit::create_key_with_webhook(&app.bin, &app.database_url, allow, "mailer", &url).await;
-    let created = testkit::create_approval(
-        &app.client,
-        &app.server,
-        &key,
-        &testkit::sample_request("Export all customers"),
-    )
-    .await;
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
+    let id = app
+        .create_and_approve(&key, &admin, "Export all customers")
+        .await;
     let log = log_until(&app, &admin, |log| {
         message(log, &id).is_some_and(|m| m["status"] == "failed")
     })
@@ -627,18 +618,7 @@ async fn webhooks_never_go_to_this_server_itself(backend: Backend) {
         &app.url("/hook"),
     )
     .await;
-    let created = testkit::create_approval(
-        &app.client,
-        &app.server,
-        &key,
-        &testkit::sample_request("Loop back"),
-    )
-    .await;
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
+    let id = app.create_and_approve(&key, &admin, "Loop back").await;
     let log = log_until(&app, &admin, |log| {
         message(log, &id).is_some_and(|m| !m["attempts"].as_array().unwrap().is_empty())
     })

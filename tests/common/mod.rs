@@ -85,6 +85,23 @@ impl TestApp {
         response.json().await.expect("approval JSON")
     }
 
+    /// Creates an approval titled `title` with `key`, and approves it as
+    /// the signed-in `admin`; returns its id.
+    pub async fn create_and_approve(&self, key: &str, admin: &str, title: &str) -> String {
+        let created = testkit::create_approval(
+            &self.client,
+            &self.server,
+            key,
+            &testkit::sample_request(title),
+        )
+        .await;
+        assert_eq!(created.status(), 201);
+        let approval: Value = created.json().await.expect("approval JSON");
+        let id = approval["id"].as_str().expect("id").to_owned();
+        assert_eq!(self.decide(admin, &id, "approve", None).await.status(), 200);
+        id
+    }
+
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
