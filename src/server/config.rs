@@ -140,6 +140,9 @@ impl ConfigArgs {
 pub struct Config {
     /// Base URL without a trailing slash.
     pub public_url: String,
+    /// The public URL's host name (no brackets around an IPv6 address): the
+    /// name pages answer to besides `localhost` and IP addresses.
+    pub public_host: String,
     pub default_expiry: Duration,
     /// Whether the session cookie gets the Secure attribute (public URL is https).
     pub secure_cookies: bool,
@@ -164,6 +167,13 @@ impl Config {
             .to_owned();
         Config {
             secure_cookies: public_url.starts_with("https://"),
+            public_host: reqwest::Url::parse(&public_url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .unwrap_or_default()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             public_url,
             default_expiry: args.default_expiry,
             live_backlog: args.live_backlog as usize,

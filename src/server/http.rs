@@ -19,7 +19,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The whole application: REST API, server functions, pages and assets.
 pub fn router(
@@ -94,8 +94,12 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(None)) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        // The same for every answer that is not a page: made once.
+        static WITHOUT_NONCE: OnceLock<Option<HeaderValue>> = OnceLock::new();
+        let policy = WITHOUT_NONCE
+            .get_or_init(|| HeaderValue::from_str(&content_security_policy(None)).ok());
+        if let Some(policy) = policy {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
         }
     }
     headers.insert(
@@ -174,7 +178,7 @@ async fn reject_unknown_hosts(
         .headers()
         .get(header::HOST)
         .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-    let known = host.is_none_or(|host| is_known_host(host, &state.service.config().public_url));
+    let known = host.is_none_or(|host| is_known_host(host, &state.service.config().public_host));
     if !known && !request.uri().path().starts_with("/api/") {
         return Problem::bad_request(
             "unknown_host",
@@ -186,19 +190,15 @@ async fn reject_unknown_hosts(
 }
 
 /// Whether a `Host` header names this server (see [`reject_unknown_hosts`]).
-fn is_known_host(host: &str, public_url: &str) -> bool {
+/// `public_host` is the public URL's host name ([`Config::public_host`]).
+fn is_known_host(host: &str, public_host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _port)| name),
     };
-    let public_name = reqwest::Url::parse(public_url)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    let public_name = public_name.trim_start_matches('[').trim_end_matches(']');
     name.parse::<std::net::IpAddr>().is_ok()
         || name.eq_ignore_ascii_case("localhost")
-        || name.eq_ignore_ascii_case(public_name)
+        || name.eq_ignore_ascii_case(public_host)
 }
 
 /// Leptos's settings (where the built site is), with our listen address.
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn only_our_names_and_addresses_are_known_hosts() {
-        let public = "https://holdpoint.example.com";
+        let public = "holdpoint.example.com";
         for known in [
             "holdpoint.example.com",
             "HOLDPOINT.example.com:443",

@@ -359,11 +359,11 @@ impl Service {
     }
 
     async fn approver_id(&self, email: &str) -> ServiceResult<String> {
-        let email_ok = plausible_email(&normalize_email(email));
-        if !email_ok {
+        let normalized = normalize_email(email);
+        if !plausible_email(&normalized) {
             return Err(ServiceError::UnknownApprover(email.to_owned()));
         }
-        match self.store.user_by_email(&normalize_email(email)).await? {
+        match self.store.user_by_email(&normalized).await? {
             Some((user, _)) if user.active => Ok(user.id),
             _ => Err(ServiceError::UnknownApprover(email.to_owned())),
         }
