@@ -87,20 +87,27 @@ fn percent(raw: &str) -> String {
 }
 
 /// Sends a request and asserts an answer below 500 (a 4xx when
-/// `must_refuse`) within 30 s; returns its status.
+/// `must_refuse`), body and all, within 30 s; returns its status.
 async fn answered(what: &str, request: reqwest::RequestBuilder, must_refuse: bool) -> u16 {
-    let sent = tokio::time::timeout(std::time::Duration::from_secs(30), request.send())
-        .await
-        .unwrap_or_else(|_| panic!("{what}: no answer within 30 s"));
-    let response = sent.unwrap_or_else(|e| panic!("{what}: no answer ({:.300})", e.to_string()));
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response.text().await.unwrap_or_default();
+    let exchange = async {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no answer ({:.300})", e.to_string()));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.unwrap_or_default();
+        (status, content_type, body)
+    };
+    let (status, content_type, body) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no whole answer within 30 s"));
     assert!(status < 500, "{what}: {status} {body:.300}");
     if must_refuse {
         assert!((400..500).contains(&status), "{what}: {status} {body:.300}");
@@ -318,7 +325,13 @@ async fn inbox_socket(app: &TestApp, cookie: &str) {
                 ..Connect::default()
             },
         ] {
-            match InboxSocket::open(&app.server, how).await {
+            let opened = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                InboxSocket::open(&app.server, how),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("socket {value:.40?}: no answer within 30 s"));
+            match opened {
                 Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                     let status = response.status().as_u16();
                     assert!(

@@ -182,6 +182,47 @@ async fn pages_render_on_the_server_and_send_strangers_to_login(backend: Backend
     assert_eq!(missing.status(), 404);
 }
 
+/// The resources a server-rendered page registers for the browser, in the
+/// order they started: `__PENDING_RESOURCES=[0,2,]`.
+fn registered_resources(html: &str) -> &str {
+    let start = html
+        .find("__PENDING_RESOURCES=")
+        .expect("a page with data registers it");
+    let rest = &html[start..];
+    &rest[..rest.find(';').unwrap_or(rest.len())]
+}
+
+/// A page is rendered once per request: the header's session resolving
+/// must not render the page again (each render starts the page's data anew,
+/// and a load started by a discarded render held the answer open forever).
+async fn each_page_is_rendered_once_and_always_finishes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.create_ok("Refund $240").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cookie = app.login(ADMIN).await;
+    for path in [
+        "/".to_owned(),
+        "/history".to_owned(),
+        format!("/approvals/{id}"),
+        "/approvals/apr_unknown".to_owned(),
+        "/admin/webhooks".to_owned(),
+    ] {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..25 {
+            let html = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                app.page_text(&cookie, &path),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no whole page within 20 s"));
+            seen.insert(registered_resources(&html).to_owned());
+        }
+        assert_eq!(seen.len(), 1, "{path} rendered differently: {seen:?}");
+    }
+}
+
 async fn history_shows_decisions_with_reasons_and_searches_them(backend: Backend) {
     let app = spawn_app(backend).await;
     let cookie = app.login(APPROVER).await;
@@ -539,6 +580,7 @@ on_both_backends!(
     deciding_needs_a_session_and_a_denial_needs_a_reason,
     approvals_routed_to_a_named_approver_are_theirs_alone,
     pages_render_on_the_server_and_send_strangers_to_login,
+    each_page_is_rendered_once_and_always_finishes,
     history_shows_decisions_with_reasons_and_searches_them,
     the_cli_explains_itself,
     the_first_admin_is_created_once_through_the_printed_setup_link,

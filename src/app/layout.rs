@@ -42,8 +42,6 @@ pub fn Layout() -> impl IntoView {
                                 </ActionForm>
                             </div>
                         </header>
-                        <p class="notice" role="status" aria-live="polite">{move || notice.get()}</p>
-                        <Outlet/>
                     }
                     .into_any(),
                     Ok(None) => view! { <Redirect path=login_path()/> }.into_any(),
@@ -54,5 +52,12 @@ pub fn Layout() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <p class="notice" role="status" aria-live="polite">{move || notice.get()}</p>
+        // The page stays outside the Suspense above: inside, the header's
+        // resolving would render the page again, each time starting its data
+        // anew, and a load started by a discarded render could hold the
+        // server's answer open forever. A page's own data needs a session,
+        // so without one it loads nothing while the redirect above leaves.
+        <Outlet/>
     }
 }
