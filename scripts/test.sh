@@ -14,8 +14,9 @@ export RUSTFLAGS="--cfg erase_components"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "Formatting"
+step "Formatting, and imports that run one way"
 cargo fmt --all -- --check
+python3 scripts/check-imports.py
 
 step "Building the server and the WASM inbox"
 cargo leptos build

@@ -8,6 +8,8 @@ pub use webhooks::*;
 
 pub use crate::model::InboxData;
 use crate::model::{Approval, DeliverySummary, HistoryPage, WebhookMessage};
+#[cfg(feature = "ssr")]
+use crate::server::http::session;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -58,9 +60,10 @@ pub const NOT_SIGNED_IN: &str = "You are not signed in.";
 mod ssr {
     use super::NOT_SIGNED_IN;
     use crate::model::{Reason, Verdict};
+    use crate::server::domain::User;
+    use crate::server::http::session;
     use crate::server::service::{Service, ServiceError};
     use crate::server::state::AppState;
-    use crate::server::store::User;
     use axum::http::StatusCode;
     use leptos::prelude::*;
     use std::sync::Arc;
@@ -79,7 +82,7 @@ mod ssr {
     /// The signed-in user, or an error every page turns into the login form.
     pub async fn require_user(service: &Service) -> Result<User, ServerFnError> {
         let headers = headers().await?;
-        crate::server::auth::current_user(service, &headers)
+        session::current_user(service, &headers)
             .await
             .map_err(to_fn_error)?
             .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN))
@@ -88,7 +91,7 @@ mod ssr {
     /// The signed-in user if they are an admin; 403 otherwise.
     pub async fn require_admin(service: &Service) -> Result<User, ServerFnError> {
         let user = require_user(service).await?;
-        if user.role != crate::server::store::Role::Admin {
+        if user.role != crate::server::domain::Role::Admin {
             return Err(fail(StatusCode::FORBIDDEN, "Only admins can do this."));
         }
         Ok(user)
@@ -209,11 +212,11 @@ mod ssr {
 pub async fn whoami() -> Result<Option<Me>, ServerFnError> {
     let service = ssr::service()?;
     let headers = ssr::headers().await?;
-    let user = crate::server::auth::current_user(&service, &headers)
+    let user = session::current_user(&service, &headers)
         .await
         .map_err(ssr::to_fn_error)?;
     Ok(user.map(|user| Me {
-        admin: user.role == crate::server::store::Role::Admin,
+        admin: user.role == crate::server::domain::Role::Admin,
         email: user.email,
         name: user.name,
     }))
@@ -318,13 +321,14 @@ pub async fn login(
 ) -> Result<(), ServerFnError> {
     let service = ssr::service()?;
     let address = ssr::client_address().await;
-    match crate::server::auth::login(&service, &email, &password, address)
+    match service
+        .sign_in(&email, &password, address)
         .await
         .map_err(ssr::to_fn_error)?
     {
-        Some((_, token)) => {
+        Some(signed_in) => {
             let secure = service.config().secure_cookies;
-            ssr::set_cookie(crate::server::auth::session_cookie(&token, secure));
+            ssr::set_cookie(session::session_cookie(&signed_in.session_token, secure));
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())
         }
@@ -349,11 +353,12 @@ pub async fn setup(
         .setup_first_admin(&token, &email, name.as_deref(), &password)
         .await
         .map_err(ssr::to_fn_error)?;
-    let session = crate::server::auth::open_session(&service, &user)
+    let token = service
+        .open_session(&user)
         .await
         .map_err(ssr::to_fn_error)?;
     let secure = service.config().secure_cookies;
-    ssr::set_cookie(crate::server::auth::session_cookie(&session, secure));
+    ssr::set_cookie(session::session_cookie(&token, secure));
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -362,10 +367,10 @@ pub async fn setup(
 pub async fn logout() -> Result<(), ServerFnError> {
     let service = ssr::service()?;
     let headers = ssr::headers().await?;
-    crate::server::auth::logout(&service, &headers)
+    session::sign_out(&service, &headers)
         .await
         .map_err(ssr::to_fn_error)?;
-    ssr::set_cookie(crate::server::auth::clear_session_cookie(
+    ssr::set_cookie(session::clear_session_cookie(
         service.config().secure_cookies,
     ));
     leptos_axum::redirect("/login");
@@ -443,7 +448,7 @@ pub async fn history(
             ));
         }
     }
-    let cursor = cursor.filter(|c| crate::server::ids::is_id("apr", c));
+    let cursor = cursor.filter(|c| crate::server::domain::ids::is_id("apr", c));
     service
         .history(&user, q, cursor, 50)
         .await

@@ -1,9 +1,8 @@
 //! The `holdpoint` command line.
 
-use crate::server::config::{Config, ConfigArgs};
-use crate::server::live::LiveHub;
-use crate::server::service::Service;
-use crate::server::store::{self, Role};
+use crate::server::app::{open_service_for_commands, Application};
+use crate::server::config::ConfigArgs;
+use crate::server::domain::Role;
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
@@ -109,6 +108,10 @@ enum AdminCommand {
     },
 }
 
+async fn serve(args: &ConfigArgs) -> Result<(), String> {
+    Application::build(args).await?.run().await
+}
+
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -116,7 +119,7 @@ pub async fn run() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        None | Some(Command::Serve) => crate::server::http::serve(&cli.config).await,
+        None | Some(Command::Serve) => serve(&cli.config).await,
         Some(Command::Admin { command }) => admin(&cli.config, command).await,
     };
     match result {
@@ -129,11 +132,7 @@ pub async fn run() -> ExitCode {
 }
 
 async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
-    // One-shot commands announce their changes but never listen.
-    let hub = LiveHub::new(1);
-    let store = store::open_or_explain(&args.database_url(), hub.clone()).await?;
-    let config = Config::new(args, args.listen_addr()?);
-    let service = Service::new(store, hub, config);
+    let service = open_service_for_commands(args).await?;
     match command {
         AdminCommand::CreateUser {
             email,

@@ -10,7 +10,7 @@
 //! than the backlog behind sees `Lagged` and resyncs from a snapshot.
 
 use crate::model::InboxEvent;
-use crate::server::live::LiveEvent;
+use crate::server::domain::events::Event;
 use crate::server::service::Service;
 use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -72,12 +72,10 @@ impl InboxFeed {
         let mut events = service.hub().subscribe();
         loop {
             match events.recv().await {
-                Ok(LiveEvent::Approval(event)) => self.announce(&service, &event.approval_id).await,
-                Ok(LiveEvent::WebhookQueued | LiveEvent::KeyRevoked(_)) => {}
-                Ok(LiveEvent::SessionsEnded(user_id)) => {
-                    self.publish(FeedItem::SessionsEnded(user_id))
-                }
-                Ok(LiveEvent::Resync) | Err(RecvError::Lagged(_)) => self.publish(FeedItem::Resync),
+                Ok(Event::Approval(event)) => self.announce(&service, &event.approval_id).await,
+                Ok(Event::WebhookQueued | Event::KeyRevoked(_)) => {}
+                Ok(Event::SessionsEnded(user_id)) => self.publish(FeedItem::SessionsEnded(user_id)),
+                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.publish(FeedItem::Resync),
                 Err(RecvError::Closed) => return,
             }
         }

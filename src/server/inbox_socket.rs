@@ -4,20 +4,20 @@
 //! falls behind. See `model::live` for the messages.
 
 use crate::model::{InboxEvent, HEARTBEAT_SECS};
-use crate::server::auth;
+use crate::server::domain::User;
+use crate::server::http::session;
 use crate::server::inbox_feed::{FeedItem, InboxFeed};
+use crate::server::inbox_seats::Seat;
 use crate::server::rest::error::Problem;
 use crate::server::service::{may_see, Service};
 use crate::server::state::AppState;
-use crate::server::store::User;
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
 };
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -28,61 +28,13 @@ const CLOSE_RESTARTING: u16 = 1012;
 /// A browser sends nothing we act on; anything big is not from our page.
 const MAX_INCOMING_MESSAGE: usize = 16 * 1024;
 
-/// Counts each person's open live inboxes, so one person (or one stolen
-/// session) cannot hold an unbounded number of connections.
-#[derive(Clone)]
-pub struct InboxSeats {
-    open: Arc<Mutex<HashMap<String, usize>>>,
-    max_per_person: usize,
-}
-
-/// One open inbox; dropping it frees the seat.
-pub struct Seat {
-    seats: InboxSeats,
-    user_id: String,
-}
-
-impl InboxSeats {
-    pub fn new(max_per_person: usize) -> Self {
-        Self {
-            open: Arc::new(Mutex::new(HashMap::new())),
-            max_per_person,
-        }
-    }
-
-    fn take(&self, user_id: &str) -> Option<Seat> {
-        let mut open = self.open.lock().expect("inbox seats lock");
-        let count = open.entry(user_id.to_owned()).or_default();
-        if *count >= self.max_per_person {
-            return None;
-        }
-        *count += 1;
-        Some(Seat {
-            seats: self.clone(),
-            user_id: user_id.to_owned(),
-        })
-    }
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        let mut open = self.seats.open.lock().expect("inbox seats lock");
-        if let Some(count) = open.get_mut(&self.user_id) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.user_id);
-            }
-        }
-    }
-}
-
 pub async fn inbox_socket(
     State(state): State<AppState>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let service = state.service;
-    if !auth::from_our_origin(&headers, &service.config().public_url) {
+    if !session::from_our_origin(&headers, &service.config().public_url) {
         return Problem::new(
             StatusCode::FORBIDDEN,
             "cross_site_request",
@@ -90,7 +42,7 @@ pub async fn inbox_socket(
         )
         .into_response();
     }
-    let user = match auth::current_user(&service, &headers).await {
+    let user = match session::current_user(&service, &headers).await {
         Ok(Some(user)) => user,
         Ok(None) => {
             return Problem::new(
@@ -116,7 +68,7 @@ pub async fn inbox_socket(
         return Problem::rate_limited(
             format!(
                 "you already have {} live inboxes open: close a tab and try again",
-                state.inbox_seats.max_per_person
+                state.inbox_seats.max_per_person()
             ),
             5,
         )
@@ -165,6 +117,7 @@ impl Connection {
         };
         let period = Duration::from_secs(HEARTBEAT_SECS);
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let stopping = self.service.stopping();
         loop {
             let step = tokio::select! {
                 item = changes.recv() => match item {
@@ -194,7 +147,7 @@ impl Connection {
                     Some(Ok(_)) => Ok(()),
                 },
                 _ = heartbeat.tick() => self.heartbeat(&mut socket, &mut shown_up_to).await,
-                _ = self.service.hub().closed() => {
+                _ = stopping.cancelled() => {
                     close(&mut socket, CLOSE_RESTARTING, "the server is restarting").await;
                     Err(Gone)
                 }
@@ -255,7 +208,7 @@ impl Connection {
         socket: &mut WebSocket,
         shown_up_to: &mut i64,
     ) -> Result<(), Gone> {
-        match auth::current_user(&self.service, &self.session).await {
+        match session::current_user(&self.service, &self.session).await {
             Ok(Some(user)) if user == self.user => {}
             Ok(Some(user)) => {
                 self.user = user;

@@ -1,7 +1,7 @@
 //! The state every handler and server function sees.
 
 use crate::server::inbox_feed::InboxFeed;
-use crate::server::inbox_socket::InboxSeats;
+use crate::server::inbox_seats::InboxSeats;
 use crate::server::service::Service;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;

@@ -6,7 +6,7 @@
 //! [`WaitRoom::run`] is fed by the event hub (on PostgreSQL, every
 //! instance's changes); missed events wake every wait to re-read.
 
-use crate::server::live::{LiveEvent, LiveHub};
+use crate::server::domain::events::{Event, EventHub};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast::error::RecvError;
@@ -165,15 +165,15 @@ impl WaitRoom {
 
     /// Routes the hub's events to the waits they concern, for the life of
     /// the process.
-    pub async fn run(self: Arc<Self>, hub: LiveHub) {
+    pub async fn run(self: Arc<Self>, hub: EventHub) {
         let mut events = hub.subscribe();
         loop {
             match events.recv().await {
-                Ok(LiveEvent::Approval(event)) => self.approval_changed(&event.approval_id),
-                Ok(LiveEvent::KeyRevoked(key_id)) => self.key_revoked(&key_id),
-                Ok(LiveEvent::WebhookQueued | LiveEvent::SessionsEnded(_)) => {}
+                Ok(Event::Approval(event)) => self.approval_changed(&event.approval_id),
+                Ok(Event::KeyRevoked(key_id)) => self.key_revoked(&key_id),
+                Ok(Event::WebhookQueued | Event::SessionsEnded(_)) => {}
                 // Missed events: every wait re-reads to be sure.
-                Ok(LiveEvent::Resync) | Err(RecvError::Lagged(_)) => self.everything_changed(),
+                Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.everything_changed(),
                 Err(RecvError::Closed) => return,
             }
         }

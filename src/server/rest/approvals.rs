@@ -3,7 +3,7 @@
 use super::error::Problem;
 use super::extract::{Agent, JsonBytes};
 use crate::model::{ActionKind, Status, Title};
-use crate::server::ids;
+use crate::server::domain::ids;
 use crate::server::service::CreateApproval;
 use crate::server::state::AppState;
 use axum::extract::{Path, Query, State};

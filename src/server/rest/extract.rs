@@ -2,8 +2,8 @@
 //! instead of axum's plain-text rejections.
 
 use super::error::Problem;
+use crate::server::domain::ApiKey;
 use crate::server::state::AppState;
-use crate::server::store::ApiKey;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, StatusCode};

@@ -12,8 +12,13 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use crate::model::{KeyWebhook, Status, WebhookMessage};
-use crate::server::live::LiveHub;
+use crate::model::{KeyWebhook, WebhookMessage};
+use crate::server::domain::events::EventHub;
+use crate::server::domain::{
+    Account, ApiKey, ApprovalFilter, ApprovalRecord, AttemptRecord, ClaimedMessage, FirstUser,
+    InsertOutcome, MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser,
+    Transition, TransitionOutcome, User,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -30,271 +35,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Approver,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Approver => "approver",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Role {
-        if raw == "admin" {
-            Role::Admin
-        } else {
-            Role::Approver
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub active: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub password_hash: String,
-    pub role: Role,
-    pub created_at: i64,
-}
-
-impl NewUser {
-    /// The user as stored, once the insert has succeeded.
-    pub fn into_user(self) -> User {
-        User {
-            id: self.id,
-            email: self.email,
-            name: self.name,
-            role: self.role,
-            active: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    /// Where approvals from this key go when the agent names no approver.
-    pub default_approver_id: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewApiKey {
-    pub id: String,
-    pub name: String,
-    pub key_hash: String,
-    pub default_approver_id: Option<String>,
-    pub created_at: i64,
-    /// Created in the same transaction: the key never exists without the
-    /// endpoint it was asked for.
-    pub webhook: Option<NewEndpoint>,
-}
-
-/// A webhook endpoint for an API key.
-#[derive(Debug, Clone)]
-pub struct NewEndpoint {
-    pub id: String,
-    pub api_key_id: String,
-    pub url: String,
-    /// `whsec_...`
-    pub secret: String,
-    pub created_at: i64,
-}
-
-/// A message queued by hand (a test event, say), not by a status change.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event_type: String,
-    pub payload: String,
-    pub at: i64,
-}
-
-/// A message a worker has claimed, with what it needs to deliver it.
-#[derive(Debug, Clone)]
-pub struct ClaimedMessage {
-    pub id: String,
-    pub endpoint_id: String,
-    pub url: String,
-    pub payload: String,
-    /// Attempts made since it was (re)queued.
-    pub round_attempts: i64,
-    /// The endpoint's secret, then the previous one while a rotation lasts.
-    pub secrets: Vec<String>,
-}
-
-/// What happens to a message after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextStep {
-    Delivered,
-    RetryAt(i64),
-    /// Retries used up.
-    GiveUp,
-}
-
-/// One delivery attempt, as it is logged.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub message_id: String,
-    pub endpoint_id: String,
-    /// The claim the attempt was made under; a stale claim changes nothing
-    /// but the log.
-    pub claim_token: String,
-    pub attempted_at: i64,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub response_body: Option<String>,
-    pub next: NextStep,
-    /// Disables the endpoint, for this reason (a 410 Gone).
-    pub disable_endpoint: Option<String>,
-}
-
-/// Which messages to list, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct MessageFilter {
-    pub approval_id: Option<String>,
-    pub endpoint_id: Option<String>,
-    pub limit: i64,
-}
-
-/// An approval as stored, with the names joined in. Times are Unix
-/// milliseconds, which both backends store as a 64-bit integer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalRecord {
-    pub id: String,
-    pub api_key_id: String,
-    pub agent_name: String,
-    pub status: Status,
-    pub title: String,
-    /// Empty when read by a filter without content.
-    pub body_html: String,
-    /// `{}` when read by a filter without content.
-    pub data_json: String,
-    /// The stored sizes, in bytes, with or without the content.
-    pub body_bytes: i64,
-    pub data_bytes: i64,
-    pub action: Option<String>,
-    pub approver_id: Option<String>,
-    pub approver_email: Option<String>,
-    pub reason: Option<String>,
-    pub decided_by_email: Option<String>,
-    pub decided_by_name: Option<String>,
-    pub decided_at: Option<i64>,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewApproval {
-    pub id: String,
-    pub api_key_id: String,
-    pub title: String,
-    pub body_html: String,
-    pub data_json: String,
-    pub action: Option<String>,
-    pub approver_id: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// The agent's Idempotency-Key and a hash of the request it came with.
-    pub idempotency: Option<(String, String)>,
-}
-
-/// What became of a first-start setup.
-#[derive(Debug)]
-pub enum FirstUser {
-    Created(User),
-    /// No live token has this hash (never issued, spent, or expired).
-    InvalidToken,
-    /// Someone got there first: an account exists.
-    AlreadySetUp,
-}
-
-#[derive(Debug)]
-pub enum InsertOutcome {
-    Created(ApprovalRecord),
-    /// The key was used before: the first approval and its request hash.
-    Replayed {
-        existing: ApprovalRecord,
-        request_hash: String,
-    },
-}
-
-/// A terminal transition of a pending approval.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    pub status: Status,
-    pub reason: Option<String>,
-    /// The person who decided (approve / deny), if any.
-    pub decided_by: Option<String>,
-    /// Who caused it, for the audit log (`user:ID`, `key:ID`, `system`).
-    pub actor: String,
-    pub at: i64,
-}
-
-#[derive(Debug)]
-pub enum TransitionOutcome {
-    Applied(ApprovalRecord),
-    /// Someone else got there first: the approval as it now is.
-    AlreadyDecided(ApprovalRecord),
-    NotFound,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    OldestFirst,
-    NewestFirst,
-}
-
-/// Which approvals to list. `after` is an exclusive ID bound in the
-/// direction of `order` (the pagination cursor).
-#[derive(Debug, Clone)]
-pub struct ApprovalFilter {
-    pub api_key_id: Option<String>,
-    pub statuses: Vec<Status>,
-    /// Only approvals routed to this user or to nobody in particular.
-    pub visible_to: Option<String>,
-    /// Case-insensitive (ASCII) substring of the title, reason or agent name.
-    pub text_contains: Option<String>,
-    pub after: Option<String>,
-    pub order: Order,
-    pub limit: i64,
-    /// Whether to read the preview and the data (lists that show neither
-    /// read only their sizes).
-    pub with_content: bool,
-}
-
-impl ApprovalFilter {
-    pub fn new(order: Order, limit: i64) -> Self {
-        Self {
-            api_key_id: None,
-            statuses: Vec::new(),
-            visible_to: None,
-            text_contains: None,
-            after: None,
-            order,
-            limit,
-            with_content: true,
-        }
-    }
-}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -313,7 +53,8 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<FirstUser>;
     async fn has_users(&self) -> StoreResult<bool>;
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    /// The account with this (normalized) email, password hash included.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
 
     async fn create_session(
         &self,
@@ -408,7 +149,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `database_url` and brings its schema up to date.
 /// Changes are announced on `hub` once committed.
-pub async fn open(database_url: &str, hub: LiveHub) -> StoreResult<Arc<dyn Store>> {
+pub async fn open(database_url: &str, hub: EventHub) -> StoreResult<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(database_url, hub).await?))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
@@ -422,7 +163,7 @@ pub async fn open(database_url: &str, hub: LiveHub) -> StoreResult<Arc<dyn Store
 }
 
 /// [`open`] with an error message fit for a person: what failed, where.
-pub async fn open_or_explain(database_url: &str, hub: LiveHub) -> Result<Arc<dyn Store>, String> {
+pub async fn open_or_explain(database_url: &str, hub: EventHub) -> Result<Arc<dyn Store>, String> {
     open(database_url, hub).await.map_err(|e| {
         format!(
             "opening the database {}: {e}",

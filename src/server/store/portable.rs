@@ -64,7 +64,8 @@ pub(super) fn like_pattern(needle: &str) -> String {
 macro_rules! portable_store {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
         use crate::model::{DeliveryStatus, WebhookAttempt, WebhookEndpoint};
-        use crate::server::live::ApprovalEvent;
+        use crate::server::domain::events::ApprovalEvent;
+        use crate::server::domain::{ids, outcome, NextStep, Order, Role};
         use crate::server::store::portable::{
             like_pattern, SELECT_APPROVAL, SELECT_APPROVAL_WITHOUT_CONTENT,
         };
@@ -75,7 +76,11 @@ macro_rules! portable_store {
                 id: row.try_get("id")?,
                 email: row.try_get("email")?,
                 name: row.try_get("name")?,
-                role: Role::parse(row.try_get("role")?),
+                role: {
+                    let role: String = row.try_get("role")?;
+                    Role::parse(&role)
+                        .ok_or_else(|| sqlx::Error::Decode(format!("role {role:?}").into()))?
+                },
                 active: row.try_get("active")?,
             })
         }
@@ -203,7 +208,7 @@ macro_rules! portable_store {
         /// without an endpoint gets nothing; a disabled endpoint's messages
         /// wait until it is enabled again.
         async fn enqueue_outcome(conn: &mut $conn, record: &ApprovalRecord) -> StoreResult<()> {
-            let Some((event_type, payload)) = crate::server::webhook::payload::outcome(record)
+            let Some((event_type, payload)) = outcome::outcome(record)
             else {
                 return Ok(());
             };
@@ -214,7 +219,7 @@ macro_rules! portable_store {
                  SELECT $1, id, $2, $3, $4, 'pending', 0, $5, $5
                  FROM webhook_endpoints WHERE api_key_id = $6",
             )
-            .bind(crate::server::ids::new_id("msg", at))
+            .bind(ids::new_id("msg", at))
             .bind(&record.id)
             .bind(event_type)
             .bind(payload)
@@ -494,13 +499,16 @@ macro_rules! portable_store {
                     .await?)
             }
 
-            async fn user_by_email(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
                 let row = sqlx::query("SELECT * FROM users WHERE email = $1")
                     .bind(email)
                     .fetch_optional(&self.reader)
                     .await?;
                 match row {
-                    Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
+                    Some(row) => Ok(Some(Account {
+                        user: user_from_row(&row)?,
+                        password_hash: row.try_get("password_hash")?,
+                    })),
                     None => Ok(None),
                 }
             }

@@ -10,7 +10,7 @@
 
 use super::portable::portable_store;
 use super::*;
-use crate::server::live::{LiveEvent, LiveHub};
+use crate::server::domain::events::{Event, EventHub};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Postgres};
 use std::str::FromStr;
@@ -29,7 +29,7 @@ pub struct PgStore {
     writer: PgPool,
     /// The same pool: PostgreSQL runs reads and writes side by side.
     reader: PgPool,
-    hub: LiveHub,
+    hub: EventHub,
 }
 
 impl PgStore {
@@ -40,7 +40,7 @@ impl PgStore {
     /// instance's claims lapse with their lease.
     const STALE_CLAIMS_AT_START: bool = false;
 
-    pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
+    pub async fn open(url: &str, hub: EventHub) -> StoreResult<Self> {
         // Server notices ("relation ... already exists, skipping" at every
         // start) are noise in our logs; warnings and errors still come through.
         let options =
@@ -117,7 +117,7 @@ impl PgStore {
                     Ok(connected) => {
                         // Whatever happened while we were away is unknown:
                         // every subscriber re-reads.
-                        hub.publish(LiveEvent::Resync);
+                        hub.publish(Event::Resync);
                         listener = Some(connected);
                     }
                     Err(error) => tracing::error!(%error, "cannot listen for events"),
@@ -135,11 +135,11 @@ async fn connect_listener(pool: &PgPool) -> StoreResult<PgListener> {
 }
 
 /// Forwards notifications until the connection drops.
-async fn forward(mut listener: PgListener, hub: &LiveHub) {
+async fn forward(mut listener: PgListener, hub: &EventHub) {
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => match ApprovalEvent::from_payload(notification.payload()) {
-                Some(event) => hub.publish(LiveEvent::Approval(event)),
+                Some(event) => hub.publish(Event::Approval(event)),
                 None => tracing::warn!(payload = notification.payload(), "unknown event"),
             },
             Ok(None) => return,

@@ -8,7 +8,7 @@
 
 use super::portable::portable_store;
 use super::*;
-use crate::server::live::{LiveEvent, LiveHub};
+use crate::server::domain::events::{Event, EventHub};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -20,7 +20,7 @@ use std::time::Duration;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    hub: LiveHub,
+    hub: EventHub,
 }
 
 impl SqliteStore {
@@ -52,7 +52,7 @@ impl SqliteStore {
         }
     }
 
-    pub async fn open(url: &str, hub: LiveHub) -> StoreResult<Self> {
+    pub async fn open(url: &str, hub: EventHub) -> StoreResult<Self> {
         // FULL: a commit is on disk before the agent is told `approved`. With
         // NORMAL, WAL mode may roll the last commits back on a power cut or an
         // OS crash, after the answer has gone out.
@@ -94,7 +94,7 @@ impl SqliteStore {
     }
 
     fn announce_after(&self, event: ApprovalEvent) {
-        self.hub.publish(LiveEvent::Approval(event));
+        self.hub.publish(Event::Approval(event));
     }
 
     /// Nothing to do: the single writer connection already serializes.
@@ -118,7 +118,7 @@ mod tests {
     async fn every_commit_is_durable() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::open(&url, LiveHub::new(8))
+        let store = SqliteStore::open(&url, EventHub::new(8))
             .await
             .expect("open");
         let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")

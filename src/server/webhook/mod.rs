@@ -1,14 +1,12 @@
-//! The outcome webhook: signing (Standard Webhooks), what the messages say,
-//! when to retry, the SSRF guard, one delivery attempt, and the worker that
-//! drains the outbox table.
+//! Webhook delivery's parts, each a leaf: signing (Standard Webhooks), when
+//! to retry, the SSRF guard and one attempt over HTTP(S). What a message
+//! says is `domain::outcome`; the worker that drains the outbox is
+//! `tasks::webhook_delivery`.
 
 pub mod client;
 pub mod guard;
-pub mod manage;
-pub mod payload;
 pub mod schedule;
 pub mod sign;
-pub mod worker;
 
 use schedule::RetrySchedule;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! When to try again: the retry schedule, jittered so that endpoints that
 //! failed together (an outage) are not hit again all in the same second.
 
-use crate::server::config::parse_duration;
+use crate::server::duration::parse_duration;
 use rand::Rng;
 use std::time::Duration;
 

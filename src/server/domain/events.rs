@@ -7,7 +7,7 @@
 //! about.
 
 use crate::model::Status;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 /// An approval was created (status `pending`) or reached a terminal status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl ApprovalEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveEvent {
+pub enum Event {
     Approval(ApprovalEvent),
     /// A webhook message was queued by hand here (a test event, a
     /// redelivery): wakes this process's webhook worker.
@@ -48,37 +48,22 @@ pub enum LiveEvent {
 }
 
 #[derive(Clone)]
-pub struct LiveHub {
-    sender: broadcast::Sender<LiveEvent>,
-    /// Flips to true when the server begins to shut down, so long-lived
-    /// subscribers (long-polls) answer now instead of holding shutdown up.
-    closing: watch::Sender<bool>,
+pub struct EventHub {
+    sender: broadcast::Sender<Event>,
 }
 
-impl LiveHub {
+impl EventHub {
     pub fn new(capacity: usize) -> Self {
         let (sender, _) = broadcast::channel(capacity);
-        let (closing, _) = watch::channel(false);
-        Self { sender, closing }
+        Self { sender }
     }
 
-    pub fn begin_shutdown(&self) {
-        self.closing.send_replace(true);
-    }
-
-    /// Resolves once shutdown has begun.
-    pub async fn closed(&self) {
-        let mut closing = self.closing.subscribe();
-        // An error means the hub is gone, which is a shutdown too.
-        let _ = closing.wait_for(|closing| *closing).await;
-    }
-
-    pub fn publish(&self, event: LiveEvent) {
+    pub fn publish(&self, event: Event) {
         // An error only means nobody is listening right now.
         let _ = self.sender.send(event);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
 }

@@ -1,18 +1,14 @@
-//! People: password hashing (argon2id) and browser sessions.
+//! The browser's session on the wire: the cookie that carries its token,
+//! and the Origin check that keeps other sites' pages from riding on it.
 //!
 //! A session is a random token in an HttpOnly, SameSite=Lax cookie; the
-//! database keeps only its SHA-256. SameSite=Lax also keeps other sites from
-//! posting to our server functions with the cookie attached.
+//! database keeps only its SHA-256 (see `service::sessions`). SameSite=Lax
+//! also keeps other sites from posting to our server functions with the
+//! cookie attached.
 
-use crate::server::ids;
-use crate::server::password::decoy_hash;
-use crate::server::service::{
-    normalize_email, plausible_email, Service, ServiceError, ServiceResult,
-};
-use crate::server::signin_throttle::Locked;
-use crate::server::store::User;
+use crate::server::domain::User;
+use crate::server::service::{Service, ServiceResult, SESSION_DAYS};
 use axum::http::{header, HeaderMap};
-use std::net::IpAddr;
 
 /// The session cookie's name. Over https it carries the `__Host-` prefix,
 /// which browsers accept only with `Secure`, `Path=/` and no `Domain`: no
@@ -23,100 +19,6 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     } else {
         "holdpoint_session"
     }
-}
-const SESSION_DAYS: i64 = 14;
-
-/// Checks credentials and opens a session; returns the user and the token
-/// for the cookie, or None for a wrong email or password. `address` is the
-/// client's, for the per-address throttle.
-pub async fn login(
-    service: &Service,
-    email: &str,
-    password: &str,
-    address: Option<IpAddr>,
-) -> ServiceResult<Option<(User, String)>> {
-    let email = normalize_email(email);
-    if !plausible_email(&email) {
-        // No account can have it: nothing to check, nothing to count.
-        return Ok(None);
-    }
-    let throttle = service.signin_throttle();
-    let attempt = throttle.reserve(&email, address).map_err(locked_error)?;
-    let found = match service.store().user_by_email(&email).await {
-        Ok(found) => found,
-        Err(error) => {
-            throttle.not_checked(attempt);
-            return Err(error.into());
-        }
-    };
-    let hash = found
-        .as_ref()
-        .map_or(decoy_hash(), |(_, hash)| hash.as_str());
-    let password_ok = match service.password_checks().verify(password, hash).await {
-        Ok(ok) => ok,
-        Err(busy) => {
-            throttle.not_checked(attempt);
-            return Err(ServiceError::Busy {
-                retry_after_secs: busy.retry_after_secs,
-            });
-        }
-    };
-    let Some((user, _)) = found.filter(|(user, _)| user.active && password_ok) else {
-        // The reservation stands: this was a failure.
-        drop(attempt);
-        return Ok(None);
-    };
-    throttle.succeeded(attempt);
-    Ok(Some((user.clone(), open_session(service, &user).await?)))
-}
-
-fn locked_error(locked: Locked) -> ServiceError {
-    let minutes = locked.retry_after_secs().div_ceil(60);
-    let detail = match locked {
-        Locked::Account { .. } => {
-            format!("too many failed sign-ins for this account: try again in {minutes} min")
-        }
-        Locked::Address { .. } => {
-            format!("too many failed sign-ins from this address: try again in {minutes} min")
-        }
-    };
-    ServiceError::RateLimited {
-        detail,
-        retry_after_secs: locked.retry_after_secs(),
-    }
-}
-
-/// Opens a session for `user`; returns the token for the cookie.
-pub async fn open_session(service: &Service, user: &User) -> ServiceResult<String> {
-    let token = ids::new_session_token();
-    let expires_at = chrono::Utc::now().timestamp_millis() + SESSION_DAYS * 86_400_000;
-    service
-        .store()
-        .create_session(&ids::sha256_hex(token.as_bytes()), &user.id, expires_at)
-        .await?;
-    Ok(token)
-}
-
-pub async fn logout(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
-    if let Some(token) = session_token(headers, service.config().secure_cookies) {
-        service
-            .store()
-            .delete_session(&ids::sha256_hex(token.as_bytes()))
-            .await?;
-    }
-    Ok(())
-}
-
-/// The signed-in user for a request, if its session cookie is valid.
-pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResult<Option<User>> {
-    let Some(token) = session_token(headers, service.config().secure_cookies) else {
-        return Ok(None);
-    };
-    let now = chrono::Utc::now().timestamp_millis();
-    Ok(service
-        .store()
-        .session_user(&ids::sha256_hex(token.as_bytes()), now)
-        .await?)
 }
 
 /// Whether a browser request was sent by one of our own pages. Cookies
@@ -135,6 +37,22 @@ pub fn from_our_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, host)| host);
     origin == public_url || (origin_host.is_some() && origin_host == host)
+}
+
+/// The signed-in user for a request, if its session cookie is valid.
+pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResult<Option<User>> {
+    match session_token(headers, service.config().secure_cookies) {
+        Some(token) => service.session_user(&token).await,
+        None => Ok(None),
+    }
+}
+
+/// Ends the request's session, if it has one.
+pub async fn sign_out(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
+    match session_token(headers, service.config().secure_cookies) {
+        Some(token) => service.sign_out(&token).await,
+        None => Ok(()),
+    }
 }
 
 fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {

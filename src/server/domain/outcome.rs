@@ -1,7 +1,7 @@
 //! What a webhook says: the event types and JSON bodies of product.md.
 
+use super::ApprovalRecord;
 use crate::model::Status;
-use crate::server::store::ApprovalRecord;
 use chrono::{SecondsFormat, TimeZone, Utc};
 use serde_json::{json, Value};
 

@@ -1,14 +1,14 @@
 //! The admin's side of webhooks: endpoints (URL, secret, rotation, enabling
 //! again), test events, redelivery, and the message log.
 
-use super::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
-use super::payload::{self, TEST_EVENT};
-use super::sign::new_secret;
 use crate::model::{DeliverySummary, KeyWebhook, WebhookEndpoint, WebhookMessage};
-use crate::server::ids;
-use crate::server::live::LiveEvent;
+use crate::server::domain::events::Event;
+use crate::server::domain::ids;
+use crate::server::domain::outcome::{self as payload, TEST_EVENT};
+use crate::server::domain::{MessageFilter, NewEndpoint, NewMessage, Role, User};
 use crate::server::service::{invalid, now_ms, Service, ServiceError, ServiceResult};
-use crate::server::store::{MessageFilter, NewEndpoint, NewMessage, Role, User};
+use crate::server::webhook::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
+use crate::server::webhook::sign::new_secret;
 use reqwest::dns::{Name, Resolve};
 use std::str::FromStr;
 
@@ -46,7 +46,7 @@ impl Service {
     }
 
     pub async fn key_webhooks(&self) -> ServiceResult<Vec<KeyWebhook>> {
-        Ok(self.store().key_webhooks().await?)
+        Ok(self.store.key_webhooks().await?)
     }
 
     async fn key_webhook(&self, key_id: &str) -> ServiceResult<KeyWebhook> {
@@ -59,7 +59,7 @@ impl Service {
 
     /// The ID of the live key with this name (for the CLI).
     pub async fn key_id_by_name(&self, name: &str) -> ServiceResult<String> {
-        match self.store().api_key_by_name(name).await? {
+        match self.store.api_key_by_name(name).await? {
             Some(key) => Ok(key.id),
             None => Err(ServiceError::Conflict(format!(
                 "no active API key is named {name:?}"
@@ -87,7 +87,7 @@ impl Service {
         let key = self.key_webhook(key_id).await?;
         let endpoint = self.new_endpoint(key_id, url).await?;
         let secret = endpoint.secret.clone();
-        let created = self.store().upsert_webhook_endpoint(endpoint).await?;
+        let created = self.store.upsert_webhook_endpoint(endpoint).await?;
         Ok((key.key_name, created.then_some(secret)))
     }
 
@@ -99,7 +99,7 @@ impl Service {
         let endpoint = Self::endpoint_of(&key)?;
         let secret = new_secret();
         let overlap = self.config().webhooks.rotation_overlap.as_millis() as i64;
-        self.store()
+        self.store
             .rotate_webhook_secret(&endpoint.id, &secret, now_ms() + overlap)
             .await?;
         Ok((key.key_name, secret))
@@ -109,7 +109,7 @@ impl Service {
     pub async fn enable_webhook_endpoint(&self, key_id: &str) -> ServiceResult<()> {
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
-        self.store()
+        self.store
             .enable_webhook_endpoint(&endpoint.id, now_ms())
             .await?;
         self.wake_webhook_worker();
@@ -122,7 +122,7 @@ impl Service {
         let endpoint = Self::endpoint_of(&key)?;
         let at = now_ms();
         let id = ids::new_id("msg", at);
-        self.store()
+        self.store
             .enqueue_webhook(NewMessage {
                 id: id.clone(),
                 endpoint_id: endpoint.id.clone(),
@@ -139,7 +139,7 @@ impl Service {
     /// `webhook-id` (receivers deduplicate on it).
     pub async fn redeliver_webhook(&self, message_id: &str) -> ServiceResult<()> {
         let known = ids::is_id("msg", message_id)
-            && self.store().redeliver_webhook(message_id, now_ms()).await?;
+            && self.store.redeliver_webhook(message_id, now_ms()).await?;
         if !known {
             return Err(ServiceError::NotFound);
         }
@@ -162,7 +162,7 @@ impl Service {
             None => None,
         };
         Ok(self
-            .store()
+            .store
             .webhook_messages(&MessageFilter {
                 endpoint_id,
                 approval_id: None,
@@ -181,7 +181,7 @@ impl Service {
     ) -> ServiceResult<(Vec<WebhookMessage>, Vec<DeliverySummary>)> {
         self.approval_for_user(user, approval_id).await?;
         let messages = self
-            .store()
+            .store
             .webhook_messages(&MessageFilter {
                 approval_id: Some(approval_id.to_owned()),
                 endpoint_id: None,
@@ -198,6 +198,6 @@ impl Service {
     }
 
     fn wake_webhook_worker(&self) {
-        self.hub().publish(LiveEvent::WebhookQueued);
+        self.hub().publish(Event::WebhookQueued);
     }
 }

@@ -4,20 +4,22 @@
 //! Bounded twice: at most `MAX_IN_FLIGHT` attempts at once, and at most
 //! `PER_ENDPOINT` of them to one endpoint, so endpoints that hang until the
 //! timeout take a few slots and never all of them. Woken by the event hub
-//! (a decision on any instance), by [`LiveEvent::WebhookQueued`] (a test
+//! (a decision on any instance), by [`Event::WebhookQueued`] (a test
 //! event or a redelivery here), by a finished attempt, or by the clock
 //! (retries, and claims a dead instance left to lapse).
 
-use super::client::{self, Delivery};
-use super::schedule::retry_after;
-use super::WebhookSettings;
-use crate::server::live::{LiveEvent, LiveHub};
-use crate::server::store::{AttemptRecord, ClaimedMessage, NextStep, Store};
+use crate::server::domain::events::{Event, EventHub};
+use crate::server::domain::{AttemptRecord, ClaimedMessage, NextStep};
+use crate::server::service::Service;
+use crate::server::webhook::client::{self, Delivery};
+use crate::server::webhook::schedule::retry_after;
+use crate::server::webhook::WebhookSettings;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 const MAX_IN_FLIGHT: usize = 64;
 const PER_ENDPOINT: usize = 8;
@@ -28,22 +30,23 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 const DRAIN: Duration = Duration::from_secs(5);
 
 pub struct Worker {
-    store: Arc<dyn Store>,
-    hub: LiveHub,
+    service: Arc<Service>,
+    hub: EventHub,
+    stopping: CancellationToken,
     settings: WebhookSettings,
     client: reqwest::Client,
 }
 
 impl Worker {
-    pub fn new(
-        store: Arc<dyn Store>,
-        hub: LiveHub,
-        settings: WebhookSettings,
-    ) -> Result<Self, String> {
+    pub fn new(service: Arc<Service>) -> Result<Self, String> {
+        let settings = service.config().webhooks.clone();
+        let hub = service.hub().clone();
+        let stopping = service.stopping();
         let client = client::build(&settings)?;
         Ok(Self {
-            store,
+            service,
             hub,
+            stopping,
             settings,
             client,
         })
@@ -55,9 +58,9 @@ impl Worker {
         self.settings.timeout * 2
     }
 
-    /// Runs until the hub begins shutting down, then drains.
+    /// Runs until the server begins shutting down, then drains.
     pub async fn run(self: Arc<Self>) {
-        if let Err(error) = self.store.recover_webhook_claims().await {
+        if let Err(error) = self.service.recover_webhook_claims().await {
             tracing::error!(%error, "releasing stale webhook claims failed");
         }
         let mut events = self.hub.subscribe();
@@ -76,7 +79,7 @@ impl Worker {
                 MAX_IDLE
             };
             tokio::select! {
-                _ = self.hub.closed() => break,
+                _ = self.stopping.cancelled() => break,
                 Some(done) = attempts.join_next() => {
                     if let Ok(endpoint) = done {
                         release(&mut per_endpoint, &endpoint);
@@ -112,17 +115,9 @@ impl Worker {
                 .filter(|(_, count)| **count >= PER_ENDPOINT)
                 .map(|(endpoint, _)| endpoint.clone())
                 .collect();
-            let now = chrono::Utc::now().timestamp_millis();
-            let token = crate::server::ids::new_session_token();
-            let claimed = match self
-                .store
-                .claim_webhooks(
-                    now,
-                    now + self.lease().as_millis() as i64,
-                    &token,
-                    free as i64,
-                    &busy,
-                )
+            let claim = match self
+                .service
+                .claim_webhooks(self.lease(), free as i64, &busy)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -131,8 +126,9 @@ impl Worker {
                     return false;
                 }
             };
-            let full = claimed.len() == free;
-            for message in claimed {
+            let full = claim.messages.len() == free;
+            let token = claim.token;
+            for message in claim.messages {
                 *per_endpoint.entry(message.endpoint_id.clone()).or_default() += 1;
                 let worker = self.clone();
                 let token = token.clone();
@@ -152,7 +148,7 @@ impl Worker {
     }
 
     async fn until_next_due(&self) -> Duration {
-        match self.store.next_webhook_due().await {
+        match self.service.next_webhook_due().await {
             Ok(Some(due)) => {
                 let wait = due - chrono::Utc::now().timestamp_millis();
                 if wait <= 0 {
@@ -205,7 +201,7 @@ impl Worker {
             next,
             disable_endpoint,
         };
-        if let Err(error) = self.store.record_webhook_attempt(&record).await {
+        if let Err(error) = self.service.record_webhook_attempt(&record).await {
             // The claim lapses and the message is tried again: at least once.
             tracing::error!(message = %message.id, %error, "logging a webhook attempt failed");
         }
@@ -253,10 +249,10 @@ fn release(per_endpoint: &mut HashMap<String, usize>, endpoint: &str) {
 
 /// Resolves when something may have made a message due: a terminal status
 /// (ours or another instance's), a queued message, or missed events.
-async fn wake_on_work(events: &mut tokio::sync::broadcast::Receiver<LiveEvent>) {
+async fn wake_on_work(events: &mut tokio::sync::broadcast::Receiver<Event>) {
     loop {
         match events.recv().await {
-            Ok(LiveEvent::Approval(event)) if !event.status.is_terminal() => continue,
+            Ok(Event::Approval(event)) if !event.status.is_terminal() => continue,
             Ok(_) | Err(RecvError::Lagged(_)) => return,
             Err(RecvError::Closed) => return std::future::pending().await,
         }

@@ -8,7 +8,7 @@
 //! makes them so), so "after the last mark seen" misses nothing, whatever
 //! the clocks of the machines that wrote them.
 
-use crate::server::live::LiveEvent;
+use crate::server::domain::events::Event;
 use crate::server::service::{Service, ServiceResult};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ const PERIOD: Duration = Duration::from_secs(1);
 /// What one kind of revocation is read with, and announced as.
 struct Watched {
     since: i64,
-    announce: fn(String) -> LiveEvent,
+    announce: fn(String) -> Event,
 }
 
 impl Watched {
@@ -42,11 +42,11 @@ impl Watched {
 pub async fn run(service: Arc<Service>) {
     let mut keys = Watched {
         since: i64::MIN,
-        announce: LiveEvent::KeyRevoked,
+        announce: Event::KeyRevoked,
     };
     let mut sessions = Watched {
         since: i64::MIN,
-        announce: LiveEvent::SessionsEnded,
+        announce: Event::SessionsEnded,
     };
     let mut ticks = tokio::time::interval(PERIOD);
     let mut first = true;

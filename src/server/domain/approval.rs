@@ -1,0 +1,114 @@
+//! Approvals as stored, and the changes the store makes to them.
+
+use crate::model::Status;
+
+/// An approval as stored, with the names joined in. Times are Unix
+/// milliseconds, which both backends store as a 64-bit integer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub api_key_id: String,
+    pub agent_name: String,
+    pub status: Status,
+    pub title: String,
+    /// Empty when read by a filter without content.
+    pub body_html: String,
+    /// `{}` when read by a filter without content.
+    pub data_json: String,
+    /// The stored sizes, in bytes, with or without the content.
+    pub body_bytes: i64,
+    pub data_bytes: i64,
+    pub action: Option<String>,
+    pub approver_id: Option<String>,
+    pub approver_email: Option<String>,
+    pub reason: Option<String>,
+    pub decided_by_email: Option<String>,
+    pub decided_by_name: Option<String>,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub id: String,
+    pub api_key_id: String,
+    pub title: String,
+    pub body_html: String,
+    pub data_json: String,
+    pub action: Option<String>,
+    pub approver_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The agent's Idempotency-Key and a hash of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+#[derive(Debug)]
+pub enum InsertOutcome {
+    Created(ApprovalRecord),
+    /// The key was used before: the first approval and its request hash.
+    Replayed {
+        existing: ApprovalRecord,
+        request_hash: String,
+    },
+}
+
+/// A terminal transition of a pending approval.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub status: Status,
+    pub reason: Option<String>,
+    /// The person who decided (approve / deny), if any.
+    pub decided_by: Option<String>,
+    /// Who caused it, for the audit log (`user:ID`, `key:ID`, `system`).
+    pub actor: String,
+    pub at: i64,
+}
+
+#[derive(Debug)]
+pub enum TransitionOutcome {
+    Applied(ApprovalRecord),
+    /// Someone else got there first: the approval as it now is.
+    AlreadyDecided(ApprovalRecord),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Which approvals to list. `after` is an exclusive ID bound in the
+/// direction of `order` (the pagination cursor).
+#[derive(Debug, Clone)]
+pub struct ApprovalFilter {
+    pub api_key_id: Option<String>,
+    pub statuses: Vec<Status>,
+    /// Only approvals routed to this user or to nobody in particular.
+    pub visible_to: Option<String>,
+    /// Case-insensitive (ASCII) substring of the title, reason or agent name.
+    pub text_contains: Option<String>,
+    pub after: Option<String>,
+    pub order: Order,
+    pub limit: i64,
+    /// Whether to read the preview and the data (lists that show neither
+    /// read only their sizes).
+    pub with_content: bool,
+}
+
+impl ApprovalFilter {
+    pub fn new(order: Order, limit: i64) -> Self {
+        Self {
+            api_key_id: None,
+            statuses: Vec::new(),
+            visible_to: None,
+            text_contains: None,
+            after: None,
+            order,
+            limit,
+            with_content: true,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The agent's side of an approval: create, read, wait, list, cancel.
+
+use super::error::{ServiceError, ServiceResult};
+use super::{now_ms, Service};
+use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
+use crate::server::domain::{
+    ids, ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApproval, Order, Transition,
+    TransitionOutcome,
+};
+use crate::server::sanitize::sanitize_preview;
+use crate::server::wait_room::Woke;
+use std::time::Duration;
+
+/// A validated create request, before the approver is looked up.
+#[derive(Debug, Clone)]
+pub struct CreateApproval {
+    pub title: Title,
+    pub body_html: String,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    pub action: Option<ActionKind>,
+    pub approver_email: Option<String>,
+    pub expires_in: Option<Duration>,
+}
+
+impl Service {
+    /// Creates an approval. With an idempotency key (and the hash of the
+    /// request it came with), a retry returns the first approval; the bool
+    /// says whether this was such a replay.
+    pub async fn create(
+        &self,
+        key: &ApiKey,
+        request: CreateApproval,
+        idempotency: Option<(String, String)>,
+    ) -> ServiceResult<(Approval, bool)> {
+        self.creates
+            .take(&key.id)
+            .map_err(|retry_after_secs| ServiceError::RateLimited {
+                detail: format!(
+                    "this API key is creating approvals faster than {}/s (bursts of {}): \
+                     slow down",
+                    self.config.create_rate.per_second, self.config.create_rate.burst
+                ),
+                retry_after_secs,
+            })?;
+        let approver_id = match &request.approver_email {
+            Some(email) => Some(self.approver_id(email).await?),
+            None => key.default_approver_id.clone(),
+        };
+        let created_at = now_ms();
+        let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
+        let data_json = serde_json::Value::Object(request.data).to_string();
+        let new = NewApproval {
+            id: ids::new_id("apr", created_at),
+            api_key_id: key.id.clone(),
+            title: request.title.as_str().to_owned(),
+            body_html: sanitize_preview(&request.body_html),
+            data_json,
+            action: request.action.map(|a| a.as_str().to_owned()),
+            approver_id,
+            created_at,
+            expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
+            idempotency: idempotency.clone(),
+        };
+        match self.store.insert_approval(new).await? {
+            InsertOutcome::Created(record) => Ok((self.to_approval(record), false)),
+            InsertOutcome::Replayed {
+                existing,
+                request_hash,
+            } => {
+                let same_request = idempotency.is_some_and(|(_, hash)| hash == request_hash);
+                if same_request {
+                    Ok((self.to_approval(existing), true))
+                } else {
+                    Err(ServiceError::IdempotencyMismatch)
+                }
+            }
+        }
+    }
+
+    /// The stored approval with this id, if `id` has the shape of one (a
+    /// malformed id is not looked up: it cannot exist, and a NUL byte is
+    /// an error to PostgreSQL, not a miss).
+    pub(super) async fn stored_approval(&self, id: &str) -> ServiceResult<Option<ApprovalRecord>> {
+        if !ids::is_id("apr", id) {
+            return Ok(None);
+        }
+        Ok(self.store.approval(id).await?)
+    }
+
+    async fn record_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<ApprovalRecord> {
+        match self.stored_approval(id).await? {
+            // Another key's approval is indistinguishable from a missing one.
+            Some(record) if record.api_key_id == key.id => Ok(record),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    pub async fn approval_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
+        Ok(self.to_approval(self.record_for_key(key, id).await?))
+    }
+
+    /// Waits until the approval leaves `pending` or `timeout` passes, woken
+    /// by changes of this approval only, rather than by polling the
+    /// database. A key may park at most the configured number of waits.
+    pub async fn wait_for_key(
+        &self,
+        key: &ApiKey,
+        id: &str,
+        timeout: Duration,
+    ) -> ServiceResult<Approval> {
+        // Park before reading, so a decision between the two is not missed.
+        let mut parked =
+            self.waits
+                .park(&key.id, id)
+                .map_err(|full| ServiceError::RateLimited {
+                    detail: format!(
+                        "this API key already has {} waits parked: finish some, or use a webhook",
+                        full.limit
+                    ),
+                    retry_after_secs: 1,
+                })?;
+        let mut record = self.record_for_key(key, id).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while record.status == Status::Pending {
+            tokio::select! {
+                // Shutting down: answer with the state as it is; the agent
+                // polls again (on another instance, or after the restart).
+                _ = self.stopping.cancelled() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                woke = parked.woken() => match woke {
+                    Woke::Changed => record = self.record_for_key(key, id).await?,
+                    // Revoked while waiting: the agent is told at once.
+                    Woke::KeyRevoked => return Err(ServiceError::KeyRevoked),
+                },
+            }
+        }
+        Ok(self.to_approval(record))
+    }
+
+    pub async fn list_for_key(
+        &self,
+        key: &ApiKey,
+        status: Option<Status>,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> ServiceResult<ApprovalPage> {
+        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit + 1);
+        filter.api_key_id = Some(key.id.clone());
+        filter.statuses = status.into_iter().collect();
+        filter.after = cursor;
+        self.page(filter, limit).await
+    }
+
+    /// Fetches one more than `limit` to learn whether a next page exists.
+    async fn page(&self, filter: ApprovalFilter, limit: i64) -> ServiceResult<ApprovalPage> {
+        let (records, next_cursor) = self.records_page(filter, limit).await?;
+        Ok(ApprovalPage {
+            items: records.into_iter().map(|r| self.to_approval(r)).collect(),
+            next_cursor,
+        })
+    }
+
+    /// The records of one page and the cursor of the next, if there is one.
+    pub(super) async fn records_page(
+        &self,
+        filter: ApprovalFilter,
+        limit: i64,
+    ) -> ServiceResult<(Vec<ApprovalRecord>, Option<String>)> {
+        let mut records = self.store.approvals(&filter).await?;
+        let next_cursor = if records.len() as i64 > limit {
+            records.truncate(limit as usize);
+            records.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok((records, next_cursor))
+    }
+
+    pub async fn cancel(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
+        self.record_for_key(key, id).await?;
+        let transition = Transition {
+            status: Status::Cancelled,
+            reason: None,
+            decided_by: None,
+            actor: format!("key:{}", key.id),
+            at: now_ms(),
+        };
+        self.apply(id, &transition).await
+    }
+
+    pub(super) async fn apply(&self, id: &str, transition: &Transition) -> ServiceResult<Approval> {
+        match self.store.transition(id, transition).await? {
+            TransitionOutcome::Applied(record) => Ok(self.to_approval(record)),
+            TransitionOutcome::AlreadyDecided(record) => Err(ServiceError::AlreadyDecided(
+                Box::new(self.to_approval(record)),
+            )),
+            TransitionOutcome::NotFound => Err(ServiceError::NotFound),
+        }
+    }
+}

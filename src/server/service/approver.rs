@@ -1,0 +1,125 @@
+//! The approver's side: the inbox, one approval, history, and deciding.
+
+use super::error::{ServiceError, ServiceResult};
+use super::{from_ms, now_ms, Service, INBOX_LIMIT};
+use crate::model::{
+    Approval, ApprovalChange, ApprovalSummary, HistoryPage, InboxData, Status, Verdict,
+};
+use crate::server::domain::{ApprovalFilter, ApprovalRecord, Order, Role, Transition, User};
+
+impl Service {
+    fn visibility(user: &User) -> Option<String> {
+        match user.role {
+            Role::Admin => None,
+            Role::Approver => Some(user.id.clone()),
+        }
+    }
+
+    pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
+        match self.stored_approval(id).await? {
+            Some(record) if can_see(user, &record) => Ok(self.to_approval(record)),
+            _ => Err(ServiceError::NotFound),
+        }
+    }
+
+    /// Pending approvals this person may decide, oldest first, without
+    /// their previews and data (the card on screen loads its own).
+    pub async fn inbox(&self, user: &User, limit: i64) -> ServiceResult<Vec<ApprovalSummary>> {
+        let mut filter = ApprovalFilter::new(Order::OldestFirst, limit);
+        filter.statuses = vec![Status::Pending];
+        filter.visible_to = Self::visibility(user);
+        filter.with_content = false;
+        let records = self.store.approvals(&filter).await?;
+        Ok(records.into_iter().map(Self::to_summary).collect())
+    }
+
+    /// What the inbox page and a live inbox's snapshot show: everything
+    /// pending for this person and when they (or anyone they can see) last
+    /// decided.
+    pub async fn inbox_data(&self, user: &User) -> ServiceResult<InboxData> {
+        let approvals = self.inbox(user, INBOX_LIMIT).await?;
+        let mut latest = Self::decided_filter(user, 1);
+        latest.with_content = false;
+        let latest = self.store.approvals(&latest).await?;
+        Ok(InboxData {
+            approvals,
+            last_decided_at: latest.first().and_then(|a| a.decided_at).map(from_ms),
+            viewer_email: user.email.clone(),
+            now_ms: now_ms(),
+            shown: None,
+        })
+    }
+
+    /// An approval as live inboxes are told of it after a change: the
+    /// change itself, and whom it is routed to (an approver's id) so each
+    /// connection can tell whether its person may see it.
+    pub async fn live_change(
+        &self,
+        id: &str,
+        seq: i64,
+    ) -> ServiceResult<Option<(ApprovalChange, Option<String>)>> {
+        Ok(self.store.approval(id).await?.map(|record| {
+            let approver_id = record.approver_id.clone();
+            let decided_by_name = record.decided_by_name.clone();
+            let change = ApprovalChange {
+                seq,
+                approval: Self::to_summary(record),
+                decided_by_name,
+            };
+            (change, approver_id)
+        }))
+    }
+
+    /// Decided approvals this person may see, newest first, without their
+    /// previews and data.
+    pub async fn history(
+        &self,
+        user: &User,
+        text_contains: Option<String>,
+        cursor: Option<String>,
+        limit: i64,
+    ) -> ServiceResult<HistoryPage> {
+        let mut filter = Self::decided_filter(user, limit + 1);
+        filter.text_contains = text_contains;
+        filter.after = cursor;
+        filter.with_content = false;
+        let (records, next_cursor) = self.records_page(filter, limit).await?;
+        Ok(HistoryPage {
+            items: records.into_iter().map(Self::to_summary).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Decided approvals this person may see, newest first.
+    fn decided_filter(user: &User, limit: i64) -> ApprovalFilter {
+        let mut filter = ApprovalFilter::new(Order::NewestFirst, limit);
+        filter.statuses = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        filter.visible_to = Self::visibility(user);
+        filter
+    }
+
+    pub async fn decide(&self, user: &User, id: &str, verdict: Verdict) -> ServiceResult<Approval> {
+        self.approval_for_user(user, id).await?;
+        let transition = Transition {
+            status: verdict.status(),
+            reason: verdict.reason().map(str::to_owned),
+            decided_by: Some(user.id.clone()),
+            actor: format!("user:{}", user.id),
+            at: now_ms(),
+        };
+        self.apply(id, &transition).await
+    }
+}
+
+fn can_see(user: &User, record: &ApprovalRecord) -> bool {
+    may_see(user, record.approver_id.as_deref())
+}
+
+/// Admins see every approval; approvers those routed to them or to nobody
+/// in particular.
+pub fn may_see(user: &User, approver_id: Option<&str>) -> bool {
+    user.role == Role::Admin || approver_id.is_none_or(|id| id == user.id)
+}

@@ -1,0 +1,74 @@
+//! Agents' API keys: creating, revoking, and authenticating a bearer secret.
+
+use super::accounts::{normalize_email, plausible_email};
+use super::{conflict_to_message, invalid, now_ms, Service, ServiceError, ServiceResult};
+use crate::model::refuse_deceptive;
+use crate::server::domain::{ids, ApiKey, NewApiKey};
+
+impl Service {
+    /// Creates an API key, with a webhook endpoint when a URL is given;
+    /// returns it, its secret (never stored) and the endpoint's signing
+    /// secret.
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        default_approver_email: Option<&str>,
+        webhook_url: Option<&str>,
+    ) -> ServiceResult<(ApiKey, String, Option<String>)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(invalid(
+                "invalid_name",
+                "a key name is 1-100 characters on one line",
+            ));
+        }
+        refuse_deceptive(name, "the key name", "invalid_name").map_err(ServiceError::Invalid)?;
+        let default_approver_id = match default_approver_email {
+            Some(email) => Some(self.approver_id(email).await?),
+            None => None,
+        };
+        let key_id = ids::new_id("key", now_ms());
+        let webhook = match webhook_url {
+            Some(url) => Some(self.new_endpoint(&key_id, url).await?),
+            None => None,
+        };
+        let webhook_secret = webhook.as_ref().map(|endpoint| endpoint.secret.clone());
+        let secret = ids::new_api_key();
+        let key = self
+            .store
+            .create_api_key(NewApiKey {
+                id: key_id,
+                name: name.to_owned(),
+                key_hash: ids::sha256_hex(secret.as_bytes()),
+                default_approver_id,
+                created_at: now_ms(),
+                webhook,
+            })
+            .await
+            .map_err(conflict_to_message)?;
+        Ok((key, secret, webhook_secret))
+    }
+
+    pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {
+        Ok(self.store.revoke_api_key(name, now_ms()).await?)
+    }
+
+    /// The key behind a bearer secret, if it exists and is not revoked.
+    pub async fn authenticate_key(&self, secret: &str) -> ServiceResult<Option<ApiKey>> {
+        Ok(self
+            .store
+            .api_key_by_hash(&ids::sha256_hex(secret.as_bytes()))
+            .await?)
+    }
+
+    pub(super) async fn approver_id(&self, email: &str) -> ServiceResult<String> {
+        let normalized = normalize_email(email);
+        if !plausible_email(&normalized) {
+            return Err(ServiceError::UnknownApprover(email.to_owned()));
+        }
+        match self.store.user_by_email(&normalized).await? {
+            Some(account) if account.user.active => Ok(account.user.id),
+            _ => Err(ServiceError::UnknownApprover(email.to_owned())),
+        }
+    }
+}

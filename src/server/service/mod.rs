@@ -1,0 +1,154 @@
+//! The domain operations, by caller: the agent's side of an approval, the
+//! approver's, accounts and sign-in, API keys, webhooks and their outbox,
+//! and expiry. REST handlers, server functions, the inbox socket and the
+//! background tasks call these; only this module reaches the store. Each
+//! change is one store transaction, announced on the event hub once it has
+//! committed.
+
+mod accounts;
+mod agent;
+mod approver;
+mod error;
+mod expiry;
+mod keys;
+mod outbox;
+mod sessions;
+mod webhooks;
+
+pub use accounts::{normalize_email, plausible_email};
+pub use agent::CreateApproval;
+pub use approver::may_see;
+pub use error::{ServiceError, ServiceResult};
+pub use sessions::{SignedIn, SESSION_DAYS};
+
+use crate::model::{Approval, ApprovalSummary, ValidationError};
+use crate::server::config::Config;
+use crate::server::domain::events::EventHub;
+use crate::server::domain::ApprovalRecord;
+use crate::server::password::PasswordChecks;
+use crate::server::rate_limit::RateLimiter;
+use crate::server::signin_throttle::SigninThrottle;
+use crate::server::store::{Store, StoreError};
+use crate::server::wait_room::WaitRoom;
+use chrono::{DateTime, TimeZone, Utc};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The most pending approvals an inbox shows at once, oldest first.
+pub const INBOX_LIMIT: i64 = 500;
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    hub: EventHub,
+    config: Config,
+    signin_throttle: SigninThrottle,
+    password_checks: PasswordChecks,
+    waits: Arc<WaitRoom>,
+    /// Per API key: how fast it may create approvals.
+    creates: RateLimiter,
+    /// Cancelled at shutdown: parked waits answer, tasks stop.
+    stopping: CancellationToken,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, hub: EventHub, config: Config) -> Self {
+        Self {
+            signin_throttle: SigninThrottle::new(config.signin_address_limit),
+            password_checks: PasswordChecks::for_this_machine(),
+            waits: WaitRoom::new(config.max_waits_per_key),
+            creates: RateLimiter::new(config.create_rate),
+            stopping: CancellationToken::new(),
+            store,
+            hub,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn hub(&self) -> &EventHub {
+        &self.hub
+    }
+
+    /// Tells long-lived requests and background tasks to finish: the server
+    /// is shutting down.
+    pub fn begin_shutdown(&self) {
+        self.stopping.cancel();
+    }
+
+    /// Cancelled once the server begins to shut down.
+    pub fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
+    }
+
+    /// Routes changes to the parked waits they concern (runs for the life
+    /// of the server).
+    pub async fn run_wait_room(self: Arc<Self>) {
+        self.waits.clone().run(self.hub.clone()).await
+    }
+
+    fn to_approval(&self, record: ApprovalRecord) -> Approval {
+        let data = serde_json::from_str(&record.data_json).unwrap_or_else(|error| {
+            tracing::error!(id = %record.id, %error, "stored data is not JSON");
+            serde_json::Value::String(record.data_json.clone())
+        });
+        Approval {
+            url: self.config.approval_url(&record.id),
+            id: record.id,
+            status: record.status,
+            title: record.title,
+            body: record.body_html,
+            data,
+            action: record.action,
+            agent: record.agent_name,
+            approver: record.approver_email,
+            reason: record.reason,
+            decided_by: record.decided_by_email,
+            decided_at: record.decided_at.map(from_ms),
+            created_at: from_ms(record.created_at),
+            expires_at: from_ms(record.expires_at),
+        }
+    }
+
+    fn to_summary(record: ApprovalRecord) -> ApprovalSummary {
+        ApprovalSummary {
+            id: record.id,
+            status: record.status,
+            title: record.title,
+            action: record.action,
+            agent: record.agent_name,
+            approver: record.approver_email,
+            reason: record.reason,
+            decided_by: record.decided_by_email,
+            decided_at: record.decided_at.map(from_ms),
+            created_at: from_ms(record.created_at),
+            expires_at: from_ms(record.expires_at),
+            body_bytes: record.body_bytes.max(0) as u64,
+            data_bytes: record.data_bytes.max(0) as u64,
+        }
+    }
+}
+
+pub(crate) fn invalid(code: &'static str, detail: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(ValidationError {
+        code,
+        detail: detail.into(),
+    })
+}
+
+fn conflict_to_message(error: StoreError) -> ServiceError {
+    match error {
+        StoreError::Conflict(what) => ServiceError::Conflict(format!("{what} already exists")),
+        other => ServiceError::Store(other),
+    }
+}
