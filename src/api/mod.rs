@@ -62,7 +62,8 @@ mod ssr {
     use crate::model::{Reason, Verdict};
     use crate::server::domain::User;
     use crate::server::http::session;
-    use crate::server::service::{Service, ServiceError};
+    use crate::server::http::status_of;
+    use crate::server::service::{ErrorKind, Missing, Service, ServiceError};
     use crate::server::state::AppState;
     use axum::http::StatusCode;
     use leptos::prelude::*;
@@ -136,46 +137,36 @@ mod ssr {
 
     /// The status and the words a person is told for a failed operation.
     pub fn status_and_message(error: ServiceError) -> (StatusCode, String) {
+        let kind = error.kind();
         let detail = error.to_string();
-        match error {
-            ServiceError::Store(store) => {
-                tracing::error!(error = %store, "store error in server function");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side. Try again.".to_owned(),
-                )
+        let message = match kind {
+            ErrorKind::Internal => {
+                tracing::error!(%error, "store error in server function");
+                "Something went wrong on our side. Try again.".to_owned()
             }
-            ServiceError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "There is no such approval, or it is not routed to you.".to_owned(),
-            ),
-            ServiceError::AlreadyDecided(_) => {
-                (StatusCode::CONFLICT, format!("This approval was {detail}."))
-            }
-            ServiceError::Conflict(_) => (StatusCode::CONFLICT, detail),
-            ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, detail),
-            ServiceError::RateLimited { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("{}.", capitalize(&detail)),
-            ),
-            ServiceError::Busy { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{}.", capitalize(&detail)),
-            ),
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, detail),
-        }
+            ErrorKind::NotFound => match error {
+                ServiceError::NotFound(Missing::ApiKey) => "There is no such API key.".to_owned(),
+                ServiceError::NotFound(Missing::WebhookMessage) => {
+                    "There is no such webhook message.".to_owned()
+                }
+                _ => "There is no such approval, or it is not routed to you.".to_owned(),
+            },
+            ErrorKind::Conflict => match error {
+                ServiceError::AlreadyDecided(_) => format!("This approval was {detail}."),
+                _ => detail,
+            },
+            ErrorKind::RateLimited | ErrorKind::Busy => format!("{}.", capitalize(&detail)),
+            ErrorKind::Invalid | ErrorKind::Unauthorized | ErrorKind::Forbidden => detail,
+        };
+        (status_of(kind), message)
     }
 
     pub fn to_fn_error(error: ServiceError) -> ServerFnError {
-        if let ServiceError::RateLimited {
-            retry_after_secs, ..
-        }
-        | ServiceError::Busy { retry_after_secs } = error
-        {
+        if let Some(secs) = error.retry_after_secs() {
             if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
                 response.insert_header(
                     axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from(retry_after_secs),
+                    axum::http::HeaderValue::from(secs),
                 );
             }
         }
@@ -401,14 +392,14 @@ pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> 
         .approval_for_user(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
-    let (deliveries, delivery_summary) = service
+    let deliveries = service
         .approval_deliveries(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
     Ok(ApprovalData {
         approval,
-        deliveries,
-        delivery_summary,
+        deliveries: deliveries.messages,
+        delivery_summary: deliveries.summary,
         now_ms: chrono::Utc::now().timestamp_millis(),
     })
 }

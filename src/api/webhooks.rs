@@ -5,9 +5,6 @@ use crate::model::{KeyWebhook, WebhookMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "ssr")]
-const NO_SUCH_KEY: &str = "There is no such API key.";
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhooksData {
     pub keys: Vec<KeyWebhook>,
@@ -30,20 +27,6 @@ async fn admin() -> Result<std::sync::Arc<crate::server::service::Service>, Serv
     Ok(service)
 }
 
-/// The service's error, with "not found" said about `what` (the shared
-/// mapping speaks of approvals).
-#[cfg(feature = "ssr")]
-fn missing_is(
-    what: &'static str,
-) -> impl Fn(crate::server::service::ServiceError) -> ServerFnError {
-    move |error| match error {
-        crate::server::service::ServiceError::NotFound => {
-            super::ssr::fail(axum::http::StatusCode::NOT_FOUND, what)
-        }
-        other => super::ssr::to_fn_error(other),
-    }
-}
-
 #[server(prefix = "/rpc", endpoint = "webhooks")]
 pub async fn webhooks(key: Option<String>) -> Result<WebhooksData, ServerFnError> {
     let service = admin().await?;
@@ -55,7 +38,7 @@ pub async fn webhooks(key: Option<String>) -> Result<WebhooksData, ServerFnError
         Ok(messages) => messages,
         // A key without an endpoint has no messages.
         Err(crate::server::service::ServiceError::Invalid(_)) => Vec::new(),
-        Err(error) => return Err(missing_is(NO_SUCH_KEY)(error)),
+        Err(error) => return Err(super::ssr::to_fn_error(error)),
     };
     let keys = service
         .key_webhooks()
@@ -76,21 +59,27 @@ pub async fn set_webhook_url(
     url: String,
 ) -> Result<Option<IssuedSecret>, ServerFnError> {
     let service = admin().await?;
-    let (key_name, secret) = service
+    let set = service
         .set_webhook_url(&key_id, &url)
         .await
-        .map_err(missing_is(NO_SUCH_KEY))?;
-    Ok(secret.map(|secret| IssuedSecret { key_name, secret }))
+        .map_err(super::ssr::to_fn_error)?;
+    let key_name = set.key_name;
+    Ok(set
+        .new_secret
+        .map(|secret| IssuedSecret { key_name, secret }))
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
 pub async fn rotate_webhook_secret(key_id: String) -> Result<IssuedSecret, ServerFnError> {
     let service = admin().await?;
-    let (key_name, secret) = service
+    let rotated = service
         .rotate_webhook_secret(&key_id)
         .await
-        .map_err(missing_is(NO_SUCH_KEY))?;
-    Ok(IssuedSecret { key_name, secret })
+        .map_err(super::ssr::to_fn_error)?;
+    Ok(IssuedSecret {
+        key_name: rotated.key_name,
+        secret: rotated.secret,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "enable_webhook")]
@@ -99,7 +88,7 @@ pub async fn enable_webhook(key_id: String) -> Result<(), ServerFnError> {
     service
         .enable_webhook_endpoint(&key_id)
         .await
-        .map_err(missing_is(NO_SUCH_KEY))
+        .map_err(super::ssr::to_fn_error)
 }
 
 /// Queues a `webhook.test` message; returns its ID.
@@ -109,7 +98,7 @@ pub async fn send_test_webhook(key_id: String) -> Result<String, ServerFnError> 
     service
         .send_test_event(&key_id)
         .await
-        .map_err(missing_is(NO_SUCH_KEY))
+        .map_err(super::ssr::to_fn_error)
 }
 
 #[server(prefix = "/rpc", endpoint = "redeliver_webhook")]
@@ -118,5 +107,5 @@ pub async fn redeliver_webhook(message_id: String) -> Result<(), ServerFnError> 
     service
         .redeliver_webhook(&message_id)
         .await
-        .map_err(missing_is("There is no such webhook message."))
+        .map_err(super::ssr::to_fn_error)
 }

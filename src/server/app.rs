@@ -15,6 +15,7 @@ use crate::server::state::AppState;
 use crate::server::tasks::webhook_delivery::Worker;
 use crate::server::tasks::{expiry, revocation_watch, BackgroundTasks};
 use crate::server::{inbox_socket, rest, store};
+use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
@@ -26,10 +27,12 @@ use std::sync::Arc;
 
 /// The service for one-shot admin commands: they announce their changes
 /// but never listen.
-pub async fn open_service_for_commands(args: &ConfigArgs) -> Result<Service, String> {
+pub async fn open_service_for_commands(args: &ConfigArgs) -> anyhow::Result<Service> {
     let hub = EventHub::new(1);
-    let store = store::open_or_explain(&args.database_url(), hub.clone()).await?;
-    let config = Config::new(args, args.listen_addr()?);
+    let store = store::open_or_explain(&args.database_url(), hub.clone())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let config = Config::new(args, args.listen_addr().map_err(anyhow::Error::msg)?);
     Ok(Service::new(store, hub, config))
 }
 
@@ -45,22 +48,24 @@ pub struct Application {
 impl Application {
     /// Opens the store, binds the listening address and starts the
     /// background tasks.
-    pub async fn build(args: &ConfigArgs) -> Result<Self, String> {
+    pub async fn build(args: &ConfigArgs) -> anyhow::Result<Self> {
         let hub = EventHub::new(4096);
-        let store = store::open_or_explain(&args.database_url(), hub.clone()).await?;
+        let store = store::open_or_explain(&args.database_url(), hub.clone())
+            .await
+            .map_err(anyhow::Error::msg)?;
         store
             .start_listening()
             .await
-            .map_err(|e| format!("listening for database events: {e}"))?;
-        let addr = args.listen_addr()?;
+            .context("listening for database events")?;
+        let addr = args.listen_addr().map_err(anyhow::Error::msg)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let address = listener.local_addr().context("reading the bound address")?;
         let config = Config::new(args, address);
         let inbox_feed = InboxFeed::new(config.live_backlog);
         let service = Arc::new(Service::new(store, hub, config));
-        let webhook_worker = Arc::new(Worker::new(service.clone())?);
+        let webhook_worker = Arc::new(Worker::new(service.clone()).map_err(anyhow::Error::msg)?);
 
         let mut tasks = BackgroundTasks::new(service.stopping());
         tasks.spawn("expiry", expiry::run(service.clone()));
@@ -87,7 +92,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then answers parked requests, stops
     /// the background tasks and waits for them.
-    pub async fn run(self) -> Result<(), String> {
+    pub async fn run(self) -> anyhow::Result<()> {
         let address = self.address;
         // Tests and scripts read this line to learn the port.
         println!("holdpoint listening on http://{address}");
@@ -103,7 +108,7 @@ impl Application {
                 service.begin_shutdown();
             })
             .await
-            .map_err(|e| format!("server error: {e}"));
+            .context("serving");
         self.service.begin_shutdown();
         self.tasks.join().await;
         served
@@ -167,9 +172,9 @@ fn page_shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// Leptos's settings (where the built site is), with our listen address.
-fn leptos_options(bound: std::net::SocketAddr) -> Result<LeptosOptions, String> {
+fn leptos_options(bound: std::net::SocketAddr) -> anyhow::Result<LeptosOptions> {
     let mut options = get_configuration(None)
-        .map_err(|e| format!("reading the Leptos configuration: {e}"))?
+        .context("reading the Leptos configuration")?
         .leptos_options;
     options.site_addr = bound;
     Ok(options)
@@ -178,12 +183,9 @@ fn leptos_options(bound: std::net::SocketAddr) -> Result<LeptosOptions, String> 
 /// With no accounts yet, says how to create the first admin. The one-time
 /// link is a credential: it is printed only to a person at a terminal,
 /// never into logs, which are often collected elsewhere.
-async fn announce_first_start(service: &Service) -> Result<(), String> {
+async fn announce_first_start(service: &Service) -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let has_users = service
-        .has_users()
-        .await
-        .map_err(|e| format!("checking for accounts: {e}"))?;
+    let has_users = service.has_users().await.context("checking for accounts")?;
     if has_users {
         return Ok(());
     }
@@ -197,7 +199,7 @@ async fn announce_first_start(service: &Service) -> Result<(), String> {
     if let Some(token) = service
         .open_first_start_setup()
         .await
-        .map_err(|e| format!("opening first-start setup: {e}"))?
+        .context("opening first-start setup")?
     {
         println!(
             "No accounts yet. Create the first admin at {} \

@@ -3,6 +3,8 @@
 use crate::server::app::{open_service_for_commands, Application};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::Role;
+use crate::server::service::CreatedKey;
+use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
@@ -108,7 +110,7 @@ enum AdminCommand {
     },
 }
 
-async fn serve(args: &ConfigArgs) -> Result<(), String> {
+async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
     Application::build(args).await?.run().await
 }
 
@@ -124,14 +126,15 @@ pub async fn run() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("holdpoint: {message}");
+        Err(error) => {
+            // `:#` prints the whole chain: "creating the API key "x": no active approver ...".
+            eprintln!("holdpoint: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
+async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
     let service = open_service_for_commands(args).await?;
     match command {
         AdminCommand::CreateUser {
@@ -143,13 +146,13 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             let mut password = String::new();
             std::io::stdin()
                 .read_to_string(&mut password)
-                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+                .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let role = if admin { Role::Admin } else { Role::Approver };
             let user = service
                 .create_user(&email, name.as_deref(), password, role)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("creating the account {email}"))?;
             eprintln!("Created {} {} ({}).", role.as_str(), user.email, user.id);
         }
         AdminCommand::CreateKey {
@@ -157,10 +160,14 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             approver,
             webhook_url,
         } => {
-            let (key, secret, webhook_secret) = service
+            let CreatedKey {
+                key,
+                secret,
+                webhook_secret,
+            } = service
                 .create_api_key(&name, approver.as_deref(), webhook_url.as_deref())
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("creating the API key {name:?}"))?;
             eprintln!(
                 "Created API key {:?} ({}). It is shown only now; store it where the agent reads it:",
                 key.name, key.id
@@ -175,12 +182,12 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             let key_id = service
                 .key_id_by_name(&key)
                 .await
-                .map_err(|e| e.to_string())?;
-            let (_, created) = service
+                .with_context(|| format!("finding the API key {key:?}"))?;
+            let created = service
                 .set_webhook_url(&key_id, &url)
                 .await
-                .map_err(|e| e.to_string())?;
-            match created {
+                .with_context(|| format!("sending the webhooks of {key:?} to {url}"))?;
+            match created.new_secret {
                 Some(secret) => {
                     eprintln!(
                         "Webhooks of {key:?} now go to {url}. Signing secret, shown only now:"
@@ -194,11 +201,12 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             let key_id = service
                 .key_id_by_name(&key)
                 .await
-                .map_err(|e| e.to_string())?;
-            let (_, secret) = service
+                .with_context(|| format!("finding the API key {key:?}"))?;
+            let secret = service
                 .rotate_webhook_secret(&key_id)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("rotating the signing secret of {key:?}"))?
+                .secret;
             eprintln!(
                 "New signing secret for {key:?}, shown only now. The old one also signs until {}:",
                 humantime_after(args.webhook_rotation_overlap)
@@ -209,9 +217,9 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             if !service
                 .revoke_api_key(&name)
                 .await
-                .map_err(|e| e.to_string())?
+                .with_context(|| format!("revoking the API key {name:?}"))?
             {
-                return Err(format!("no active API key is named {name:?}"));
+                bail!("no active API key is named {name:?}");
             }
             eprintln!("Revoked API key {name:?}.");
         }
@@ -219,7 +227,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             match service
                 .open_first_start_setup()
                 .await
-                .map_err(|e| e.to_string())?
+                .context("opening first-start setup")?
             {
                 Some(token) => {
                     eprintln!(
@@ -227,9 +235,8 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
                     );
                     println!("{}", service.setup_link(&token));
                 }
-                None => return Err(
+                None => bail!(
                     "Holdpoint already has accounts: sign in, or use `holdpoint admin create-user`"
-                        .to_owned(),
                 ),
             }
         }
@@ -237,7 +244,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             let user = service
                 .set_user_active(&email, false)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("deactivating {email}"))?;
             eprintln!(
                 "Deactivated {}: signed out everywhere, and cannot sign in.",
                 user.email
@@ -247,14 +254,14 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> Result<(), String> {
             let user = service
                 .set_user_active(&email, true)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("reactivating {email}"))?;
             eprintln!("Reactivated {}: they can sign in again.", user.email);
         }
         AdminCommand::EndSessions { email } => {
             let ended = service
                 .end_sessions(&email)
                 .await
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("ending the sessions of {email}"))?;
             eprintln!("Ended {ended} session(s) of {email}.");
         }
     }

@@ -5,10 +5,10 @@
 
 use crate::model::{InboxEvent, HEARTBEAT_SECS};
 use crate::server::domain::User;
+use crate::server::http::problem::Problem;
 use crate::server::http::session;
 use crate::server::inbox_feed::{FeedItem, InboxFeed};
 use crate::server::inbox_seats::Seat;
-use crate::server::rest::error::Problem;
 use crate::server::service::{may_see, Service};
 use crate::server::state::AppState;
 use axum::extract::ws::{

@@ -3,7 +3,7 @@
 //! server-function arguments that do not decode.
 
 use super::session;
-use crate::server::rest::error::Problem;
+use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};

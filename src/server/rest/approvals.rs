@@ -1,10 +1,10 @@
 //! Handlers for /api/v1/approvals.
 
-use super::error::Problem;
 use super::extract::{Agent, JsonBytes};
 use crate::model::{ActionKind, Status, Title};
 use crate::server::domain::ids;
-use crate::server::service::CreateApproval;
+use crate::server::http::problem::Problem;
+use crate::server::service::{CreateApproval, Created};
 use crate::server::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -31,7 +31,7 @@ pub async fn create(
     let idempotency_key = idempotency_key(&headers)?;
     let (request, request_hash) = parse_create(&bytes)?;
     let idempotency = idempotency_key.map(|key| (key, request_hash));
-    let (approval, replayed) = state.service.create(&key, request, idempotency).await?;
+    let Created { approval, replayed } = state.service.create(&key, request, idempotency).await?;
     let location = format!("/api/v1/approvals/{}", approval.id);
     let mut response = (StatusCode::CREATED, Json(approval)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

@@ -1,8 +1,8 @@
 //! Extractors for the REST API. Each one answers a problem+json error
 //! instead of axum's plain-text rejections.
 
-use super::error::Problem;
 use crate::server::domain::ApiKey;
+use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};

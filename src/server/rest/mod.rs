@@ -1,14 +1,13 @@
 //! The agent REST API under /api/v1 (see product.md for the contract).
 
 mod approvals;
-pub mod error;
 pub mod extract;
 
+use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use error::Problem;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,6 +1,6 @@
 //! The agent's side of an approval: create, read, wait, list, cancel.
 
-use super::error::{ServiceError, ServiceResult};
+use super::error::{Missing, ServiceError, ServiceResult};
 use super::{now_ms, Service};
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::{
@@ -22,6 +22,14 @@ pub struct CreateApproval {
     pub expires_in: Option<Duration>,
 }
 
+/// A created approval, or the first one again for a retried request.
+#[derive(Debug)]
+pub struct Created {
+    pub approval: Approval,
+    /// The request's Idempotency-Key was seen before: nothing new was made.
+    pub replayed: bool,
+}
+
 impl Service {
     /// Creates an approval. With an idempotency key (and the hash of the
     /// request it came with), a retry returns the first approval; the bool
@@ -31,7 +39,7 @@ impl Service {
         key: &ApiKey,
         request: CreateApproval,
         idempotency: Option<(String, String)>,
-    ) -> ServiceResult<(Approval, bool)> {
+    ) -> ServiceResult<Created> {
         self.creates
             .take(&key.id)
             .map_err(|retry_after_secs| ServiceError::RateLimited {
@@ -62,14 +70,20 @@ impl Service {
             idempotency: idempotency.clone(),
         };
         match self.store.insert_approval(new).await? {
-            InsertOutcome::Created(record) => Ok((self.to_approval(record), false)),
+            InsertOutcome::Created(record) => Ok(Created {
+                approval: self.to_approval(record),
+                replayed: false,
+            }),
             InsertOutcome::Replayed {
                 existing,
                 request_hash,
             } => {
                 let same_request = idempotency.is_some_and(|(_, hash)| hash == request_hash);
                 if same_request {
-                    Ok((self.to_approval(existing), true))
+                    Ok(Created {
+                        approval: self.to_approval(existing),
+                        replayed: true,
+                    })
                 } else {
                     Err(ServiceError::IdempotencyMismatch)
                 }
@@ -91,7 +105,7 @@ impl Service {
         match self.stored_approval(id).await? {
             // Another key's approval is indistinguishable from a missing one.
             Some(record) if record.api_key_id == key.id => Ok(record),
-            _ => Err(ServiceError::NotFound),
+            _ => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
 
@@ -194,7 +208,7 @@ impl Service {
             TransitionOutcome::AlreadyDecided(record) => Err(ServiceError::AlreadyDecided(
                 Box::new(self.to_approval(record)),
             )),
-            TransitionOutcome::NotFound => Err(ServiceError::NotFound),
+            TransitionOutcome::NotFound => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The approver's side: the inbox, one approval, history, and deciding.
 
-use super::error::{ServiceError, ServiceResult};
+use super::error::{Missing, ServiceError, ServiceResult};
 use super::{from_ms, now_ms, Service, INBOX_LIMIT};
 use crate::model::{
     Approval, ApprovalChange, ApprovalSummary, HistoryPage, InboxData, Status, Verdict,
@@ -18,7 +18,7 @@ impl Service {
     pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
         match self.stored_approval(id).await? {
             Some(record) if can_see(user, &record) => Ok(self.to_approval(record)),
-            _ => Err(ServiceError::NotFound),
+            _ => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
 

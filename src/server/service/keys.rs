@@ -5,6 +5,16 @@ use super::{conflict_to_message, invalid, now_ms, Service, ServiceError, Service
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, ApiKey, NewApiKey};
 
+/// A new API key with its secrets, which are shown once and never stored.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    /// The bearer secret the agent sends.
+    pub secret: String,
+    /// The endpoint's signing secret, when the key was made with a webhook.
+    pub webhook_secret: Option<String>,
+}
+
 impl Service {
     /// Creates an API key, with a webhook endpoint when a URL is given;
     /// returns it, its secret (never stored) and the endpoint's signing
@@ -14,7 +24,7 @@ impl Service {
         name: &str,
         default_approver_email: Option<&str>,
         webhook_url: Option<&str>,
-    ) -> ServiceResult<(ApiKey, String, Option<String>)> {
+    ) -> ServiceResult<CreatedKey> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
@@ -46,7 +56,11 @@ impl Service {
             })
             .await
             .map_err(conflict_to_message)?;
-        Ok((key, secret, webhook_secret))
+        Ok(CreatedKey {
+            key,
+            secret,
+            webhook_secret,
+        })
     }
 
     pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {

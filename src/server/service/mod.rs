@@ -16,10 +16,12 @@ mod sessions;
 mod webhooks;
 
 pub use accounts::{normalize_email, plausible_email};
-pub use agent::CreateApproval;
+pub use agent::{CreateApproval, Created};
 pub use approver::may_see;
-pub use error::{ServiceError, ServiceResult};
+pub use error::{ErrorKind, Missing, ServiceError, ServiceResult};
+pub use keys::CreatedKey;
 pub use sessions::{SignedIn, SESSION_DAYS};
+pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
 use crate::model::{Approval, ApprovalSummary, ValidationError};
 use crate::server::config::Config;

@@ -6,11 +6,35 @@ use crate::server::domain::events::Event;
 use crate::server::domain::ids;
 use crate::server::domain::outcome::{self as payload, TEST_EVENT};
 use crate::server::domain::{MessageFilter, NewEndpoint, NewMessage, Role, User};
-use crate::server::service::{invalid, now_ms, Service, ServiceError, ServiceResult};
+use crate::server::service::{invalid, now_ms, Missing, Service, ServiceError, ServiceResult};
 use crate::server::webhook::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
 use crate::server::webhook::sign::new_secret;
 use reqwest::dns::{Name, Resolve};
 use std::str::FromStr;
+
+/// A key's endpoint after its URL was set.
+#[derive(Debug)]
+pub struct EndpointSet {
+    pub key_name: String,
+    /// The signing secret, when this created the endpoint (shown once).
+    pub new_secret: Option<String>,
+}
+
+/// A key's new signing secret (shown once).
+#[derive(Debug)]
+pub struct RotatedSecret {
+    pub key_name: String,
+    pub secret: String,
+}
+
+/// Where an approval's outcome webhook went.
+#[derive(Debug)]
+pub struct Deliveries {
+    /// Every message with its attempts: admins only, else empty.
+    pub messages: Vec<WebhookMessage>,
+    /// Whether each arrived and after how many tries: everyone.
+    pub summary: Vec<DeliverySummary>,
+}
 
 impl Service {
     /// Checks a webhook URL where the admin enters it: shape, scheme, and
@@ -54,7 +78,7 @@ impl Service {
             .await?
             .into_iter()
             .find(|key| key.key_id == key_id)
-            .ok_or(ServiceError::NotFound)
+            .ok_or(ServiceError::NotFound(Missing::ApiKey))
     }
 
     /// The ID of the live key with this name (for the CLI).
@@ -79,22 +103,21 @@ impl Service {
     /// Points a key's webhooks at `url`; returns the key's name and, when
     /// this created the endpoint, its signing secret (an existing endpoint
     /// keeps its secret).
-    pub async fn set_webhook_url(
-        &self,
-        key_id: &str,
-        url: &str,
-    ) -> ServiceResult<(String, Option<String>)> {
+    pub async fn set_webhook_url(&self, key_id: &str, url: &str) -> ServiceResult<EndpointSet> {
         let key = self.key_webhook(key_id).await?;
         let endpoint = self.new_endpoint(key_id, url).await?;
         let secret = endpoint.secret.clone();
         let created = self.store.upsert_webhook_endpoint(endpoint).await?;
-        Ok((key.key_name, created.then_some(secret)))
+        Ok(EndpointSet {
+            key_name: key.key_name,
+            new_secret: created.then_some(secret),
+        })
     }
 
     /// A new signing secret; the old one keeps signing (both signatures are
     /// sent) for the configured overlap, so receivers can switch over.
     /// Returns the key's name and the secret.
-    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<(String, String)> {
+    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<RotatedSecret> {
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
         let secret = new_secret();
@@ -102,7 +125,10 @@ impl Service {
         self.store
             .rotate_webhook_secret(&endpoint.id, &secret, now_ms() + overlap)
             .await?;
-        Ok((key.key_name, secret))
+        Ok(RotatedSecret {
+            key_name: key.key_name,
+            secret,
+        })
     }
 
     /// Enables a disabled endpoint; the messages it held go out now.
@@ -141,7 +167,7 @@ impl Service {
         let known = ids::is_id("msg", message_id)
             && self.store.redeliver_webhook(message_id, now_ms()).await?;
         if !known {
-            return Err(ServiceError::NotFound);
+            return Err(ServiceError::NotFound(Missing::WebhookMessage));
         }
         self.wake_webhook_worker();
         Ok(())
@@ -178,7 +204,7 @@ impl Service {
         &self,
         user: &User,
         approval_id: &str,
-    ) -> ServiceResult<(Vec<WebhookMessage>, Vec<DeliverySummary>)> {
+    ) -> ServiceResult<Deliveries> {
         self.approval_for_user(user, approval_id).await?;
         let messages = self
             .store
@@ -194,7 +220,10 @@ impl Service {
         } else {
             Vec::new()
         };
-        Ok((full, summary))
+        Ok(Deliveries {
+            messages: full,
+            summary,
+        })
     }
 
     fn wake_webhook_worker(&self) {

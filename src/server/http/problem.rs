@@ -1,7 +1,8 @@
 //! RFC 9457 problem details, the only error shape the REST API answers with.
 
+use super::status_of;
 use crate::model::ValidationError;
-use crate::server::service::ServiceError;
+use crate::server::service::{Missing, ServiceError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -53,45 +54,47 @@ impl From<ValidationError> for Problem {
 
 impl From<ServiceError> for Problem {
     fn from(error: ServiceError) -> Self {
+        let status = status_of(error.kind());
+        let retry_after_secs = error.retry_after_secs();
         let detail = error.to_string();
-        match error {
-            ServiceError::Invalid(invalid) => invalid.into(),
-            ServiceError::UnknownApprover(_) => Problem::unprocessable("unknown_approver", detail),
-            ServiceError::UnknownUser(_) => Problem::unprocessable("unknown_user", detail),
-            ServiceError::KeyRevoked => {
-                Problem::new(StatusCode::UNAUTHORIZED, "invalid_api_key", detail)
-            }
-            ServiceError::IdempotencyMismatch => {
-                Problem::unprocessable("idempotency_key_reused", detail)
-            }
-            ServiceError::NotFound => Problem::new(
-                StatusCode::NOT_FOUND,
+        let (code, detail, extra) = match error {
+            ServiceError::Invalid(invalid) => (invalid.code, invalid.detail, None),
+            ServiceError::UnknownApprover(_) => ("unknown_approver", detail, None),
+            ServiceError::UnknownUser(_) => ("unknown_user", detail, None),
+            ServiceError::KeyRevoked => ("invalid_api_key", detail, None),
+            ServiceError::IdempotencyMismatch => ("idempotency_key_reused", detail, None),
+            ServiceError::NotFound(Missing::Approval) => (
                 "not_found",
-                "no approval with this id belongs to this API key",
+                "no approval with this id belongs to this API key".to_owned(),
+                None,
             ),
-            ServiceError::AlreadyDecided(approval) => Problem {
-                extra: serde_json::to_value(&*approval)
+            ServiceError::NotFound(_) => ("not_found", detail, None),
+            ServiceError::AlreadyDecided(approval) => (
+                "already_decided",
+                detail,
+                serde_json::to_value(&*approval)
                     .ok()
                     .map(|a| ("approval", a)),
-                ..Problem::new(StatusCode::CONFLICT, "already_decided", detail)
-            },
-            ServiceError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", detail),
-            ServiceError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            ServiceError::RateLimited {
-                retry_after_secs, ..
-            } => Problem::rate_limited(detail, retry_after_secs),
-            ServiceError::Busy { retry_after_secs } => Problem {
-                retry_after_secs: Some(retry_after_secs),
-                ..Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail)
-            },
+            ),
+            ServiceError::Conflict(_) => ("conflict", detail, None),
+            ServiceError::Forbidden(_) => ("forbidden", detail, None),
+            ServiceError::RateLimited { .. } => ("rate_limited", detail, None),
+            ServiceError::Busy { .. } => ("busy", detail, None),
             ServiceError::Store(store) => {
                 tracing::error!(error = %store, "store error in REST handler");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                (
                     "internal_error",
-                    "something went wrong on our side; the request can be retried",
+                    "something went wrong on our side; the request can be retried".to_owned(),
+                    None,
                 )
             }
+        };
+        Problem {
+            status,
+            code,
+            detail,
+            extra,
+            retry_after_secs,
         }
     }
 }
