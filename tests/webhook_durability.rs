@@ -24,6 +24,10 @@ const ENV: &[(&str, &str)] = &[
     ("HOLDPOINT_WEBHOOK_TIMEOUT", "2s"),
 ];
 const DECISIONS: usize = 24;
+/// Each delivery takes just under the attempt timeout, so deliveries cannot
+/// all finish while the decisions are still being made (at 500 ms, a loaded
+/// machine deciding slowly let every one arrive before the kill).
+const SLOW_RECEIVER: &str = "/slow/1900";
 
 struct Cluster {
     servers: Vec<Server>,
@@ -119,9 +123,9 @@ impl Cluster {
 }
 
 async fn killed_mid_delivery_and_restarted_loses_nothing(backend: Backend) {
-    // Each delivery takes half a second, so at the kill some messages are in
-    // flight (claimed) and most are still queued.
-    let mut cluster = cluster(backend, 1, "/slow/500").await;
+    // Each delivery is slow, so at the kill some messages are in flight
+    // (claimed) and most are still queued.
+    let mut cluster = cluster(backend, 1, SLOW_RECEIVER).await;
     let ids = cluster.decide_many(DECISIONS).await;
     cluster.kill(0).await;
     let (before, _) = cluster.delivered();
@@ -154,7 +158,7 @@ async fn postgres_server_killed_mid_delivery_and_restarted_loses_nothing() {
 
 #[tokio::test]
 async fn postgres_survivor_takes_over_a_killed_instances_claims() {
-    let mut cluster = cluster(Backend::Postgres, 2, "/slow/500").await;
+    let mut cluster = cluster(Backend::Postgres, 2, SLOW_RECEIVER).await;
     let ids = cluster.decide_many(DECISIONS).await;
     // A dies holding claims; B is never restarted, and must deliver A's
     // share once A's claims lapse.

@@ -400,7 +400,7 @@ pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> 
         approval,
         deliveries: deliveries.messages,
         delivery_summary: deliveries.summary,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        now_ms: service.now_ms(),
     })
 }
 

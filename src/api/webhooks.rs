@@ -47,7 +47,7 @@ pub async fn webhooks(key: Option<String>) -> Result<WebhooksData, ServerFnError
     Ok(WebhooksData {
         keys,
         messages,
-        now_ms: chrono::Utc::now().timestamp_millis(),
+        now_ms: service.now_ms(),
     })
 }
 

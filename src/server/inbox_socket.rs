@@ -197,7 +197,7 @@ impl Connection {
         shown_up_to: &mut i64,
     ) -> Result<(), Gone> {
         self.recheck_session(socket, shown_up_to).await?;
-        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_ms = self.service.now_ms();
         send_event(socket, &InboxEvent::Heartbeat { now_ms }).await
     }
 

@@ -4,6 +4,7 @@
 
 mod account;
 mod approval;
+pub mod clock;
 pub mod events;
 pub mod ids;
 pub mod outcome;

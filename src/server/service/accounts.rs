@@ -1,7 +1,7 @@
 //! People: accounts, deactivation, ending sessions, and the first-start
 //! setup link.
 
-use super::{conflict_to_message, invalid, now_ms, Service, ServiceError, ServiceResult};
+use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, FirstUser, NewUser, Role, User};
 use crate::server::store::StoreError;
@@ -22,7 +22,7 @@ impl Service {
         password: &str,
         role: Role,
     ) -> ServiceResult<User> {
-        let user = new_user(email, name, password, role).await?;
+        let user = new_user(email, name, password, role, self.now_ms()).await?;
         self.store
             .create_user(user)
             .await
@@ -35,7 +35,7 @@ impl Service {
         let email = normalize_email(email);
         let user = self
             .store
-            .set_user_active(&email, active, now_ms())
+            .set_user_active(&email, active, self.now_ms())
             .await
             .map_err(|error| match error {
                 StoreError::Conflict(why) => ServiceError::Conflict(why),
@@ -50,7 +50,7 @@ impl Service {
     pub async fn end_sessions(&self, email: &str) -> ServiceResult<u64> {
         let email = normalize_email(email);
         self.store
-            .end_sessions(&email, now_ms())
+            .end_sessions(&email, self.now_ms())
             .await?
             .ok_or(ServiceError::UnknownUser(email))
     }
@@ -75,7 +75,7 @@ impl Service {
             return Ok(None);
         }
         let token = ids::new_session_token();
-        let expires_at = now_ms() + SETUP_LINK_HOURS * 3_600_000;
+        let expires_at = self.now_ms() + SETUP_LINK_HOURS * 3_600_000;
         let kept = self
             .store
             .create_setup_token(&ids::sha256_hex(token.as_bytes()), expires_at)
@@ -107,13 +107,17 @@ impl Service {
         let token_hash = ids::sha256_hex(token.as_bytes());
         // Checked before the (slow, on purpose) password hashing, so a
         // made-up token costs the server nothing.
-        if !self.store.setup_token_live(&token_hash, now_ms()).await? {
+        if !self
+            .store
+            .setup_token_live(&token_hash, self.now_ms())
+            .await?
+        {
             return Err(invalid_link());
         }
-        let user = new_user(email, name, password, Role::Admin).await?;
+        let user = new_user(email, name, password, Role::Admin, self.now_ms()).await?;
         match self
             .store
-            .create_first_user(user, &token_hash, now_ms())
+            .create_first_user(user, &token_hash, self.now_ms())
             .await?
         {
             FirstUser::Created(user) => Ok(user),
@@ -148,6 +152,7 @@ async fn new_user(
     name: Option<&str>,
     password: &str,
     role: Role,
+    now_ms: i64,
 ) -> ServiceResult<NewUser> {
     let email = normalize_email(email);
     if !plausible_email(&email) {
@@ -176,11 +181,11 @@ async fn new_user(
     refuse_deceptive(&name, "the name", "invalid_name").map_err(ServiceError::Invalid)?;
     refuse_deceptive(&email, "the email", "invalid_email").map_err(ServiceError::Invalid)?;
     Ok(NewUser {
-        id: ids::new_id("usr", now_ms()),
+        id: ids::new_id("usr", now_ms),
         password_hash: crate::server::password::hash_password(password).await,
         email,
         name,
         role,
-        created_at: now_ms(),
+        created_at: now_ms,
     })
 }

@@ -1,7 +1,7 @@
 //! The agent's side of an approval: create, read, wait, list, cancel.
 
 use super::error::{Missing, ServiceError, ServiceResult};
-use super::{now_ms, Service};
+use super::Service;
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::{
     ids, ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApproval, Order, Transition,
@@ -54,7 +54,7 @@ impl Service {
             Some(email) => Some(self.approver_id(email).await?),
             None => key.default_approver_id.clone(),
         };
-        let created_at = now_ms();
+        let created_at = self.now_ms();
         let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
         let data_json = serde_json::Value::Object(request.data).to_string();
         let new = NewApproval {
@@ -197,7 +197,7 @@ impl Service {
             reason: None,
             decided_by: None,
             actor: format!("key:{}", key.id),
-            at: now_ms(),
+            at: self.now_ms(),
         };
         self.apply(id, &transition).await
     }

@@ -1,7 +1,7 @@
 //! The approver's side: the inbox, one approval, history, and deciding.
 
 use super::error::{Missing, ServiceError, ServiceResult};
-use super::{from_ms, now_ms, Service, INBOX_LIMIT};
+use super::{from_ms, Service, INBOX_LIMIT};
 use crate::model::{
     Approval, ApprovalChange, ApprovalSummary, HistoryPage, InboxData, Status, Verdict,
 };
@@ -45,7 +45,7 @@ impl Service {
             approvals,
             last_decided_at: latest.first().and_then(|a| a.decided_at).map(from_ms),
             viewer_email: user.email.clone(),
-            now_ms: now_ms(),
+            now_ms: self.now_ms(),
             shown: None,
         })
     }
@@ -108,7 +108,7 @@ impl Service {
             reason: verdict.reason().map(str::to_owned),
             decided_by: Some(user.id.clone()),
             actor: format!("user:{}", user.id),
-            at: now_ms(),
+            at: self.now_ms(),
         };
         self.apply(id, &transition).await
     }

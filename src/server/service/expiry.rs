@@ -1,12 +1,12 @@
 //! Time's side: approvals whose deadline has passed.
 
 use super::error::ServiceResult;
-use super::{now_ms, Service};
+use super::Service;
 
 impl Service {
     /// Expires every due approval; returns how many.
     pub async fn expire_due(&self) -> ServiceResult<usize> {
-        Ok(self.store.expire_due(now_ms()).await?.len())
+        Ok(self.store.expire_due(self.now_ms()).await?.len())
     }
 
     pub async fn next_expiry(&self) -> ServiceResult<Option<i64>> {

@@ -1,7 +1,7 @@
 //! Agents' API keys: creating, revoking, and authenticating a bearer secret.
 
 use super::accounts::{normalize_email, plausible_email};
-use super::{conflict_to_message, invalid, now_ms, Service, ServiceError, ServiceResult};
+use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, ApiKey, NewApiKey};
 
@@ -37,7 +37,7 @@ impl Service {
             Some(email) => Some(self.approver_id(email).await?),
             None => None,
         };
-        let key_id = ids::new_id("key", now_ms());
+        let key_id = ids::new_id("key", self.now_ms());
         let webhook = match webhook_url {
             Some(url) => Some(self.new_endpoint(&key_id, url).await?),
             None => None,
@@ -51,7 +51,7 @@ impl Service {
                 name: name.to_owned(),
                 key_hash: ids::sha256_hex(secret.as_bytes()),
                 default_approver_id,
-                created_at: now_ms(),
+                created_at: self.now_ms(),
                 webhook,
             })
             .await
@@ -64,7 +64,7 @@ impl Service {
     }
 
     pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {
-        Ok(self.store.revoke_api_key(name, now_ms()).await?)
+        Ok(self.store.revoke_api_key(name, self.now_ms()).await?)
     }
 
     /// The key behind a bearer secret, if it exists and is not revoked.

@@ -25,6 +25,7 @@ pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
 use crate::model::{Approval, ApprovalSummary, ValidationError};
 use crate::server::config::Config;
+use crate::server::domain::clock::{Clock, SystemClock};
 use crate::server::domain::events::EventHub;
 use crate::server::domain::ApprovalRecord;
 use crate::server::password::PasswordChecks;
@@ -50,10 +51,8 @@ pub struct Service {
     creates: RateLimiter,
     /// Cancelled at shutdown: parked waits answer, tasks stop.
     stopping: CancellationToken,
-}
-
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+    /// Every "now" of the service and, through it, of the store.
+    clock: Arc<dyn Clock>,
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
@@ -62,16 +61,32 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, hub: EventHub, config: Config) -> Self {
+        Self::with_clock(store, hub, config, Arc::new(SystemClock))
+    }
+
+    /// A service on a clock of the caller's (a test's `ManualClock`).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        hub: EventHub,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             signin_throttle: SigninThrottle::new(config.signin_address_limit),
             password_checks: PasswordChecks::for_this_machine(),
             waits: WaitRoom::new(config.max_waits_per_key),
             creates: RateLimiter::new(config.create_rate),
             stopping: CancellationToken::new(),
+            clock,
             store,
             hub,
             config,
         }
+    }
+
+    /// Now, in Unix milliseconds, by the service's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn config(&self) -> &Config {
@@ -154,3 +169,6 @@ fn conflict_to_message(error: StoreError) -> ServiceError {
         other => ServiceError::Store(other),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! The outbox as the delivery worker sees it: claiming due messages,
 //! logging each attempt, and knowing when the next one is due.
 
-use super::{now_ms, Service, ServiceResult};
+use super::{Service, ServiceResult};
 use crate::server::domain::{ids, AttemptRecord, ClaimedMessage};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ impl Service {
         limit: i64,
         busy_endpoints: &[String],
     ) -> ServiceResult<Claim> {
-        let now = now_ms();
+        let now = self.now_ms();
         let token = ids::new_session_token();
         let messages = self
             .store

@@ -2,7 +2,7 @@
 //! cookie (see `http::session`); the store keeps only its SHA-256.
 
 use super::accounts::{normalize_email, plausible_email};
-use super::{now_ms, Service, ServiceError, ServiceResult};
+use super::{Service, ServiceError, ServiceResult};
 use crate::server::domain::{ids, User};
 use crate::server::password::decoy_hash;
 use crate::server::signin_throttle::Locked;
@@ -70,9 +70,15 @@ impl Service {
     /// Opens a session for `user`; returns the token for the cookie.
     pub async fn open_session(&self, user: &User) -> ServiceResult<String> {
         let token = ids::new_session_token();
-        let expires_at = now_ms() + SESSION_DAYS * 86_400_000;
+        let now = self.now_ms();
+        let expires_at = now + SESSION_DAYS * 86_400_000;
         self.store
-            .create_session(&ids::sha256_hex(token.as_bytes()), &user.id, expires_at)
+            .create_session(
+                &ids::sha256_hex(token.as_bytes()),
+                &user.id,
+                expires_at,
+                now,
+            )
             .await?;
         Ok(token)
     }
@@ -89,7 +95,7 @@ impl Service {
     pub async fn session_user(&self, session_token: &str) -> ServiceResult<Option<User>> {
         Ok(self
             .store
-            .session_user(&ids::sha256_hex(session_token.as_bytes()), now_ms())
+            .session_user(&ids::sha256_hex(session_token.as_bytes()), self.now_ms())
             .await?)
     }
 }

@@ -6,7 +6,7 @@ use crate::server::domain::events::Event;
 use crate::server::domain::ids;
 use crate::server::domain::outcome::{self as payload, TEST_EVENT};
 use crate::server::domain::{MessageFilter, NewEndpoint, NewMessage, Role, User};
-use crate::server::service::{invalid, now_ms, Missing, Service, ServiceError, ServiceResult};
+use crate::server::service::{invalid, Missing, Service, ServiceError, ServiceResult};
 use crate::server::webhook::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
 use crate::server::webhook::sign::new_secret;
 use reqwest::dns::{Name, Resolve};
@@ -61,16 +61,16 @@ impl Service {
     /// A new endpoint for a key, its URL checked and its secret fresh.
     pub(crate) async fn new_endpoint(&self, key_id: &str, url: &str) -> ServiceResult<NewEndpoint> {
         Ok(NewEndpoint {
-            id: ids::new_id("whe", now_ms()),
+            id: ids::new_id("whe", self.now_ms()),
             api_key_id: key_id.to_owned(),
             url: self.check_webhook_url(url).await?,
             secret: new_secret(),
-            created_at: now_ms(),
+            created_at: self.now_ms(),
         })
     }
 
     pub async fn key_webhooks(&self) -> ServiceResult<Vec<KeyWebhook>> {
-        Ok(self.store.key_webhooks().await?)
+        Ok(self.store.key_webhooks(self.now_ms()).await?)
     }
 
     async fn key_webhook(&self, key_id: &str) -> ServiceResult<KeyWebhook> {
@@ -123,7 +123,7 @@ impl Service {
         let secret = new_secret();
         let overlap = self.config().webhooks.rotation_overlap.as_millis() as i64;
         self.store
-            .rotate_webhook_secret(&endpoint.id, &secret, now_ms() + overlap)
+            .rotate_webhook_secret(&endpoint.id, &secret, self.now_ms() + overlap)
             .await?;
         Ok(RotatedSecret {
             key_name: key.key_name,
@@ -136,7 +136,7 @@ impl Service {
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
         self.store
-            .enable_webhook_endpoint(&endpoint.id, now_ms())
+            .enable_webhook_endpoint(&endpoint.id, self.now_ms())
             .await?;
         self.wake_webhook_worker();
         Ok(())
@@ -146,7 +146,7 @@ impl Service {
     pub async fn send_test_event(&self, key_id: &str) -> ServiceResult<String> {
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
-        let at = now_ms();
+        let at = self.now_ms();
         let id = ids::new_id("msg", at);
         self.store
             .enqueue_webhook(NewMessage {
@@ -165,7 +165,10 @@ impl Service {
     /// `webhook-id` (receivers deduplicate on it).
     pub async fn redeliver_webhook(&self, message_id: &str) -> ServiceResult<()> {
         let known = ids::is_id("msg", message_id)
-            && self.store.redeliver_webhook(message_id, now_ms()).await?;
+            && self
+                .store
+                .redeliver_webhook(message_id, self.now_ms())
+                .await?;
         if !known {
             return Err(ServiceError::NotFound(Missing::WebhookMessage));
         }
@@ -189,11 +192,14 @@ impl Service {
         };
         Ok(self
             .store
-            .webhook_messages(&MessageFilter {
-                endpoint_id,
-                approval_id: None,
-                limit,
-            })
+            .webhook_messages(
+                &MessageFilter {
+                    endpoint_id,
+                    approval_id: None,
+                    limit,
+                },
+                self.now_ms(),
+            )
             .await?)
     }
 
@@ -208,11 +214,14 @@ impl Service {
         self.approval_for_user(user, approval_id).await?;
         let messages = self
             .store
-            .webhook_messages(&MessageFilter {
-                approval_id: Some(approval_id.to_owned()),
-                endpoint_id: None,
-                limit: 10,
-            })
+            .webhook_messages(
+                &MessageFilter {
+                    approval_id: Some(approval_id.to_owned()),
+                    endpoint_id: None,
+                    limit: 10,
+                },
+                self.now_ms(),
+            )
             .await?;
         let summary = messages.iter().map(DeliverySummary::of).collect();
         let full = if user.role == Role::Admin {

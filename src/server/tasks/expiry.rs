@@ -15,7 +15,7 @@ pub async fn run(service: Arc<Service>) {
         }
         let sleep = match service.next_expiry().await {
             Ok(Some(deadline)) => {
-                let until = deadline - chrono::Utc::now().timestamp_millis();
+                let until = deadline - service.now_ms();
                 Duration::from_millis(until.clamp(0, MAX_SLEEP.as_millis() as i64) as u64)
             }
             Ok(None) => MAX_SLEEP,

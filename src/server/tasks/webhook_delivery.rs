@@ -150,7 +150,7 @@ impl Worker {
     async fn until_next_due(&self) -> Duration {
         match self.service.next_webhook_due().await {
             Ok(Some(due)) => {
-                let wait = due - chrono::Utc::now().timestamp_millis();
+                let wait = due - self.service.now_ms();
                 if wait <= 0 {
                     // Due but not claimable: its endpoint has its share in
                     // flight. A finished attempt wakes us.
@@ -169,7 +169,7 @@ impl Worker {
 
     /// One attempt, then its log entry and what comes next.
     async fn deliver(&self, message: ClaimedMessage, claim_token: String) {
-        let attempted_at = chrono::Utc::now();
+        let attempted_at = self.service.now_ms();
         let delivery = client::attempt(
             &self.client,
             &self.settings,
@@ -193,7 +193,7 @@ impl Worker {
             message_id: message.id.clone(),
             endpoint_id: message.endpoint_id,
             claim_token,
-            attempted_at: attempted_at.timestamp_millis(),
+            attempted_at,
             status_code: delivery.status_code.map(i64::from),
             latency_ms: delivery.latency.as_millis() as i64,
             error: delivery.error,
@@ -210,7 +210,8 @@ impl Worker {
     /// Success, retry (when, by the schedule or the endpoint's Retry-After),
     /// or give up; and whether the endpoint asked to be disabled.
     fn next_step(&self, delivery: &Delivery, attempts_made: i64) -> (NextStep, Option<String>) {
-        let now = chrono::Utc::now();
+        let now_ms = self.service.now_ms();
+        let now = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
         if delivery.succeeded() {
             return (NextStep::Delivered, None);
         }
@@ -218,7 +219,7 @@ impl Worker {
             // Held, not dropped: when an admin enables the endpoint again,
             // its messages go out.
             let reason = "the endpoint answered 410 Gone".to_owned();
-            return (NextStep::RetryAt(now.timestamp_millis()), Some(reason));
+            return (NextStep::RetryAt(now_ms), Some(reason));
         }
         let Some(scheduled) = self.settings.schedule.next_delay(attempts_made) else {
             return (NextStep::GiveUp, None);
@@ -231,10 +232,7 @@ impl Worker {
             _ => None,
         };
         let delay = asked.unwrap_or(scheduled);
-        (
-            NextStep::RetryAt(now.timestamp_millis() + delay.as_millis() as i64),
-            None,
-        )
+        (NextStep::RetryAt(now_ms + delay.as_millis() as i64), None)
     }
 }
 

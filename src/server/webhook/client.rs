@@ -110,6 +110,8 @@ pub async fn attempt(
     if let Err(error) = refuse_own_address(&url, settings.own_address).await {
         return Delivery::failed(error, started.elapsed());
     }
+    // The machine's clock, not the service's: the receiver checks this
+    // against its own wall clock (Standard Webhooks' replay window).
     let timestamp = chrono::Utc::now().timestamp();
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = match signature_header(&secrets, id, timestamp, payload) {

@@ -1,0 +1,432 @@
+//! People, their sessions and setup tokens, and agents' API keys.
+
+use super::StoreResult;
+use crate::server::domain::{Account, ApiKey, FirstUser, NewApiKey, NewUser, User};
+use async_trait::async_trait;
+
+/// Accounts: who may sign in, for how long, and which keys are live.
+#[async_trait]
+pub trait AccountStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    /// Keeps a one-time setup token (its hash) until `expires_at`; false,
+    /// keeping nothing, when an account already exists.
+    async fn create_setup_token(&self, token_hash: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Whether a live (unspent, unexpired) setup token has this hash.
+    async fn setup_token_live(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    /// Creates the first user with a live setup token, atomically: the
+    /// token is spent, and every other one with it.
+    async fn create_first_user(
+        &self,
+        user: NewUser,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<FirstUser>;
+    async fn has_users(&self) -> StoreResult<bool>;
+    /// The account with this (normalized) email, password hash included.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
+
+    /// Keeps a new session until `expires_at`, sweeping those expired by
+    /// `now` while writing anyway.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// The active user behind an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Switches the person with this email on or off; switching off ends
+    /// every session of theirs in the same transaction. None when there is
+    /// no such person; `Conflict` when it would leave no active admin.
+    async fn set_user_active(
+        &self,
+        email: &str,
+        active: bool,
+        at: i64,
+    ) -> StoreResult<Option<User>>;
+    /// Ends every session of the person with this email; how many there
+    /// were, or None when there is no such person.
+    async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>>;
+    /// People whose sessions were ended after `since`: (user id, when).
+    async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
+    /// An unrevoked key by the SHA-256 of its secret.
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Revokes the unrevoked key with this name; false when there is none.
+    async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
+    async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys revoked after `since`: (key id, when).
+    async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
+}
+
+macro_rules! account_sql {
+    ($store:ty, $db:ty, $row:ty, $conn:ty) => {
+        fn user_from_row(row: &$row) -> Result<User, sqlx::Error> {
+            UserRow::from_row(row)?.try_into()
+        }
+
+        /// `sql` with a new user's six values bound in column order (id,
+        /// email, name, password_hash, role, created_at).
+        fn insert_user<'q>(
+            sql: &'q str,
+            user: &'q NewUser,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            sqlx::query(sql)
+                .bind(&user.id)
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(&user.password_hash)
+                .bind(user.role.as_str())
+                .bind(user.created_at)
+        }
+
+        /// The unrevoked key whose `column` (a fixed name, never input)
+        /// equals `value`.
+        async fn live_api_key(
+            pool: &sqlx::Pool<$db>,
+            column: &'static str,
+            value: &str,
+        ) -> StoreResult<Option<ApiKey>> {
+            let row = sqlx::query(&format!(
+                "SELECT id, name, default_approver_id FROM api_keys
+                 WHERE {column} = $1 AND revoked_at IS NULL"
+            ))
+            .bind(value)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row
+                .map(|row| ApiKeyRow::from_row(&row))
+                .transpose()?
+                .map(ApiKey::from))
+        }
+
+        /// Deletes a person's sessions and notes when, for the instances
+        /// that watch for it (their open inboxes close). Returns how many.
+        async fn end_sessions_of(
+            tx: &mut $conn,
+            user_id: &str,
+            at: i64,
+        ) -> Result<u64, sqlx::Error> {
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Strictly after every earlier mark, whatever this machine's
+            // clock says: the watchers ask for marks after the last they saw.
+            sqlx::query(
+                "UPDATE users SET sessions_ended_at =
+                     (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
+                      SELECT MAX(sessions_ended_at) + 1 FROM users) AS marks)
+                 WHERE id = $2",
+            )
+            .bind(at)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(ended)
+        }
+
+        #[async_trait]
+        impl AccountStore for $store {
+            async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+                let result = insert_user(
+                    "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
+                     VALUES ($1, $2, $3, $4, $5, TRUE, $6)",
+                    &user,
+                )
+                .execute(&self.writer)
+                .await;
+                match result {
+                    Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                        "a user with email {}",
+                        user.email
+                    ))),
+                    Err(e) => Err(e.into()),
+                    Ok(_) => Ok(user.into_user()),
+                }
+            }
+
+            async fn create_setup_token(
+                &self,
+                token_hash: &str,
+                expires_at: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO setup_tokens (token_hash, expires_at)
+                     SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM users)",
+                )
+                .bind(token_hash)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(inserted == 1)
+            }
+
+            async fn setup_token_live(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
+                Ok(sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM setup_tokens
+                                    WHERE token_hash = $1 AND expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(&self.reader)
+                .await?)
+            }
+
+            async fn create_first_user(
+                &self,
+                user: NewUser,
+                token_hash: &str,
+                now: i64,
+            ) -> StoreResult<FirstUser> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let has_users: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if has_users {
+                    return Ok(FirstUser::AlreadySetUp);
+                }
+                let live: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM setup_tokens
+                                    WHERE token_hash = $1 AND expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                if !live {
+                    return Ok(FirstUser::InvalidToken);
+                }
+                insert_user(
+                    "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
+                     VALUES ($1, $2, $3, $4, $5, TRUE, $6)",
+                    &user,
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM setup_tokens")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(FirstUser::Created(user.into_user()))
+            }
+
+            async fn has_users(&self) -> StoreResult<bool> {
+                Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+                    .fetch_one(&self.reader)
+                    .await?)
+            }
+
+            async fn user_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+                let row = sqlx::query("SELECT * FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                match row {
+                    Some(row) => Ok(Some(Account {
+                        user: user_from_row(&row)?,
+                        password_hash: row.try_get("password_hash")?,
+                    })),
+                    None => Ok(None),
+                }
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user_id: &str,
+                expires_at: i64,
+                now: i64,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                // Sweep expired sessions while we are writing anyway.
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>> {
+                let row = sqlx::query(
+                    "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.as_ref().map(user_from_row).transpose()?)
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_user_active(
+                &self,
+                email: &str,
+                active: bool,
+                at: i64,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let Some(row) = sqlx::query("SELECT * FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut user = user_from_row(&row)?;
+                if !active && user.active && user.role == Role::Admin {
+                    let other_admins: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
+                    )
+                    .bind(&user.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if other_admins == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "{email} is the last active admin: make someone else an admin first"
+                        )));
+                    }
+                }
+                sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+                    .bind(active)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if !active {
+                    end_sessions_of(&mut tx, &user.id, at).await?;
+                }
+                tx.commit().await?;
+                user.active = active;
+                Ok(Some(user))
+            }
+
+            async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>> {
+                let mut tx = self.writer.begin().await?;
+                let Some(user_id) =
+                    sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE email = $1")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                else {
+                    return Ok(None);
+                };
+                let ended = end_sessions_of(&mut tx, &user_id, at).await?;
+                tx.commit().await?;
+                Ok(Some(ended))
+            }
+
+            async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+                let rows = sqlx::query("SELECT id, revoked_at FROM api_keys WHERE revoked_at > $1")
+                    .bind(since)
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("revoked_at")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT id, sessions_ended_at FROM users WHERE sessions_ended_at > $1",
+                )
+                .bind(since)
+                .fetch_all(&self.reader)
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get("id")?, row.try_get("sessions_ended_at")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+                let mut tx = self.writer.begin().await?;
+                let result = sqlx::query(
+                    "INSERT INTO api_keys (id, name, key_hash, default_approver_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&key.id)
+                .bind(&key.name)
+                .bind(&key.key_hash)
+                .bind(&key.default_approver_id)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await;
+                match result {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "an API key named {}",
+                            key.name
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => {}
+                }
+                if let Some(endpoint) = &key.webhook {
+                    insert_endpoint(&mut tx, endpoint).await?;
+                }
+                tx.commit().await?;
+                Ok(ApiKey {
+                    id: key.id,
+                    name: key.name,
+                    default_approver_id: key.default_approver_id,
+                })
+            }
+
+            async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+                live_api_key(&self.reader, "key_hash", key_hash).await
+            }
+
+            async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
+                let result = sqlx::query(
+                    // Strictly after every earlier revocation, whatever this
+                    // machine's clock says: servers watch for later ones.
+                    "UPDATE api_keys SET revoked_at =
+                         (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
+                          SELECT MAX(revoked_at) + 1 FROM api_keys) AS marks)
+                     WHERE name = $2 AND revoked_at IS NULL",
+                )
+                .bind(at)
+                .bind(name)
+                .execute(&self.writer)
+                .await?;
+                Ok(result.rows_affected() > 0)
+            }
+
+            async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>> {
+                live_api_key(&self.reader, "name", name).await
+            }
+        }
+    };
+}
+
+pub(crate) use account_sql;

@@ -1,0 +1,190 @@
+//! Rows as the queries select them, mapped by `sqlx::FromRow` for both
+//! backends, and turned into the domain's types here: the one place where a
+//! stored text (a status, a role) is read back, and refused if unknown.
+
+use crate::model::{DeliveryStatus, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
+use crate::server::domain::{ApiKey, ApprovalRecord, Role, User};
+
+fn unknown(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UserRow {
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    active: bool,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = sqlx::Error;
+
+    fn try_from(row: UserRow) -> Result<Self, Self::Error> {
+        Ok(User {
+            role: Role::parse(&row.role).ok_or_else(|| unknown("role", &row.role))?,
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            active: row.active,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ApiKeyRow {
+    id: String,
+    name: String,
+    default_approver_id: Option<String>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        ApiKey {
+            id: row.id,
+            name: row.name,
+            default_approver_id: row.default_approver_id,
+        }
+    }
+}
+
+/// An approval with the names joined in (`SELECT_APPROVAL`).
+#[derive(sqlx::FromRow)]
+pub struct ApprovalRow {
+    id: String,
+    api_key_id: String,
+    agent_name: String,
+    status: String,
+    title: String,
+    body_html: String,
+    data_json: String,
+    body_bytes: i64,
+    data_bytes: i64,
+    action: Option<String>,
+    approver_id: Option<String>,
+    approver_email: Option<String>,
+    reason: Option<String>,
+    decided_by_email: Option<String>,
+    decided_by_name: Option<String>,
+    decided_at: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<ApprovalRow> for ApprovalRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ApprovalRow) -> Result<Self, Self::Error> {
+        let status: Status = row
+            .status
+            .parse()
+            .map_err(|_: String| unknown("status", &row.status))?;
+        Ok(ApprovalRecord {
+            id: row.id,
+            api_key_id: row.api_key_id,
+            agent_name: row.agent_name,
+            status,
+            title: row.title,
+            body_html: row.body_html,
+            data_json: row.data_json,
+            body_bytes: row.body_bytes,
+            data_bytes: row.data_bytes,
+            action: row.action,
+            approver_id: row.approver_id,
+            approver_email: row.approver_email,
+            reason: row.reason,
+            decided_by_email: row.decided_by_email,
+            decided_by_name: row.decided_by_name,
+            decided_at: row.decided_at,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct EndpointRow {
+    id: String,
+    url: String,
+    previous_until: Option<i64>,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
+    last_success_at: Option<i64>,
+    failure_streak: i64,
+    created_at: i64,
+}
+
+impl EndpointRow {
+    /// The endpoint as of `now` (a previous secret signs only until its end).
+    pub fn at(self, now: i64) -> WebhookEndpoint {
+        WebhookEndpoint {
+            id: self.id,
+            url: self.url,
+            previous_secret_until: self.previous_until.filter(|until| *until > now),
+            disabled_at: self.disabled_at,
+            disabled_reason: self.disabled_reason,
+            last_success_at: self.last_success_at,
+            failure_streak: self.failure_streak,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct MessageRow {
+    id: String,
+    key_name: String,
+    url: String,
+    approval_id: Option<String>,
+    event_type: String,
+    status: String,
+    next_attempt_at: i64,
+    lease_until: Option<i64>,
+    created_at: i64,
+    delivered_at: Option<i64>,
+}
+
+impl MessageRow {
+    /// The message as of `now` (in flight while a claim's lease runs).
+    pub fn at(self, now: i64) -> Result<WebhookMessage, sqlx::Error> {
+        let status =
+            DeliveryStatus::parse(&self.status).ok_or_else(|| unknown("status", &self.status))?;
+        Ok(WebhookMessage {
+            in_flight: matches!(status, DeliveryStatus::Pending)
+                && self.lease_until.is_some_and(|until| until > now),
+            id: self.id,
+            key_name: self.key_name,
+            url: self.url,
+            approval_id: self.approval_id,
+            event_type: self.event_type,
+            status,
+            next_attempt_at: self.next_attempt_at,
+            created_at: self.created_at,
+            delivered_at: self.delivered_at,
+            attempts: Vec::new(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AttemptRow {
+    pub message_id: String,
+    attempted_at: i64,
+    status_code: Option<i64>,
+    latency_ms: i64,
+    error: Option<String>,
+    response_body: Option<String>,
+}
+
+impl From<AttemptRow> for WebhookAttempt {
+    fn from(row: AttemptRow) -> Self {
+        WebhookAttempt {
+            attempted_at: row.attempted_at,
+            status_code: row.status_code,
+            latency_ms: row.latency_ms,
+            error: row.error,
+            response_body: row.response_body,
+        }
+    }
+}

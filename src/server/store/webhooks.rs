@@ -1,0 +1,491 @@
+//! Webhook endpoints and the outbox: messages queued in the transaction
+//! of the change they announce, claimed by one worker at a time, and every
+//! attempt logged.
+
+use super::StoreResult;
+use crate::model::{KeyWebhook, WebhookMessage};
+use crate::server::domain::{
+    AttemptRecord, ClaimedMessage, MessageFilter, NewEndpoint, NewMessage,
+};
+use async_trait::async_trait;
+
+/// Endpoints, queued messages, claims and attempts.
+#[async_trait]
+pub trait WebhookStore {
+    /// Points the key's endpoint at `endpoint.url`, or creates the endpoint
+    /// (with `endpoint.secret`) when it has none; true when created.
+    async fn upsert_webhook_endpoint(&self, endpoint: NewEndpoint) -> StoreResult<bool>;
+    /// Every live key with its endpoint, by key name.
+    async fn key_webhooks(&self, now: i64) -> StoreResult<Vec<KeyWebhook>>;
+    /// Signs with `secret` from now on, and with the current one as well
+    /// until `previous_until`; false when there is no such endpoint.
+    async fn rotate_webhook_secret(
+        &self,
+        endpoint_id: &str,
+        secret: &str,
+        previous_until: i64,
+    ) -> StoreResult<bool>;
+    /// Re-enables a disabled endpoint; its held messages are due at once.
+    async fn enable_webhook_endpoint(&self, endpoint_id: &str, now: i64) -> StoreResult<bool>;
+    async fn enqueue_webhook(&self, message: NewMessage) -> StoreResult<()>;
+    /// Queues a message for delivery again now (unless an attempt is under
+    /// way); false when there is no such message.
+    async fn redeliver_webhook(&self, message_id: &str, now: i64) -> StoreResult<bool>;
+    /// Messages as of `now` (in flight while a claim's lease runs).
+    async fn webhook_messages(
+        &self,
+        filter: &MessageFilter,
+        now: i64,
+    ) -> StoreResult<Vec<WebhookMessage>>;
+    /// Claims up to `limit` due messages until `lease_until`, skipping the
+    /// endpoints in `busy_endpoints` and rows other instances hold.
+    async fn claim_webhooks(
+        &self,
+        now: i64,
+        lease_until: i64,
+        claim_token: &str,
+        limit: i64,
+        busy_endpoints: &[String],
+    ) -> StoreResult<Vec<ClaimedMessage>>;
+    /// Logs an attempt and moves its message and endpoint on, atomically.
+    async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()>;
+    /// When the next pending message is due (None when nothing waits).
+    async fn next_webhook_due(&self) -> StoreResult<Option<i64>>;
+    /// At start: releases claims a previous run of this process left behind
+    /// (SQLite: the only process, so every claim is stale; PostgreSQL:
+    /// nothing, other instances' claims expire with their lease).
+    async fn recover_webhook_claims(&self) -> StoreResult<()>;
+}
+
+macro_rules! webhook_sql {
+    ($store:ty, $db:ty, $row:ty, $conn:ty) => {
+        async fn insert_endpoint(conn: &mut $conn, endpoint: &NewEndpoint) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO webhook_endpoints (id, api_key_id, url, secret, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&endpoint.id)
+            .bind(&endpoint.api_key_id)
+            .bind(&endpoint.url)
+            .bind(&endpoint.secret)
+            .bind(endpoint.created_at)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        /// The outbox: queues the webhook announcing `record`'s terminal
+        /// status to its key's endpoint, in the caller's transaction, so the
+        /// status change and its message commit (or vanish) together. A key
+        /// without an endpoint gets nothing; a disabled endpoint's messages
+        /// wait until it is enabled again.
+        async fn enqueue_outcome(conn: &mut $conn, record: &ApprovalRecord) -> StoreResult<()> {
+            let Some((event_type, payload)) = outcome::outcome(record)
+            else {
+                return Ok(());
+            };
+            let at = record.decided_at.unwrap_or(record.created_at);
+            sqlx::query(
+                "INSERT INTO webhook_messages (id, endpoint_id, approval_id, event_type, payload,
+                     status, round_attempts, next_attempt_at, created_at)
+                 SELECT $1, id, $2, $3, $4, 'pending', 0, $5, $5
+                 FROM webhook_endpoints WHERE api_key_id = $6",
+            )
+            .bind(ids::new_id("msg", at))
+            .bind(&record.id)
+            .bind(event_type)
+            .bind(payload)
+            .bind(at)
+            .bind(&record.api_key_id)
+            .execute(conn)
+            .await?;
+            Ok(())
+        }
+
+        fn endpoint_from_row(row: &$row, now: i64) -> Result<WebhookEndpoint, sqlx::Error> {
+            Ok(EndpointRow::from_row(row)?.at(now))
+        }
+
+        fn message_from_row(row: &$row, now: i64) -> Result<WebhookMessage, sqlx::Error> {
+            MessageRow::from_row(row)?.at(now)
+        }
+
+        fn attempt_from_row(row: &$row) -> Result<(String, WebhookAttempt), sqlx::Error> {
+            let row = AttemptRow::from_row(row)?;
+            Ok((row.message_id.clone(), row.into()))
+        }
+
+        /// `values` as a parenthesised list of bind parameters.
+        fn push_list(query: &mut QueryBuilder<'_, $db>, values: &[String]) {
+            query.push("(");
+            let mut list = query.separated(", ");
+            for value in values {
+                list.push_bind(value.clone());
+            }
+            query.push(")");
+        }
+
+
+        #[async_trait]
+        impl WebhookStore for $store {
+            async fn upsert_webhook_endpoint(&self, endpoint: NewEndpoint) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let updated = sqlx::query("UPDATE webhook_endpoints SET url = $1 WHERE api_key_id = $2")
+                    .bind(&endpoint.url)
+                    .bind(&endpoint.api_key_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    insert_endpoint(&mut tx, &endpoint).await?;
+                }
+                tx.commit().await?;
+                Ok(updated == 0)
+            }
+
+            async fn key_webhooks(&self, now: i64) -> StoreResult<Vec<KeyWebhook>> {
+                let rows = sqlx::query(
+                    "SELECT k.id AS key_id, k.name AS key_name, k.revoked_at, e.id, e.url,
+                         e.previous_until, e.disabled_at, e.disabled_reason, e.last_success_at,
+                         e.failure_streak, e.created_at
+                     FROM api_keys k LEFT JOIN webhook_endpoints e ON e.api_key_id = k.id
+                     WHERE k.revoked_at IS NULL OR e.id IS NOT NULL
+                     ORDER BY k.revoked_at IS NOT NULL, k.name, k.id",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                let mut keys = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let endpoint_id: Option<String> = row.try_get("id")?;
+                    keys.push(KeyWebhook {
+                        key_id: row.try_get("key_id")?,
+                        key_name: row.try_get("key_name")?,
+                        revoked_at: row.try_get("revoked_at")?,
+                        endpoint: endpoint_id.map(|_| endpoint_from_row(row, now)).transpose()?,
+                    });
+                }
+                Ok(keys)
+            }
+
+            async fn rotate_webhook_secret(
+                &self,
+                endpoint_id: &str,
+                secret: &str,
+                previous_until: i64,
+            ) -> StoreResult<bool> {
+                let updated = sqlx::query(
+                    "UPDATE webhook_endpoints
+                     SET previous_secret = secret, previous_until = $1, secret = $2
+                     WHERE id = $3",
+                )
+                .bind(previous_until)
+                .bind(secret)
+                .bind(endpoint_id)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
+                Ok(updated == 1)
+            }
+
+            async fn enable_webhook_endpoint(&self, endpoint_id: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let updated = sqlx::query(
+                    "UPDATE webhook_endpoints
+                     SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0
+                     WHERE id = $1",
+                )
+                .bind(endpoint_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query(
+                    "UPDATE webhook_messages SET next_attempt_at = $1
+                     WHERE endpoint_id = $2 AND status = 'pending'",
+                )
+                .bind(now)
+                .bind(endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(updated == 1)
+            }
+
+            async fn enqueue_webhook(&self, message: NewMessage) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO webhook_messages (id, endpoint_id, approval_id, event_type, payload,
+                         status, round_attempts, next_attempt_at, created_at)
+                     VALUES ($1, $2, NULL, $3, $4, 'pending', 0, $5, $5)",
+                )
+                .bind(&message.id)
+                .bind(&message.endpoint_id)
+                .bind(&message.event_type)
+                .bind(&message.payload)
+                .bind(message.at)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn redeliver_webhook(&self, message_id: &str, now: i64) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let exists: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_messages WHERE id = $1)")
+                        .bind(message_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                // An attempt under way is left to finish: it is the redelivery.
+                sqlx::query(
+                    "UPDATE webhook_messages
+                     SET status = 'pending', round_attempts = 0, next_attempt_at = $1
+                     WHERE id = $2
+                       AND NOT (status = 'pending' AND lease_until IS NOT NULL AND lease_until > $1)",
+                )
+                .bind(now)
+                .bind(message_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(exists)
+            }
+
+            async fn webhook_messages(
+                &self,
+                filter: &MessageFilter,
+                now: i64,
+            ) -> StoreResult<Vec<WebhookMessage>> {
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT m.id, k.name AS key_name, e.url, m.approval_id, m.event_type, m.status,
+                         m.next_attempt_at, m.lease_until, m.created_at, m.delivered_at
+                     FROM webhook_messages m
+                     JOIN webhook_endpoints e ON e.id = m.endpoint_id
+                     JOIN api_keys k ON k.id = e.api_key_id
+                     WHERE 1 = 1",
+                );
+                if let Some(approval) = &filter.approval_id {
+                    query.push(" AND m.approval_id = ").push_bind(approval.clone());
+                }
+                if let Some(endpoint) = &filter.endpoint_id {
+                    query.push(" AND m.endpoint_id = ").push_bind(endpoint.clone());
+                }
+                query.push(" ORDER BY m.id DESC LIMIT ").push_bind(filter.limit);
+                let rows = query.build().fetch_all(&self.reader).await?;
+                let mut messages = rows
+                    .iter()
+                    .map(|row| message_from_row(row, now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if messages.is_empty() {
+                    return Ok(messages);
+                }
+                let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT message_id, attempted_at, status_code, latency_ms, error, response_body
+                     FROM webhook_attempts WHERE message_id IN ",
+                );
+                push_list(&mut query, &ids);
+                query.push(" ORDER BY id");
+                for row in query.build().fetch_all(&self.reader).await? {
+                    let (message_id, attempt) = attempt_from_row(&row)?;
+                    if let Some(message) = messages.iter_mut().find(|m| m.id == message_id) {
+                        message.attempts.push(attempt);
+                    }
+                }
+                Ok(messages)
+            }
+
+            async fn claim_webhooks(
+                &self,
+                now: i64,
+                lease_until: i64,
+                claim_token: &str,
+                limit: i64,
+                busy_endpoints: &[String],
+            ) -> StoreResult<Vec<ClaimedMessage>> {
+                let mut tx = self.writer.begin().await?;
+                // Due, unclaimed (or whose claim lapsed: its instance died),
+                // for an enabled endpoint. Rows another instance is claiming
+                // right now are skipped, and the conditions are re-checked on
+                // the outer UPDATE, so each claim goes to exactly one worker.
+                //
+                // The LIMIT sits in a materialized CTE: PostgreSQL may
+                // evaluate an `IN (SELECT ... LIMIT n)` subquery more than
+                // once, and with SKIP LOCKED each pass can pick other rows.
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "WITH due AS MATERIALIZED (SELECT m.id FROM webhook_messages m
+                     WHERE m.status = 'pending' AND m.next_attempt_at <= ",
+                );
+                query
+                    .push_bind(now)
+                    .push(" AND (m.lease_until IS NULL OR m.lease_until <= ")
+                    .push_bind(now)
+                    .push(
+                        ") AND EXISTS (SELECT 1 FROM webhook_endpoints e
+                         WHERE e.id = m.endpoint_id AND e.disabled_at IS NULL)",
+                    );
+                if !busy_endpoints.is_empty() {
+                    query.push(" AND m.endpoint_id NOT IN ");
+                    push_list(&mut query, busy_endpoints);
+                }
+                query
+                    .push(" ORDER BY m.next_attempt_at LIMIT ")
+                    .push_bind(limit)
+                    .push(format!(" {})", <$store>::CLAIM_ROWS))
+                    .push(" UPDATE webhook_messages SET lease_until = ")
+                    .push_bind(lease_until)
+                    .push(", claim_token = ")
+                    .push_bind(claim_token.to_owned())
+                    .push(
+                        " WHERE id IN (SELECT id FROM due) AND status = 'pending'
+                         AND (lease_until IS NULL OR lease_until <= ",
+                    )
+                    .push_bind(now)
+                    .push(") RETURNING id, endpoint_id, payload, round_attempts");
+                let claimed = query.build().fetch_all(&mut *tx).await?;
+                let mut messages = Vec::with_capacity(claimed.len());
+                if !claimed.is_empty() {
+                    let mut endpoint_ids: Vec<String> = claimed
+                        .iter()
+                        .map(|row| row.try_get("endpoint_id"))
+                        .collect::<Result<_, _>>()?;
+                    endpoint_ids.sort();
+                    endpoint_ids.dedup();
+                    let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT id, url, secret, previous_secret, previous_until
+                         FROM webhook_endpoints WHERE id IN ",
+                    );
+                    push_list(&mut query, &endpoint_ids);
+                    let mut endpoints = std::collections::HashMap::new();
+                    for row in query.build().fetch_all(&mut *tx).await? {
+                        let mut secrets = vec![row.try_get::<String, _>("secret")?];
+                        let previous: Option<String> = row.try_get("previous_secret")?;
+                        let previous_until: Option<i64> = row.try_get("previous_until")?;
+                        if let (Some(previous), Some(until)) = (previous, previous_until) {
+                            if until > now {
+                                secrets.push(previous);
+                            }
+                        }
+                        let id: String = row.try_get("id")?;
+                        endpoints.insert(id, (row.try_get::<String, _>("url")?, secrets));
+                    }
+                    for row in &claimed {
+                        let endpoint_id: String = row.try_get("endpoint_id")?;
+                        let Some((url, secrets)) = endpoints.get(&endpoint_id) else {
+                            continue;
+                        };
+                        messages.push(ClaimedMessage {
+                            id: row.try_get("id")?,
+                            url: url.clone(),
+                            secrets: secrets.clone(),
+                            endpoint_id,
+                            payload: row.try_get("payload")?,
+                            round_attempts: row.try_get("round_attempts")?,
+                        });
+                    }
+                }
+                tx.commit().await?;
+                Ok(messages)
+            }
+
+            async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (message_id, attempted_at, status_code, latency_ms,
+                         error, response_body)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&attempt.message_id)
+                .bind(attempt.attempted_at)
+                .bind(attempt.status_code)
+                .bind(attempt.latency_ms)
+                .bind(&attempt.error)
+                .bind(&attempt.response_body)
+                .execute(&mut *tx)
+                .await?;
+                let (status, next_attempt_at, delivered_at) = match attempt.next {
+                    NextStep::Delivered => ("delivered", None, Some(attempt.attempted_at)),
+                    NextStep::RetryAt(at) => ("pending", Some(at), None),
+                    NextStep::GiveUp => ("failed", None, None),
+                };
+                // Only under the claim the attempt was made with: if it lapsed
+                // and another worker took the message over, that one decides.
+                sqlx::query(
+                    "UPDATE webhook_messages
+                     SET status = $1, round_attempts = round_attempts + 1,
+                         next_attempt_at = COALESCE($2, next_attempt_at),
+                         delivered_at = COALESCE($3, delivered_at),
+                         lease_until = NULL, claim_token = NULL
+                     WHERE id = $4 AND claim_token = $5",
+                )
+                .bind(status)
+                .bind(next_attempt_at)
+                .bind(delivered_at)
+                .bind(&attempt.message_id)
+                .bind(&attempt.claim_token)
+                .execute(&mut *tx)
+                .await?;
+                match (&attempt.next, &attempt.disable_endpoint) {
+                    (NextStep::Delivered, _) => {
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET last_success_at = $1, failure_streak = 0
+                             WHERE id = $2",
+                        )
+                        .bind(attempt.attempted_at)
+                        .bind(&attempt.endpoint_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    (_, Some(reason)) => {
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1,
+                                 disabled_at = $1, disabled_reason = $2
+                             WHERE id = $3",
+                        )
+                        .bind(attempt.attempted_at)
+                        .bind(reason)
+                        .bind(&attempt.endpoint_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    (_, None) => {
+                        sqlx::query(
+                            "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1
+                             WHERE id = $1",
+                        )
+                        .bind(&attempt.endpoint_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
+                // A claimed message is due again only if its claim lapses.
+                Ok(sqlx::query_scalar(
+                    "SELECT MIN(CASE WHEN m.lease_until IS NOT NULL
+                                          AND m.lease_until > m.next_attempt_at
+                                     THEN m.lease_until ELSE m.next_attempt_at END)
+                     FROM webhook_messages m
+                     WHERE m.status = 'pending' AND EXISTS (SELECT 1 FROM webhook_endpoints e
+                         WHERE e.id = m.endpoint_id AND e.disabled_at IS NULL)",
+                )
+                .fetch_one(&self.reader)
+                .await?)
+            }
+
+            async fn recover_webhook_claims(&self) -> StoreResult<()> {
+                if <$store>::STALE_CLAIMS_AT_START {
+                    sqlx::query(
+                        "UPDATE webhook_messages SET lease_until = NULL, claim_token = NULL
+                         WHERE lease_until IS NOT NULL",
+                    )
+                    .execute(&self.writer)
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use webhook_sql;
