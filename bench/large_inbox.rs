@@ -5,7 +5,7 @@
 //! snapshot's size, and the server's memory (now and at its peak).
 
 use super::{ms, percentile};
-use holdpoint::testkit::{self, live::InboxSocket, Server};
+use holdpoint::testkit::{self, inbox_client::InboxSocket, Server};
 use serde_json::json;
 use std::path::Path;
 use std::time::Instant;

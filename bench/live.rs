@@ -7,7 +7,7 @@
 
 use super::{ms, percentile, Options};
 use holdpoint::model::InboxEvent;
-use holdpoint::testkit::{self, live::InboxSocket, Server};
+use holdpoint::testkit::{self, inbox_client::InboxSocket, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;

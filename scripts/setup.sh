@@ -2,7 +2,8 @@
 # Installs what Holdpoint needs to build (and, with --test, to test) on a
 # Debian 12 machine that reaches only package registries. Idempotent: every
 # step is skipped when its tool is already there at the right version.
-# See shared/design/toolchain.md for why each version is pinned.
+# Versions are pinned: cargo-leptos is installed with --locked, and
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

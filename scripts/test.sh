@@ -22,11 +22,11 @@ step "Building the server and the WASM inbox"
 cargo leptos build
 
 step "Lints (server and browser builds)"
-cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --features testkit --all-targets -- -D warnings
 cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 step "Rust unit and integration tests (every integration test on SQLite and on PostgreSQL)"
-scripts/with-postgres.sh cargo test --features ssr
+scripts/with-postgres.sh cargo test --features testkit
 
 step "Browser tests"
 (cd end2end && npx playwright test)

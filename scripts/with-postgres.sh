@@ -5,7 +5,7 @@
 # directory, owned by the postgres user when we are root), started on a free
 # loopback port, and stopped and deleted when the command ends.
 #
-#   scripts/with-postgres.sh cargo test --features ssr
+#   scripts/with-postgres.sh cargo test --features testkit
 #
 # HOLDPOINT_PG_OPTIONS adds server settings, e.g. "-c synchronous_commit=off".
 # The test cluster turns fsync off (it is thrown away); set

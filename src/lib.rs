@@ -13,7 +13,7 @@ pub mod app;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod server;
-#[cfg(feature = "ssr")]
+#[cfg(feature = "testkit")]
 pub mod testkit;
 
 #[cfg(feature = "hydrate")]

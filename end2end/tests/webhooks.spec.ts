@@ -2,7 +2,7 @@ import { expect, test } from "./fixtures";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
-import { createApproval, logIn, newAdmin, newKeyWithWebhook } from "./helpers";
+import { createApproval, logIn, newAdmin, newKeyWithWebhook, waitForHydration } from "./helpers";
 
 type Delivery = { headers: Record<string, string>; body: string };
 
@@ -48,9 +48,13 @@ test("decisions arrive as webhooks that the standardwebhooks package verifies, a
 
     await logIn(page, admin);
     await page.goto(approve.url);
+    // Clicked before the WASM takes over, the button posts the form the
+    // old-fashioned way: the decision lands, but no notice is shown.
+    await waitForHydration(page);
     await page.locator(`article[data-id="${approve.id}"]`).getByRole("button", { name: "Approve" }).click();
     await expect(page.getByRole("status")).toContainText("approved");
     await page.goto(deny.url);
+    await waitForHydration(page);
     const card = page.locator(`article[data-id="${deny.id}"]`);
     await card.getByText("Deny…").click();
     await card.getByLabel("Reason (sent back to the agent)").fill("Already refunded last week.");
@@ -79,6 +83,7 @@ test("decisions arrive as webhooks that the standardwebhooks package verifies, a
 
     // The Webhooks page: health, the log, a test event, a rotation.
     await page.getByRole("link", { name: "Webhooks" }).click();
+    await waitForHydration(page);
     const endpoint = page.locator(`article[data-key="${name}"]`);
     await expect(endpoint).toContainText("healthy");
     await expect(endpoint).toContainText(receiver.url);
@@ -115,6 +120,7 @@ test("a bad webhook URL gets a clear error next to its field, and the endpoint k
   const { name } = newKeyWithWebhook("hooks-bad", "http://127.0.0.1:9/ok");
   await logIn(page, admin);
   await page.goto("/admin/webhooks");
+  await waitForHydration(page);
   const endpoint = page.locator(`article[data-key="${name}"]`);
   await endpoint.getByLabel("Endpoint URL").fill("ftp://example.com/hook");
   await endpoint.getByRole("button", { name: "Change URL" }).click();

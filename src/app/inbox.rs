@@ -7,9 +7,9 @@
 
 use super::batch::BatchBar;
 use super::card::ApprovalCard;
+use super::inbox_connection::{use_live_link, LinkState};
 use super::inbox_keys::{use_inbox_keys, KeyHelp};
 use super::inbox_state::{confirmation, non_empty, Card, Filters, Inbox};
-use super::live::{use_live_link, LinkState};
 use super::time::{age_class, ago, humanize, stamp};
 use super::{dom, use_clock, use_hydrated};
 use crate::api::{approval_card, error_message, inbox};

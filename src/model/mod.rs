@@ -3,12 +3,12 @@
 //! entry point goes through.
 
 mod approval;
-mod live;
+mod inbox_protocol;
 mod validated;
 mod webhook;
 
 pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
-pub use live::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
+pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
 pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};
 pub use webhook::{
     DeliveryStatus, DeliverySummary, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage,

@@ -85,7 +85,7 @@ impl InboxFeed {
         // Numbered only once read: a seq at or below `last_seq` is always
         // in a snapshot taken afterwards.
         let seq = self.last_seq.load(Ordering::SeqCst) + 1;
-        match service.live_change(approval_id, seq).await {
+        match service.inbox_change(approval_id, seq).await {
             Ok(Some((change, approver_id))) => {
                 self.last_seq.store(seq, Ordering::SeqCst);
                 let event = InboxEvent::for_change(change);

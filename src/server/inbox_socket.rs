@@ -1,7 +1,7 @@
 //! `GET /ws`: a live inbox's WebSocket. The session and the page's origin
 //! are checked before the upgrade; then the connection gets a snapshot, the
 //! changes its person may see, a heartbeat, and a fresh snapshot whenever it
-//! falls behind. See `model::live` for the messages.
+//! falls behind. See `model::inbox_protocol` for the messages.
 
 use crate::model::{InboxEvent, HEARTBEAT_SECS};
 use crate::server::domain::User;

@@ -2,7 +2,7 @@
 //! the integration tests and the benchmark harness both use it, so neither
 //! mocks anything. Not used by the server itself.
 
-pub mod live;
+pub mod inbox_client;
 pub mod receiver;
 
 use reqwest::header::{COOKIE, SET_COOKIE};

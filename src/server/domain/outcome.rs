@@ -1,4 +1,5 @@
-//! What a webhook says: the event types and JSON bodies of product.md.
+//! What a webhook says: the event types and JSON bodies of the README's
+//! "Outcome webhooks".
 
 use super::ApprovalRecord;
 use crate::model::Status;

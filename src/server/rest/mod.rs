@@ -1,4 +1,4 @@
-//! The agent REST API under /api/v1 (see product.md for the contract).
+//! The agent REST API under /api/v1 (the README's "The API" is the contract).
 
 mod approvals;
 pub mod extract;

@@ -5,7 +5,7 @@ use super::{from_ms, Service, INBOX_LIMIT};
 use crate::model::{
     Approval, ApprovalChange, ApprovalSummary, HistoryPage, InboxData, Status, Verdict,
 };
-use crate::server::domain::{ApprovalFilter, ApprovalRecord, Order, Role, Transition, User};
+use crate::server::domain::{ApprovalFilter, Order, Role, Transition, User};
 
 impl Service {
     fn visibility(user: &User) -> Option<String> {
@@ -17,7 +17,9 @@ impl Service {
 
     pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
         match self.stored_approval(id).await? {
-            Some(record) if can_see(user, &record) => Ok(self.to_approval(record)),
+            Some(record) if may_see(user, record.approver_id.as_deref()) => {
+                Ok(self.to_approval(record))
+            }
             _ => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
@@ -53,7 +55,7 @@ impl Service {
     /// An approval as live inboxes are told of it after a change: the
     /// change itself, and whom it is routed to (an approver's id) so each
     /// connection can tell whether its person may see it.
-    pub async fn live_change(
+    pub async fn inbox_change(
         &self,
         id: &str,
         seq: i64,
@@ -112,10 +114,6 @@ impl Service {
         };
         self.apply(id, &transition).await
     }
-}
-
-fn can_see(user: &User, record: &ApprovalRecord) -> bool {
-    may_see(user, record.approver_id.as_deref())
 }
 
 /// Admins see every approval; approvers those routed to them or to nobody

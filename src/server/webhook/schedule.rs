@@ -5,7 +5,7 @@ use crate::server::duration::parse_duration;
 use rand::Rng;
 use std::time::Duration;
 
-/// product.md's schedule: about 24 hours in all.
+/// The README's schedule ("Outcome webhooks"): about 24 hours in all.
 pub const DEFAULT_SCHEDULE: &str = "5s,30s,2m,10m,30m,1h,2h,4h,8h,8h";
 
 /// Each delay is spread by up to this fraction either way.

@@ -2,11 +2,8 @@
 //! previews and data, parked waits per key, live inboxes per person, and
 //! creates per key.
 
-#[macro_use]
-mod common;
-
-use common::{assert_problem, spawn_app_with, APPROVER};
-use holdpoint::testkit::live::{Connect, InboxSocket};
+use crate::common::{assert_problem, spawn_app_with, APPROVER};
+use holdpoint::testkit::inbox_client::{Connect, InboxSocket};
 use holdpoint::testkit::{self, Backend};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -99,7 +96,7 @@ async fn a_key_parks_at_most_its_limit_of_waits(backend: Backend) {
         200
     );
 
-    let admin = app.login(common::ADMIN).await;
+    let admin = app.login(crate::common::ADMIN).await;
     assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
     for wait in parked {
         assert_eq!(wait.await.unwrap().approval["status"], "approved");
@@ -129,7 +126,7 @@ async fn a_person_opens_at_most_their_limit_of_live_inboxes(backend: Backend) {
         Ok(_) => panic!("a third inbox was opened"),
     }
     // Someone else is not affected.
-    let admin = app.login(common::ADMIN).await;
+    let admin = app.login(crate::common::ADMIN).await;
     let _theirs = InboxSocket::signed_in(&app.server, &admin).await;
     // Closing one frees its seat.
     drop(first);

@@ -1,6 +1,6 @@
 //! A live inbox's WebSocket (`/ws`), driven from the outside as a browser
 //! would: a real TCP connection, a real WebSocket handshake with the
-//! session cookie, and the JSON messages of `model::live`.
+//! session cookie, and the JSON messages of `model::inbox_protocol`.
 
 use super::Server;
 use crate::model::InboxEvent;

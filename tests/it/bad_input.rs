@@ -4,11 +4,8 @@
 //! inbox socket. Each gets an answer: a 4xx for what is invalid, never a 5xx,
 //! never a dropped connection, never a panic in the server's log.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app, TestApp, ADMIN};
-use holdpoint::testkit::live::{Connect, InboxSocket};
+use crate::common::{spawn_app, TestApp, ADMIN};
+use holdpoint::testkit::inbox_client::{Connect, InboxSocket};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 

@@ -1,10 +1,7 @@
 //! The people's side, over HTTP: sessions, server functions, routing and the
 //! server-rendered pages. (The browser itself is driven by end2end/.)
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app, TestApp, ADMIN, APPROVER, PASSWORD};
+use crate::common::{spawn_app, TestApp, ADMIN, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 

@@ -2,10 +2,7 @@
 //! HTTP receiver (testkit::receiver) that verifies every signature the way
 //! the Standard Webhooks specification describes.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app_with, TestApp, ADMIN, APPROVER};
+use crate::common::{spawn_app_with, TestApp, ADMIN, APPROVER};
 use holdpoint::testkit::receiver::{verify, Receiver};
 use holdpoint::testkit::{self, Backend};
 use serde_json::Value;

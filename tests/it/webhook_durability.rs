@@ -4,9 +4,7 @@
 //! claims once their lease lapses, and while both live each message is
 //! attempted once.
 
-mod common;
-
-use common::{ADMIN, PASSWORD};
+use crate::common::{ADMIN, PASSWORD};
 use holdpoint::testkit::receiver::{verify, Receiver};
 use holdpoint::testkit::{self, Backend, Server};
 use serde_json::Value;

@@ -1,7 +1,6 @@
 //! Each test gets its own real server process on a free port and its own
 //! fresh database, with an admin, an approver and an API key made through
 //! the real CLI.
-#![allow(dead_code)]
 
 use holdpoint::testkit::{self, Backend, Server};
 use reqwest::header::COOKIE;

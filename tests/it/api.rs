@@ -1,10 +1,7 @@
 //! The agent REST API against a real server, on a real SQLite file and on a
 //! real PostgreSQL database.
 
-#[macro_use]
-mod common;
-
-use common::{assert_problem, spawn_app, ADMIN, APPROVER};
+use crate::common::{assert_problem, spawn_app, ADMIN, APPROVER};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 

@@ -5,10 +5,7 @@
 //! Headers and host names are the HTTP layer's, not the database's, so these
 //! run on SQLite only.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app, spawn_app_with, APPROVER, PASSWORD};
+use crate::common::{spawn_app, spawn_app_with, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
 
 fn header(response: &reqwest::Response, name: &str) -> String {
@@ -122,7 +119,7 @@ async fn pages_answer_only_to_our_own_names() {
         let response = with_host(path, format!("rebind.evil.example:{port}"))
             .await
             .unwrap();
-        common::assert_problem(response, 400, "unknown_host").await;
+        crate::common::assert_problem(response, 400, "unknown_host").await;
     }
     let rpc = app
         .client
@@ -131,7 +128,7 @@ async fn pages_answer_only_to_our_own_names() {
         .send()
         .await
         .unwrap();
-    common::assert_problem(rpc, 400, "unknown_host").await;
+    crate::common::assert_problem(rpc, 400, "unknown_host").await;
     // The agent API authenticates by key, whatever name it is reached by.
     let api = app
         .client

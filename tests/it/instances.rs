@@ -2,11 +2,9 @@
 //! balancer: what one instance does, the other sees at once, and the
 //! database decides every race.
 
-mod common;
-
-use common::{ADMIN, APPROVER, PASSWORD};
+use crate::common::{ADMIN, APPROVER, PASSWORD};
 use holdpoint::model::InboxEvent;
-use holdpoint::testkit::live::InboxSocket;
+use holdpoint::testkit::inbox_client::InboxSocket;
 use holdpoint::testkit::{self, Backend, Server, WaitAnswer};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -7,10 +7,7 @@
 //! TLS sits between the worker and the network, not the database, so these
 //! run on SQLite only.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app_with, TestApp, ADMIN};
+use crate::common::{spawn_app_with, TestApp, ADMIN};
 use holdpoint::testkit::receiver::{verify, Receiver};
 use holdpoint::testkit::{self, Backend};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};

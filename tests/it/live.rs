@@ -1,12 +1,9 @@
 //! The live inbox's WebSocket with real clients: what each person hears, in
 //! what order, who may connect, and what a client that falls behind is told.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app, spawn_app_with, TestApp, ADMIN, APPROVER};
+use crate::common::{spawn_app, spawn_app_with, TestApp, ADMIN, APPROVER};
 use holdpoint::model::{InboxEvent, Status};
-use holdpoint::testkit::live::{Connect, InboxSocket};
+use holdpoint::testkit::inbox_client::{Connect, InboxSocket};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -239,12 +236,12 @@ async fn only_signed_in_pages_of_this_site_may_connect(backend: Backend) {
         .send()
         .await
         .unwrap();
-    common::assert_problem(plain, 400, "websocket_expected").await;
+    crate::common::assert_problem(plain, 400, "websocket_expected").await;
 }
 
 /// `holdpoint admin ARGS...` against the app's database; must succeed
 /// unless `ok` is false. Returns what it printed on stderr.
-async fn admin_command(app: &common::TestApp, args: &[&str], ok: bool) -> String {
+async fn admin_command(app: &crate::common::TestApp, args: &[&str], ok: bool) -> String {
     let output = holdpoint::testkit::admin(&app.bin, &app.database_url, &[], args).await;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.success(), ok, "admin {args:?}: {stderr}");
@@ -263,7 +260,9 @@ async fn deactivation_and_ended_sessions_close_open_inboxes_at_once(backend: Bac
     assert_eq!(socket.close_code(soon).await, 4401);
     assert_eq!(app.rpc(&cookie, "inbox", &[]).await.status(), 401);
     assert_eq!(
-        app.try_login(APPROVER, common::PASSWORD).await.status(),
+        app.try_login(APPROVER, crate::common::PASSWORD)
+            .await
+            .status(),
         401
     );
 
@@ -278,7 +277,12 @@ async fn deactivation_and_ended_sessions_close_open_inboxes_at_once(backend: Bac
     // Signed out, not switched off.
     app.login(APPROVER).await;
 
-    let refused = admin_command(&app, &["deactivate-user", "--email", common::ADMIN], false).await;
+    let refused = admin_command(
+        &app,
+        &["deactivate-user", "--email", crate::common::ADMIN],
+        false,
+    )
+    .await;
     assert!(refused.contains("last active admin"), "{refused}");
     let unknown = admin_command(
         &app,

@@ -4,10 +4,7 @@
 //! The throttle and the password gate live in the server's memory, not in
 //! the database, so these run on SQLite only.
 
-#[macro_use]
-mod common;
-
-use common::{spawn_app, spawn_app_with, TestApp, APPROVER, PASSWORD};
+use crate::common::{spawn_app, spawn_app_with, TestApp, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,18 @@
+//! Every integration test, in one binary (one link, one run): each module
+//! starts the real `holdpoint` binary on port 0 with a fresh database, and
+//! runs each of its tests on SQLite and on PostgreSQL (`on_both_backends!`).
+
+#[macro_use]
+mod common;
+
+mod api;
+mod bad_input;
+mod hardening;
+mod inbox;
+mod instances;
+mod limits;
+mod live;
+mod signin;
+mod webhook_durability;
+mod webhook_tls;
+mod webhooks;
