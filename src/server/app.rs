@@ -7,7 +7,7 @@
 use crate::app::{shell, App};
 use crate::server::config::{Config, ConfigArgs};
 use crate::server::domain::events::EventHub;
-use crate::server::http::middleware;
+use crate::server::http::{middleware, request_span};
 use crate::server::inbox_feed::InboxFeed;
 use crate::server::inbox_seats::InboxSeats;
 use crate::server::service::Service;
@@ -155,6 +155,8 @@ pub fn router(
             state.clone(),
             middleware::security_headers,
         ))
+        // Outermost: every answer, refusals included, is in a span.
+        .layer(axum::middleware::from_fn(request_span::request_span))
         .with_state(state)
 }
 

@@ -140,3 +140,41 @@ async fn pages_answer_only_to_our_own_names() {
         .unwrap();
     assert_eq!(api.status(), 200);
 }
+
+/// Every answer names its request, so a log line can be found from a
+/// caller's report: the caller's own id when it is plain, else a new one.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let first = app.get(&app.key, "/api/v1/approvals").await;
+    let second = app.page(None, "/login").await;
+    let (first, second) = (
+        header(&first, "x-request-id"),
+        header(&second, "x-request-id"),
+    );
+    assert!(!first.is_empty() && !second.is_empty());
+    assert_ne!(first, second);
+
+    let echoed = app
+        .client
+        .get(app.url("/api/v1/approvals"))
+        .bearer_auth(&app.key)
+        .header("x-request-id", "agent-run-42:step-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&echoed, "x-request-id"), "agent-run-42:step-7");
+
+    for odd in ["", "a b", &"x".repeat(65), "<script>"] {
+        let replaced = app
+            .client
+            .get(app.url("/api/v1/approvals"))
+            .bearer_auth(&app.key)
+            .header("x-request-id", odd)
+            .send()
+            .await
+            .unwrap();
+        let id = header(&replaced, "x-request-id");
+        assert!(!id.is_empty() && id != odd, "{odd:?} came back as {id:?}");
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod middleware;
 pub mod problem;
+pub mod request_span;
 pub mod session;
 
 use crate::server::service::ErrorKind;

@@ -31,6 +31,7 @@ impl Service {
 
     /// Switches a person off (their sessions end at once, and their open
     /// inboxes close within a second) or on again.
+    #[tracing::instrument(name = "set user active", skip_all, fields(active = active))]
     pub async fn set_user_active(&self, email: &str, active: bool) -> ServiceResult<User> {
         let email = normalize_email(email);
         let user = self

@@ -34,6 +34,7 @@ impl Service {
     /// Creates an approval. With an idempotency key (and the hash of the
     /// request it came with), a retry returns the first approval; the bool
     /// says whether this was such a replay.
+    #[tracing::instrument(name = "create approval", skip_all, fields(key = %key.name))]
     pub async fn create(
         &self,
         key: &ApiKey,
@@ -116,6 +117,7 @@ impl Service {
     /// Waits until the approval leaves `pending` or `timeout` passes, woken
     /// by changes of this approval only, rather than by polling the
     /// database. A key may park at most the configured number of waits.
+    #[tracing::instrument(name = "wait", skip_all, fields(key = %key.name, approval = %id))]
     pub async fn wait_for_key(
         &self,
         key: &ApiKey,
@@ -190,6 +192,7 @@ impl Service {
         Ok((records, next_cursor))
     }
 
+    #[tracing::instrument(name = "cancel", skip_all, fields(key = %key.name, approval = %id))]
     pub async fn cancel(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
         self.record_for_key(key, id).await?;
         let transition = Transition {

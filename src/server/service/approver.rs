@@ -103,6 +103,7 @@ impl Service {
         filter
     }
 
+    #[tracing::instrument(name = "decide", skip_all, fields(user = %user.id, approval = %id))]
     pub async fn decide(&self, user: &User, id: &str, verdict: Verdict) -> ServiceResult<Approval> {
         self.approval_for_user(user, id).await?;
         let transition = Transition {

@@ -5,6 +5,7 @@ use super::Service;
 
 impl Service {
     /// Expires every due approval; returns how many.
+    #[tracing::instrument(name = "expire due", level = "debug", skip_all)]
     pub async fn expire_due(&self) -> ServiceResult<usize> {
         Ok(self.store.expire_due(self.now_ms()).await?.len())
     }

@@ -19,6 +19,7 @@ impl Service {
     /// Creates an API key, with a webhook endpoint when a URL is given;
     /// returns it, its secret (never stored) and the endpoint's signing
     /// secret.
+    #[tracing::instrument(name = "create API key", skip_all, fields(name = %name))]
     pub async fn create_api_key(
         &self,
         name: &str,

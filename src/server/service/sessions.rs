@@ -21,6 +21,7 @@ pub struct SignedIn {
 impl Service {
     /// Checks credentials and opens a session; None for a wrong email or
     /// password. `address` is the client's, for the per-address throttle.
+    #[tracing::instrument(name = "sign in", skip_all)]
     pub async fn sign_in(
         &self,
         email: &str,
