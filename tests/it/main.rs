@@ -13,6 +13,7 @@ mod instances;
 mod limits;
 mod live;
 mod signin;
+mod store_contract;
 mod webhook_durability;
 mod webhook_tls;
 mod webhooks;

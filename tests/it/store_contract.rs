@@ -1,0 +1,546 @@
+//! The store's contract, run directly against the `Store` trait on SQLite
+//! and on PostgreSQL, without HTTP: every query is exercised, with times
+//! passed in (the store never reads the clock), so both backends must agree
+//! on what each method promises.
+
+use holdpoint::model::{DeliveryStatus, Status};
+use holdpoint::server::domain::events::EventHub;
+use holdpoint::server::domain::{
+    ids, ApprovalFilter, AttemptRecord, FirstUser, InsertOutcome, MessageFilter, NewApiKey,
+    NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Transition,
+    TransitionOutcome,
+};
+use holdpoint::server::store::{self, Store, StoreError};
+use holdpoint::testkit::{self, Backend};
+use std::sync::Arc;
+
+/// A moment well after every id's timestamp in these tests.
+const T0: i64 = 1_800_000_000_000;
+const MINUTE: i64 = 60_000;
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    _database: testkit::TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = testkit::fresh_database(backend, dir.path()).await;
+    let store = store::open(&database.url, EventHub::new(64))
+        .await
+        .expect("open the store");
+    Fixture {
+        store,
+        _database: database,
+        _dir: dir,
+    }
+}
+
+fn new_user(email: &str, role: Role, at: i64) -> NewUser {
+    NewUser {
+        id: ids::new_id("usr", at),
+        email: email.to_owned(),
+        name: email.split('@').next().unwrap().to_owned(),
+        password_hash: "$argon2id$not-checked-here".to_owned(),
+        role,
+        created_at: at,
+    }
+}
+
+fn new_key(name: &str, at: i64, webhook_url: Option<&str>) -> NewApiKey {
+    let id = ids::new_id("key", at);
+    NewApiKey {
+        webhook: webhook_url.map(|url| NewEndpoint {
+            id: ids::new_id("whe", at),
+            api_key_id: id.clone(),
+            url: url.to_owned(),
+            secret: "whsec_c2VjcmV0".to_owned(),
+            created_at: at,
+        }),
+        id,
+        name: name.to_owned(),
+        key_hash: ids::sha256_hex(name.as_bytes()),
+        default_approver_id: None,
+        created_at: at,
+    }
+}
+
+fn new_approval(key_id: &str, title: &str, at: i64, approver: Option<&str>) -> NewApproval {
+    NewApproval {
+        id: ids::new_id("apr", at),
+        api_key_id: key_id.to_owned(),
+        title: title.to_owned(),
+        body_html: "<p>preview</p>".to_owned(),
+        data_json: r#"{"amount":240}"#.to_owned(),
+        action: Some("billing.refund".to_owned()),
+        approver_id: approver.map(str::to_owned),
+        created_at: at,
+        expires_at: at + 60 * MINUTE,
+        idempotency: None,
+    }
+}
+
+fn created(outcome: InsertOutcome) -> holdpoint::server::domain::ApprovalRecord {
+    match outcome {
+        InsertOutcome::Created(record) => record,
+        other => panic!("expected a new approval, got {other:?}"),
+    }
+}
+
+async fn accounts_sessions_and_setup(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    assert!(!store.has_users().await.unwrap());
+
+    // A setup token works until it expires, and once.
+    assert!(store.create_setup_token("tok", T0 + MINUTE).await.unwrap());
+    assert!(store.setup_token_live("tok", T0).await.unwrap());
+    assert!(!store.setup_token_live("tok", T0 + MINUTE).await.unwrap());
+    let admin = match store
+        .create_first_user(new_user("admin@example.com", Role::Admin, T0), "tok", T0)
+        .await
+        .unwrap()
+    {
+        FirstUser::Created(user) => user,
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        store
+            .create_first_user(new_user("late@example.com", Role::Admin, T0), "tok", T0)
+            .await
+            .unwrap(),
+        FirstUser::InvalidToken | FirstUser::AlreadySetUp
+    ));
+    assert!(!store
+        .create_setup_token("again", T0 + MINUTE)
+        .await
+        .unwrap());
+
+    // Emails are unique; lookups return the hash beside the user.
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Approver, T0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_user(new_user("ana@example.com", Role::Approver, T0))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let account = store
+        .user_by_email("ana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.user, ana);
+    assert!(account.password_hash.starts_with("$argon2id$"));
+    assert!(store
+        .user_by_email("nobody@example.com")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Sessions last until their end, by the time the caller gives.
+    store
+        .create_session("s1", &ana.id, T0 + MINUTE, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_user("s1", T0).await.unwrap(),
+        Some(ana.clone())
+    );
+    assert_eq!(store.session_user("s1", T0 + MINUTE).await.unwrap(), None);
+    store
+        .create_session("s2", &ana.id, T0 + 10 * MINUTE, T0)
+        .await
+        .unwrap();
+    store.delete_session("s2").await.unwrap();
+    assert_eq!(store.session_user("s2", T0).await.unwrap(), None);
+
+    // Ending sessions is noted for the watchers, strictly after earlier marks.
+    store
+        .create_session("s3", &ana.id, T0 + 10 * MINUTE, T0)
+        .await
+        .unwrap();
+    // s1 (past its end, not yet swept) and s3.
+    assert_eq!(
+        store.end_sessions("ana@example.com", T0 + 1).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store.end_sessions("nobody@example.com", T0).await.unwrap(),
+        None
+    );
+    let ended = store.sessions_ended_since(T0).await.unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].0, ana.id);
+    assert!(store
+        .sessions_ended_since(ended[0].1)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The last active admin cannot be switched off; others can, and back.
+    assert!(matches!(
+        store.set_user_active(&admin.email, false, T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let off = store
+        .set_user_active("ana@example.com", false, T0 + 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!off.active);
+    store
+        .create_session("s4", &ana.id, T0 + 10 * MINUTE, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session_user("s4", T0).await.unwrap(),
+        None,
+        "inactive"
+    );
+    assert!(
+        store
+            .set_user_active("ana@example.com", true, T0 + 3)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    assert_eq!(
+        store
+            .set_user_active("nobody@example.com", true, T0)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn api_keys(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let key = store
+        .create_api_key(new_key("agent", T0, None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_api_key(new_key("agent", T0, None)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .api_key_by_hash(&ids::sha256_hex(b"agent"))
+            .await
+            .unwrap(),
+        Some(key.clone())
+    );
+    assert_eq!(
+        store.api_key_by_name("agent").await.unwrap(),
+        Some(key.clone())
+    );
+    assert!(store.revoke_api_key("agent", T0 + 5).await.unwrap());
+    assert!(!store.revoke_api_key("agent", T0 + 6).await.unwrap());
+    assert_eq!(
+        store
+            .api_key_by_hash(&ids::sha256_hex(b"agent"))
+            .await
+            .unwrap(),
+        None
+    );
+    let revoked = store.keys_revoked_since(T0).await.unwrap();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].0, key.id);
+    // A revoked key keeps its name: the history names keys.
+    assert!(matches!(
+        store.create_api_key(new_key("agent", T0 + 7, None)).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn approvals_lifecycle(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Approver, T0))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(new_key("agent", T0, None))
+        .await
+        .unwrap();
+
+    let routed = created(
+        store
+            .insert_approval(new_approval(&key.id, "Refund $240", T0, Some(&ana.id)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(routed.status, Status::Pending);
+    assert_eq!(routed.agent_name, "agent");
+    assert_eq!(routed.approver_email.as_deref(), Some("ana@example.com"));
+    assert_eq!(routed.body_bytes, "<p>preview</p>".len() as i64);
+    let open = created(
+        store
+            .insert_approval(new_approval(&key.id, "Delete the archive", T0 + 1, None))
+            .await
+            .unwrap(),
+    );
+
+    // The same idempotency key returns the first approval and its hash.
+    let mut first = new_approval(&key.id, "Send the campaign", T0 + 2, None);
+    first.idempotency = Some(("idem-1".to_owned(), "hash-a".to_owned()));
+    let first = created(store.insert_approval(first).await.unwrap());
+    let mut retry = new_approval(&key.id, "Send the campaign", T0 + 3, None);
+    retry.idempotency = Some(("idem-1".to_owned(), "hash-b".to_owned()));
+    match store.insert_approval(retry).await.unwrap() {
+        InsertOutcome::Replayed {
+            existing,
+            request_hash,
+        } => {
+            assert_eq!(existing.id, first.id);
+            assert_eq!(request_hash, "hash-a");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Filters: status, visibility, order, cursor, text, content or not.
+    let mut all = ApprovalFilter::new(Order::OldestFirst, 10);
+    all.statuses = vec![Status::Pending];
+    let ids: Vec<String> = store
+        .approvals(&all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![routed.id.clone(), open.id.clone(), first.id.clone()]
+    );
+    let mut someone_else = all.clone();
+    someone_else.visible_to = Some("usr_someone_else".to_owned());
+    assert_eq!(store.approvals(&someone_else).await.unwrap().len(), 2);
+    let mut newest = ApprovalFilter::new(Order::NewestFirst, 1);
+    newest.after = Some(first.id.clone());
+    assert_eq!(store.approvals(&newest).await.unwrap()[0].id, open.id);
+    let mut text = ApprovalFilter::new(Order::NewestFirst, 10);
+    text.text_contains = Some("ARCHIVE".to_owned());
+    let found = store.approvals(&text).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, open.id);
+    let mut light = all.clone();
+    light.with_content = false;
+    let light = store.approvals(&light).await.unwrap();
+    assert!(light[0].body_html.is_empty());
+    assert_eq!(light[0].body_bytes, routed.body_bytes);
+
+    // One transition wins; the next sees it decided.
+    let approve = Transition {
+        status: Status::Approved,
+        reason: None,
+        decided_by: Some(ana.id.clone()),
+        actor: format!("user:{}", ana.id),
+        at: T0 + MINUTE,
+    };
+    match store.transition(&routed.id, &approve).await.unwrap() {
+        TransitionOutcome::Applied(record) => {
+            assert_eq!(record.status, Status::Approved);
+            assert_eq!(record.decided_at, Some(T0 + MINUTE));
+            assert_eq!(record.decided_by_email.as_deref(), Some("ana@example.com"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.transition(&routed.id, &approve).await.unwrap(),
+        TransitionOutcome::AlreadyDecided(_)
+    ));
+    assert!(matches!(
+        store.transition("apr_missing", &approve).await.unwrap(),
+        TransitionOutcome::NotFound
+    ));
+
+    // Expiry at the time the caller gives.
+    assert_eq!(store.next_expiry().await.unwrap(), Some(open.expires_at));
+    assert!(store
+        .expire_due(open.expires_at - 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let expired = store.expire_due(first.expires_at).await.unwrap();
+    assert_eq!(expired.len(), 2);
+    assert!(expired.iter().all(|a| a.status == Status::Expired));
+    assert_eq!(store.next_expiry().await.unwrap(), None);
+    assert_eq!(
+        store.approval(&open.id).await.unwrap().unwrap().status,
+        Status::Expired
+    );
+    assert!(store.approval("apr_missing").await.unwrap().is_none());
+}
+
+async fn webhooks_and_the_outbox(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Admin, T0))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(new_key("agent", T0, Some("https://hooks.example.com/a")))
+        .await
+        .unwrap();
+    let listed = store.key_webhooks(T0).await.unwrap();
+    let endpoint = listed[0].endpoint.clone().expect("created with the key");
+    assert_eq!(endpoint.url, "https://hooks.example.com/a");
+
+    // A decision queues its outcome in the same transaction.
+    let approval = created(
+        store
+            .insert_approval(new_approval(&key.id, "Refund $240", T0, None))
+            .await
+            .unwrap(),
+    );
+    store
+        .transition(
+            &approval.id,
+            &Transition {
+                status: Status::Denied,
+                reason: Some("Already refunded".to_owned()),
+                decided_by: Some(ana.id.clone()),
+                actor: format!("user:{}", ana.id),
+                at: T0 + 1,
+            },
+        )
+        .await
+        .unwrap();
+    let by_approval = MessageFilter {
+        approval_id: Some(approval.id.clone()),
+        endpoint_id: None,
+        limit: 10,
+    };
+    let queued = store.webhook_messages(&by_approval, T0 + 1).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].event_type, "approval.decided");
+    assert_eq!(queued[0].status, DeliveryStatus::Pending);
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(T0 + 1));
+
+    // A hand-queued message too; both are claimed once.
+    store
+        .enqueue_webhook(NewMessage {
+            id: ids::new_id("msg", T0 + 2),
+            endpoint_id: endpoint.id.clone(),
+            event_type: "webhook.test".to_owned(),
+            payload: "{}".to_owned(),
+            at: T0 + 2,
+        })
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_webhooks(T0 + 5, T0 + 5 + MINUTE, "claim-1", 10, &[])
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].secrets, vec!["whsec_c2VjcmV0".to_owned()]);
+    assert!(store
+        .claim_webhooks(T0 + 6, T0 + 6 + MINUTE, "claim-2", 10, &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.webhook_messages(&by_approval, T0 + 6).await.unwrap()[0].in_flight);
+
+    // A failed attempt schedules the retry; a success delivers.
+    let attempt = |message: &str, next: NextStep, status_code: Option<i64>| AttemptRecord {
+        message_id: message.to_owned(),
+        endpoint_id: endpoint.id.clone(),
+        claim_token: "claim-1".to_owned(),
+        attempted_at: T0 + 7,
+        status_code,
+        latency_ms: 12,
+        error: None,
+        response_body: Some("ok".to_owned()),
+        next,
+        disable_endpoint: None,
+    };
+    let decided_id = queued[0].id.clone();
+    store
+        .record_webhook_attempt(&attempt(
+            &decided_id,
+            NextStep::RetryAt(T0 + MINUTE),
+            Some(500),
+        ))
+        .await
+        .unwrap();
+    let test_id = claimed
+        .iter()
+        .find(|m| m.id != decided_id)
+        .unwrap()
+        .id
+        .clone();
+    store
+        .record_webhook_attempt(&attempt(&test_id, NextStep::Delivered, Some(200)))
+        .await
+        .unwrap();
+    let after = store.webhook_messages(&by_approval, T0 + 8).await.unwrap();
+    assert_eq!(after[0].status, DeliveryStatus::Pending);
+    assert_eq!(after[0].next_attempt_at, T0 + MINUTE);
+    assert_eq!(after[0].attempts.len(), 1);
+    let streak = store.key_webhooks(T0 + 8).await.unwrap()[0]
+        .endpoint
+        .clone()
+        .unwrap();
+    assert!(streak.last_success_at.is_some());
+
+    // Redelivery makes it due now; rotation keeps the old secret signing.
+    assert!(store.redeliver_webhook(&decided_id, T0 + 9).await.unwrap());
+    assert!(!store
+        .redeliver_webhook("msg_missing", T0 + 9)
+        .await
+        .unwrap());
+    assert_eq!(store.next_webhook_due().await.unwrap(), Some(T0 + 9));
+    assert!(store
+        .rotate_webhook_secret(&endpoint.id, "whsec_bmV3", T0 + 60 * MINUTE)
+        .await
+        .unwrap());
+    let rotated = store
+        .claim_webhooks(T0 + 10, T0 + 10 + MINUTE, "claim-3", 10, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rotated[0].secrets,
+        vec!["whsec_bmV3".to_owned(), "whsec_c2VjcmV0".to_owned()]
+    );
+
+    // Moving the URL keeps the endpoint and its secret; enabling again
+    // makes held messages due; claims left by a dead run are released.
+    assert!(!store
+        .upsert_webhook_endpoint(NewEndpoint {
+            id: ids::new_id("whe", T0 + 11),
+            api_key_id: key.id.clone(),
+            url: "https://hooks.example.com/b".to_owned(),
+            secret: "whsec_unused".to_owned(),
+            created_at: T0 + 11,
+        })
+        .await
+        .unwrap());
+    assert_eq!(
+        store.key_webhooks(T0 + 11).await.unwrap()[0]
+            .endpoint
+            .clone()
+            .unwrap()
+            .url,
+        "https://hooks.example.com/b"
+    );
+    assert!(store
+        .enable_webhook_endpoint(&endpoint.id, T0 + 12)
+        .await
+        .unwrap());
+    store.recover_webhook_claims().await.unwrap();
+}
+
+on_both_backends!(
+    accounts_sessions_and_setup,
+    api_keys,
+    approvals_lifecycle,
+    webhooks_and_the_outbox,
+);
