@@ -4,8 +4,9 @@
 //! the meantime fails alone, and is listed here with why.
 
 use super::dom;
+use super::errors::error_message;
 use super::inbox_state::Inbox;
-use crate::api::{decide_many, error_message};
+use crate::api::decide_many;
 use leptos::html;
 use leptos::prelude::*;
 use std::collections::{BTreeSet, HashMap};

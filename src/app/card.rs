@@ -2,10 +2,11 @@
 //! the data, and the decision.
 
 use super::dom;
+use super::errors::last_error;
 use super::inbox_state::Inbox;
 use super::json::JsonView;
 use super::time::{age_class, humanize, stamp};
-use crate::api::{last_error, Decide};
+use crate::api::Decide;
 use crate::model::{Approval, Status};
 use leptos::html;
 use leptos::prelude::*;

@@ -1,9 +1,10 @@
 //! The page of one approval, at the `url` the API returns.
 
 use super::card::ApprovalCard;
+use super::errors::error_message;
 use super::webhooks::AttemptList;
 use super::{announce, use_clock};
-use crate::api::{approval_detail, error_message};
+use crate::api::approval_detail;
 use crate::model::{Approval, DeliverySummary, WebhookMessage};
 use leptos::prelude::*;
 use leptos_meta::Title;

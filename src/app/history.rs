@@ -2,8 +2,9 @@
 //! with how long each
 //! decision took.
 
+use super::errors::error_message;
 use super::time::{humanize, stamp};
-use crate::api::{error_message, history};
+use crate::api::history;
 use crate::model::{HistoryPage, Status};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -7,12 +7,14 @@
 
 use super::batch::BatchBar;
 use super::card::ApprovalCard;
+use super::errors::error_message;
 use super::inbox_connection::{use_live_link, LinkState};
+use super::inbox_filters::{non_empty, Filters};
 use super::inbox_keys::{use_inbox_keys, KeyHelp};
-use super::inbox_state::{confirmation, non_empty, Card, Filters, Inbox};
+use super::inbox_state::{confirmation, Card, Inbox};
 use super::time::{age_class, ago, humanize, stamp};
 use super::{dom, use_clock, use_hydrated};
-use crate::api::{approval_card, error_message, inbox};
+use crate::api::{approval_card, inbox};
 use crate::model::{Approval, ApprovalSummary, InboxData};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -1,8 +1,9 @@
 //! The frame around every signed-in page: header, navigation, notices. Sends
 //! anyone without a session to the login page.
 
+use super::errors::error_message;
 use super::Notice;
-use crate::api::{error_message, whoami, Logout};
+use crate::api::{whoami, Logout};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;

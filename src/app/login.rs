@@ -1,6 +1,7 @@
 //! Sign in with email and password.
 
-use crate::api::{last_error, Login, Setup};
+use super::errors::last_error;
+use crate::api::{Login, Setup};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -3,10 +3,11 @@
 //! action is a plain form (works before the WASM loads) whose errors show
 //! beside it.
 
+use super::errors::{error_message, last_error};
 use super::time::stamp_ms;
 use crate::api::{
-    error_message, last_error, webhooks, EnableWebhook, IssuedSecret, RedeliverWebhook,
-    RotateWebhookSecret, SendTestWebhook, SetWebhookUrl, WebhooksData,
+    webhooks, EnableWebhook, IssuedSecret, RedeliverWebhook, RotateWebhookSecret, SendTestWebhook,
+    SetWebhookUrl, WebhooksData,
 };
 use crate::model::{KeyWebhook, WebhookAttempt, WebhookMessage};
 use leptos::prelude::*;

@@ -345,27 +345,21 @@ macro_rules! account_sql {
             }
 
             async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
-                let rows = sqlx::query("SELECT id, revoked_at FROM api_keys WHERE revoked_at > $1")
-                    .bind(since)
-                    .fetch_all(&self.reader)
-                    .await?;
-                rows.iter()
-                    .map(|row| Ok((row.try_get("id")?, row.try_get("revoked_at")?)))
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(Into::into)
+                Ok(
+                    sqlx::query_as("SELECT id, revoked_at FROM api_keys WHERE revoked_at > $1")
+                        .bind(since)
+                        .fetch_all(&self.reader)
+                        .await?,
+                )
             }
 
             async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
-                let rows = sqlx::query(
+                Ok(sqlx::query_as(
                     "SELECT id, sessions_ended_at FROM users WHERE sessions_ended_at > $1",
                 )
                 .bind(since)
                 .fetch_all(&self.reader)
-                .await?;
-                rows.iter()
-                    .map(|row| Ok((row.try_get("id")?, row.try_get("sessions_ended_at")?)))
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(Into::into)
+                .await?)
             }
 
             async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
