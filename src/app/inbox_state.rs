@@ -18,6 +18,23 @@ use std::sync::Arc;
 /// on screen loads its own); shared, since lists are rebuilt often.
 pub type Card = Arc<ApprovalSummary>;
 
+/// What the page must do after the inbox took in a live event. The state
+/// (its signals) has already changed; these touch the browser, so `apply`
+/// returns them for the page to `perform`, and tests read them instead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// A desktop notification of a new approval (the page is hidden).
+    Notify {
+        id: String,
+        title: String,
+        body: String,
+    },
+    /// Words for the status line, which screen readers announce.
+    Announce(String),
+    /// If focus is on the card `from` (it left), move it to `to`'s entry.
+    MoveFocus { from: String, to: String },
+}
+
 /// A card someone else decided while this person was writing its denial:
 /// it stays on screen, with what happened, until they move on.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,14 +160,41 @@ impl Inbox {
 
     // ----- what the server says ---------------------------------------------
 
-    pub fn apply(&self, event: InboxEvent) {
+    /// Takes in one live event; returns what the page must do about it.
+    /// `page_hidden`: whether the tab is out of sight (new approvals are
+    /// then notified).
+    pub fn apply(&self, event: InboxEvent, page_hidden: bool) -> Vec<Effect> {
         match event {
-            InboxEvent::Snapshot(data) => self.replace(data),
-            InboxEvent::Created(change) => self.arrive(change.approval),
+            InboxEvent::Snapshot(data) => {
+                self.replace(data);
+                Vec::new()
+            }
+            InboxEvent::Created(change) => self.arrive(change.approval, page_hidden),
             InboxEvent::Decided(change)
             | InboxEvent::Expired(change)
             | InboxEvent::Cancelled(change) => self.depart(change),
-            InboxEvent::Resync | InboxEvent::Heartbeat { .. } => {}
+            InboxEvent::Resync | InboxEvent::Heartbeat { .. } => Vec::new(),
+        }
+    }
+
+    /// Does in the browser what `apply` asked for.
+    pub fn perform(&self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Notify { id, title, body } => {
+                    let chosen = self.chosen;
+                    let tag = id.clone();
+                    dom::notify(&title, &body, &tag, move || chosen.set(Some(id)));
+                }
+                Effect::Announce(message) => self.say(message),
+                Effect::MoveFocus { from, to } => {
+                    let had_focus = dom::focus_within(&format!("article[data-id=\"{from}\"]"))
+                        || dom::focus_within(&format!("a.inbox-item[data-id=\"{from}\"]"));
+                    if had_focus {
+                        request_animation_frame(move || dom::focus_inbox_item(&to));
+                    }
+                }
+            }
         }
     }
 
@@ -164,47 +208,49 @@ impl Inbox {
         self.last_decided_at.set(data.last_decided_at);
     }
 
-    fn arrive(&self, approval: ApprovalSummary) {
+    fn arrive(&self, approval: ApprovalSummary, page_hidden: bool) -> Vec<Effect> {
         let present = self
             .approvals
             .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
         if present || approval.status != Status::Pending {
-            return;
+            return Vec::new();
         }
-        if dom::page_hidden() && self.filters.with_untracked(|f| f.matches(&approval)) {
-            let chosen = self.chosen;
-            let id = approval.id.clone();
-            dom::notify(
-                "New approval · Holdpoint",
-                &format!("{} ({})", approval.title, approval.agent),
-                &approval.id,
-                move || chosen.set(Some(id)),
-            );
+        let mut effects = Vec::new();
+        if page_hidden && self.filters.with_untracked(|f| f.matches(&approval)) {
+            effects.push(Effect::Notify {
+                id: approval.id.clone(),
+                title: "New approval · Holdpoint".to_owned(),
+                body: format!("{} ({})", approval.title, approval.agent),
+            });
         }
         let card = Arc::new(approval);
         self.approvals.update(|list| {
             let at = list.partition_point(|a| order_key(a) < order_key(&card));
             list.insert(at, card);
         });
+        effects
     }
 
-    fn depart(&self, change: ApprovalChange) {
+    fn depart(&self, change: ApprovalChange) -> Vec<Effect> {
         let approval = &change.approval;
         self.note_decision(approval.decided_at);
         let present = self
             .approvals
             .with_untracked(|list| list.iter().any(|a| a.id == approval.id));
         if !present {
-            return;
+            return Vec::new();
         }
         let mine = self
             .viewer_email
             .with_value(|me| approval.decided_by.as_deref() == Some(me.as_str()));
         if mine {
             // Decided here or in another of this person's tabs.
-            self.remove(&approval.id);
-            self.say(confirmation(approval.status, &approval.title));
-            return;
+            let mut effects: Vec<Effect> = self.remove(&approval.id).into_iter().collect();
+            effects.push(Effect::Announce(confirmation(
+                approval.status,
+                &approval.title,
+            )));
+            return effects;
         }
         let what_happened = what_happened(&change);
         let on_screen = self.current.get_untracked().as_deref() == Some(approval.id.as_str());
@@ -218,9 +264,14 @@ impl Inbox {
                 next,
             }));
             self.forget(&approval.id);
+            Vec::new()
         } else {
-            self.remove(&approval.id);
-            self.say(format!("“{}” was {what_happened}.", approval.title));
+            let mut effects: Vec<Effect> = self.remove(&approval.id).into_iter().collect();
+            effects.push(Effect::Announce(format!(
+                "“{}” was {what_happened}.",
+                approval.title
+            )));
+            effects
         }
     }
 
@@ -229,7 +280,8 @@ impl Inbox {
     /// After this person's own decision, from the card or a batch.
     pub fn decided_here(&self, approval: &Approval) {
         self.note_decision(approval.decided_at);
-        self.remove(&approval.id);
+        let effects = self.remove(&approval.id).into_iter().collect();
+        self.perform(effects);
     }
 
     /// Moves the shown card `by` places (1: next, -1: previous), taking
@@ -292,19 +344,20 @@ impl Inbox {
     }
 
     /// Takes a card off the inbox; if it was on screen, the next one takes
-    /// its place (and focus, if focus was on the card that left).
-    fn remove(&self, id: &str) {
+    /// its place, and focus follows if it was on the card that left.
+    fn remove(&self, id: &str) -> Option<Effect> {
+        let mut focus = None;
         if self.current.get_untracked().as_deref() == Some(id) {
             let next = self.neighbour_untracked(id);
-            let had_focus = dom::focus_within(&format!("article[data-id=\"{id}\"]"))
-                || dom::focus_within(&format!("a.inbox-item[data-id=\"{id}\"]"));
             self.held.set(None);
-            match next {
-                Some(next) if had_focus => self.show(next),
-                next => self.chosen.set(next),
-            }
+            focus = next.clone().map(|to| Effect::MoveFocus {
+                from: id.to_owned(),
+                to,
+            });
+            self.chosen.set(next);
         }
         self.forget(id);
+        focus
     }
 
     /// Loads the card on screen, and the one after it (the next `j`), when
@@ -397,5 +450,184 @@ pub fn what_happened(change: &ApprovalChange) -> String {
         Status::Expired => format!("expired, {when}"),
         Status::Cancelled => format!("withdrawn by the agent, {when}"),
         Status::Pending => "changed".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leptos_router::params::ParamsMap;
+
+    const ME: &str = "me@example.com";
+
+    /// Signals live in an arena owned by a root, as on a page.
+    fn in_reactive_root(test: impl FnOnce()) {
+        let owner = Owner::new_root(None);
+        owner.with(test);
+    }
+
+    fn pending(id: &str, title: &str, minute: i64) -> ApprovalSummary {
+        ApprovalSummary {
+            id: id.to_owned(),
+            status: Status::Pending,
+            title: title.to_owned(),
+            action: None,
+            agent: "billing-agent".to_owned(),
+            approver: None,
+            reason: None,
+            decided_by: None,
+            decided_at: None,
+            created_at: DateTime::from_timestamp(1_800_000_000 + minute * 60, 0).unwrap(),
+            expires_at: DateTime::from_timestamp(1_800_100_000, 0).unwrap(),
+            body_bytes: 0,
+            data_bytes: 0,
+        }
+    }
+
+    fn decided(approval: &ApprovalSummary, by: &str, by_name: &str) -> ApprovalChange {
+        let mut approval = approval.clone();
+        approval.status = Status::Approved;
+        approval.decided_by = Some(by.to_owned());
+        approval.decided_at = Some(Utc::now());
+        ApprovalChange {
+            seq: 1,
+            approval,
+            decided_by_name: Some(by_name.to_owned()),
+        }
+    }
+
+    fn inbox_with(approvals: Vec<ApprovalSummary>) -> Inbox {
+        Inbox::new(
+            &InboxData {
+                approvals,
+                last_decided_at: None,
+                viewer_email: ME.to_owned(),
+                now_ms: 0,
+                shown: None,
+            },
+            &ParamsMap::new(),
+        )
+    }
+
+    fn ids(inbox: &Inbox) -> Vec<String> {
+        inbox
+            .approvals
+            .get_untracked()
+            .iter()
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_approval_takes_its_place_and_is_notified_only_while_the_page_is_hidden() {
+        in_reactive_root(
+            a_new_approval_takes_its_place_and_is_notified_only_while_the_page_is_hidden_body,
+        );
+    }
+
+    fn a_new_approval_takes_its_place_and_is_notified_only_while_the_page_is_hidden_body() {
+        let inbox = inbox_with(vec![
+            pending("apr_1", "First", 1),
+            pending("apr_3", "Third", 3),
+        ]);
+        let seen = inbox.apply(
+            InboxEvent::Created(ApprovalChange {
+                seq: 1,
+                approval: pending("apr_2", "Second", 2),
+                decided_by_name: None,
+            }),
+            false,
+        );
+        assert!(seen.is_empty());
+        assert_eq!(ids(&inbox), ["apr_1", "apr_2", "apr_3"]);
+
+        let hidden = inbox.apply(
+            InboxEvent::Created(ApprovalChange {
+                seq: 2,
+                approval: pending("apr_4", "Refund $240", 4),
+                decided_by_name: None,
+            }),
+            true,
+        );
+        assert_eq!(
+            hidden,
+            [Effect::Notify {
+                id: "apr_4".to_owned(),
+                title: "New approval · Holdpoint".to_owned(),
+                body: "Refund $240 (billing-agent)".to_owned(),
+            }]
+        );
+        // The same event again changes nothing.
+        let again = inbox.apply(
+            InboxEvent::Created(ApprovalChange {
+                seq: 3,
+                approval: pending("apr_4", "Refund $240", 4),
+                decided_by_name: None,
+            }),
+            true,
+        );
+        assert!(again.is_empty());
+        assert_eq!(ids(&inbox).len(), 4);
+    }
+
+    #[test]
+    fn a_card_decided_elsewhere_leaves_with_words_and_focus_follows_to_the_next() {
+        in_reactive_root(
+            a_card_decided_elsewhere_leaves_with_words_and_focus_follows_to_the_next_body,
+        );
+    }
+
+    fn a_card_decided_elsewhere_leaves_with_words_and_focus_follows_to_the_next_body() {
+        let first = pending("apr_1", "Refund $240", 1);
+        let inbox = inbox_with(vec![first.clone(), pending("apr_2", "Delete rows", 2)]);
+        assert_eq!(inbox.current.get_untracked().as_deref(), Some("apr_1"));
+        let effects = inbox.apply(
+            InboxEvent::Decided(decided(&first, "ana@example.com", "Ana")),
+            false,
+        );
+        assert_eq!(ids(&inbox), ["apr_2"]);
+        assert_eq!(inbox.chosen.get_untracked().as_deref(), Some("apr_2"));
+        assert_eq!(effects.len(), 2);
+        assert_eq!(
+            effects[0],
+            Effect::MoveFocus {
+                from: "apr_1".to_owned(),
+                to: "apr_2".to_owned()
+            }
+        );
+        let Effect::Announce(words) = &effects[1] else {
+            panic!("{effects:?}");
+        };
+        assert!(
+            words.starts_with("“Refund $240” was approved by Ana"),
+            "{words}"
+        );
+    }
+
+    #[test]
+    fn my_own_decision_from_another_tab_is_confirmed_and_a_denial_being_written_is_held() {
+        in_reactive_root(
+            my_own_decision_from_another_tab_is_confirmed_and_a_denial_being_written_is_held_body,
+        );
+    }
+
+    fn my_own_decision_from_another_tab_is_confirmed_and_a_denial_being_written_is_held_body() {
+        let first = pending("apr_1", "Refund $240", 1);
+        let second = pending("apr_2", "Delete rows", 2);
+        let inbox = inbox_with(vec![first.clone(), second.clone()]);
+        let mine = inbox.apply(InboxEvent::Decided(decided(&first, ME, "Me")), false);
+        assert!(mine.contains(&Effect::Announce("Approved: Refund $240".to_owned())));
+
+        // Someone else decides the card on screen while its denial is open.
+        inbox.drafting.set(Some("apr_2".to_owned()));
+        let held = inbox.apply(
+            InboxEvent::Decided(decided(&second, "ana@example.com", "Ana")),
+            false,
+        );
+        assert!(held.is_empty(), "nothing moves under the person: {held:?}");
+        let kept = inbox.held.get_untracked().expect("held on screen");
+        assert_eq!(kept.card.id, "apr_2");
+        assert!(kept.what_happened.starts_with("approved by Ana"));
+        assert!(ids(&inbox).is_empty());
     }
 }
