@@ -88,7 +88,8 @@ def referenced_paths(module: str, text: str):
                 break
             i += 1
         yield from (absolute(module, p) for p in expand(m.group(1) + m.group(2), code[m.end():i]))
-    for m in re.finditer(r"\b(crate|super)((?:::\w+)+)", code):
+    # A path written out in full (the head of a grouped use is read above).
+    for m in re.finditer(r"\b(crate|super)((?:::\w+)+)\b(?!::)", code):
         yield absolute(module, m.group(1) + m.group(2))
 
 

@@ -17,7 +17,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// A caller's request id is kept only if it is short and plain.
 const MAX_REQUEST_ID: usize = 64;
 
-pub async fn request_span(mut request: Request, next: Next) -> Response {
+pub async fn request_span(request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&REQUEST_ID)
@@ -37,9 +37,6 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
         path = %request.uri().path(),
         request_id = %id,
     );
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        request.headers_mut().insert(REQUEST_ID.clone(), value);
-    }
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
