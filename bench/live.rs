@@ -105,7 +105,7 @@ async fn measure(
 
 /// The server process's resident memory, from /proc.
 fn rss(server: &Server) -> String {
-    let Some(pid) = server.child.id() else {
+    let Some(pid) = server.pid() else {
         return "unknown (server exited)".to_owned();
     };
     std::fs::read_to_string(format!("/proc/{pid}/status"))

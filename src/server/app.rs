@@ -6,6 +6,7 @@
 
 use crate::app::{shell, App};
 use crate::server::config::{Config, ConfigArgs};
+use crate::server::domain::clock::{Clock, SystemClock};
 use crate::server::domain::events::EventHub;
 use crate::server::http::{middleware, request_span};
 use crate::server::inbox_feed::InboxFeed;
@@ -47,8 +48,14 @@ pub struct Application {
 
 impl Application {
     /// Opens the store, binds the listening address and starts the
-    /// background tasks.
+    /// background tasks, on the machine's clock.
     pub async fn build(args: &ConfigArgs) -> anyhow::Result<Self> {
+        Self::build_on_clock(args, Arc::new(SystemClock)).await
+    }
+
+    /// As `build`, with every deadline and retry on `clock` (tests run the
+    /// app in-process on a `ManualClock`).
+    pub async fn build_on_clock(args: &ConfigArgs, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let hub = EventHub::new(4096);
         let store = store::open_or_explain(&args.database_url(), hub.clone())
             .await
@@ -64,7 +71,7 @@ impl Application {
         let address = listener.local_addr().context("reading the bound address")?;
         let config = Config::new(args, address);
         let inbox_feed = InboxFeed::new(config.live_backlog);
-        let service = Arc::new(Service::new(store, hub, config));
+        let service = Arc::new(Service::with_clock(store, hub, config, clock));
         let webhook_worker = Arc::new(Worker::new(service.clone()).map_err(anyhow::Error::msg)?);
 
         let mut tasks = BackgroundTasks::new(service.stopping());
@@ -93,6 +100,19 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then answers parked requests, stops
     /// the background tasks and waits for them.
     pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// The service the server runs on (tests drive it in-process).
+    pub fn service(&self) -> Arc<Service> {
+        self.service.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops as `run` does.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let address = self.address;
         // Tests and scripts read this line to learn the port.
         println!("holdpoint listening on http://{address}");
@@ -104,7 +124,7 @@ impl Application {
         let service = self.service.clone();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
-                shutdown_signal().await;
+                shutdown.await;
                 service.begin_shutdown();
             })
             .await

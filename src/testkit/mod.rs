@@ -1,33 +1,61 @@
-//! Drives a real Holdpoint process from the outside, the way a user would:
-//! the integration tests and the benchmark harness both use it, so neither
-//! mocks anything. Not used by the server itself.
+//! Drives a real Holdpoint from the outside, the way a user would: the
+//! integration tests and the benchmark harness both use it, so neither
+//! mocks anything. A server is a real process, or, where a test drives the
+//! clock, the same application run in the test's process on a
+//! `ManualClock`. Not used by the server itself.
 
 pub mod inbox_client;
 pub mod receiver;
 
+use crate::server::app::Application;
+use crate::server::config::ConfigArgs;
+use crate::server::domain::clock::ManualClock;
+use crate::server::service::Service;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
-/// A running `holdpoint serve`, killed when dropped.
+/// A running Holdpoint server, stopped when dropped.
 pub struct Server {
     pub base_url: String,
     /// What the server printed on stdout before it listened.
     pub startup: Vec<String>,
-    pub child: Child,
-    /// Everything it has written to stderr so far (its log), which is also
-    /// passed on to the test's own stderr.
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    running: Running,
+}
+
+enum Running {
+    /// `holdpoint serve`, with everything it has written to stderr so far
+    /// (its log), which is also passed on to the test's own stderr.
+    Process {
+        child: Child,
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+    },
+    /// The application in this process; cancelling `stop` shuts it down.
+    InProcess { stop: CancellationToken },
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        match &mut self.running {
+            Running::Process { child, .. } => {
+                let _ = child.start_kill();
+            }
+            Running::InProcess { stop } => stop.cancel(),
+        }
     }
+}
+
+/// The flags of `holdpoint serve`, to configure an in-process server.
+#[derive(clap::Parser)]
+struct ServeFlags {
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// A `holdpoint` command with the database and environment of a test.
@@ -52,7 +80,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start holdpoint");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("piped stderr");
         let kept = log.clone();
         tokio::spawn(async move {
@@ -81,14 +109,81 @@ impl Server {
         Server {
             base_url,
             startup,
-            child,
-            log,
+            running: Running::Process { child, log },
         }
     }
 
-    /// The server's log so far.
+    /// Runs the application in this process, every deadline and retry on
+    /// `clock`; `env` takes the same `HOLDPOINT_*` settings as `start`
+    /// (passed as the equivalent flags, since the environment is shared by
+    /// every test in the process). Returns the server and its service.
+    pub async fn in_process(
+        database_url: &str,
+        env: &[(&str, &str)],
+        clock: Arc<ManualClock>,
+    ) -> (Server, Arc<Service>) {
+        let mut argv = vec![
+            "holdpoint".to_owned(),
+            format!("--database-url={database_url}"),
+            "--addr=127.0.0.1:0".to_owned(),
+        ];
+        for (name, value) in env {
+            let flag = name
+                .strip_prefix("HOLDPOINT_")
+                .expect("a HOLDPOINT_ setting")
+                .to_lowercase()
+                .replace('_', "-");
+            // On/off settings are bare flags on the command line.
+            match *value {
+                "true" => argv.push(format!("--{flag}")),
+                "false" => {}
+                _ => argv.push(format!("--{flag}={value}")),
+            }
+        }
+        let flags = <ServeFlags as clap::Parser>::try_parse_from(argv).expect("valid settings");
+        let app = Application::build_on_clock(&flags.config, clock)
+            .await
+            .expect("build the application");
+        let service = app.service();
+        let base_url = format!("http://{}", app.address());
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            if let Err(error) = app.run_until(stopped.cancelled_owned()).await {
+                eprintln!("in-process server failed: {error:#}");
+            }
+        });
+        let server = Server {
+            base_url,
+            startup: Vec::new(),
+            running: Running::InProcess { stop },
+        };
+        (server, service)
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Running::Process { child, .. } => child.id(),
+            Running::InProcess { .. } => panic!("an in-process server has no process"),
+        }
+    }
+
+    /// The server's process, to signal or kill.
+    pub fn child(&mut self) -> &mut Child {
+        match &mut self.running {
+            Running::Process { child, .. } => child,
+            Running::InProcess { .. } => panic!("an in-process server has no process"),
+        }
+    }
+
+    /// The server's log so far (a process's stderr; an in-process server
+    /// logs nothing of its own).
     pub fn log(&self) -> Vec<String> {
-        self.log.lock().expect("log lock").clone()
+        match &self.running {
+            Running::Process { log, .. } => log.lock().expect("log lock").clone(),
+            Running::InProcess { .. } => Vec::new(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,7 +1,7 @@
 //! The agent REST API against a real server, on a real SQLite file and on a
 //! real PostgreSQL database.
 
-use crate::common::{assert_problem, spawn_app, ADMIN, APPROVER};
+use crate::common::{assert_problem, spawn_app, spawn_app_on_clock, ADMIN, APPROVER};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 
@@ -303,25 +303,16 @@ async fn wait_is_woken_by_a_denial_and_returns_the_reason(backend: Backend) {
 }
 
 async fn wait_is_woken_by_expiry_and_by_cancel(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_on_clock(backend, &[]).await;
     let short = app
         .create(&json!({"title": "Expires soon", "expires_in": 1}))
         .await
         .json::<Value>()
         .await
         .unwrap();
-    let expired: Value = app
-        .get(
-            &app.key,
-            &format!(
-                "/api/v1/approvals/{}/wait?timeout=30",
-                short["id"].as_str().unwrap()
-            ),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let waiter = app.spawn_wait(short["id"].as_str().unwrap(), 30);
+    app.advance(std::time::Duration::from_secs(1));
+    let expired = waiter.await.unwrap().approval;
     assert_eq!(expired["status"], "expired");
 
     let approval = app.create_ok("Cancel me").await;
@@ -503,7 +494,7 @@ async fn shutdown_answers_parked_waits_instead_of_holding_them(backend: Backend)
     let approval = app.create_ok("Waiting across a deploy").await;
     let waiter = app.spawn_wait(approval["id"].as_str().unwrap(), 60);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let pid = app.server.child.id().unwrap().to_string();
+    let pid = app.server.pid().unwrap().to_string();
     let killed = tokio::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -517,10 +508,13 @@ async fn shutdown_answers_parked_waits_instead_of_holding_them(backend: Backend)
         .unwrap()
         .approval;
     assert_eq!(answer["status"], "pending");
-    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), app.server.child.wait())
-        .await
-        .expect("the server did not exit")
-        .unwrap();
+    let exit = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.server.child().wait(),
+    )
+    .await
+    .expect("the server did not exit")
+    .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
 

@@ -4,7 +4,7 @@
 //! inbox socket. Each gets an answer: a 4xx for what is invalid, never a 5xx,
 //! never a dropped connection, never a panic in the server's log.
 
-use crate::common::{spawn_app, TestApp, ADMIN};
+use crate::common::{content_type_of, spawn_app, TestApp, ADMIN};
 use holdpoint::testkit::inbox_client::{Connect, InboxSocket};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
@@ -92,12 +92,7 @@ async fn answered(what: &str, request: reqwest::RequestBuilder, must_refuse: boo
             .await
             .unwrap_or_else(|e| panic!("{what}: no answer ({:.300})", e.to_string()));
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type_of(&response);
         let body = response.text().await.unwrap_or_default();
         (status, content_type, body)
     };

@@ -1,11 +1,17 @@
-//! Each test gets its own real server process on a free port and its own
-//! fresh database, with an admin, an approver and an API key made through
-//! the real CLI.
+//! Each test gets its own real server on a free port and its own fresh
+//! database, with an admin, an approver and an API key made through the
+//! real CLI. The server is a process, or, for tests about deadlines and
+//! retries, the same application in the test's process on a clock the
+//! test moves.
 
+use holdpoint::server::domain::clock::ManualClock;
+use holdpoint::server::service::Service;
 use holdpoint::testkit::{self, Backend, Server};
 use reqwest::header::COOKIE;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 pub const ADMIN: &str = "admin@example.com";
 pub const APPROVER: &str = "ana@example.com";
@@ -18,6 +24,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The API key `billing-agent`.
     pub key: String,
+    /// For an in-process app: its clock and its service.
+    clocked: Option<(Arc<ManualClock>, Arc<Service>)>,
     // After `server`: fields drop in order, so the server goes first.
     _database: testkit::TestDatabase,
     _dir: tempfile::TempDir,
@@ -49,6 +57,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    spawn(backend, env, false).await
+}
+
+/// An app in this process whose deadlines and retries wait on a clock the
+/// test moves with [`TestApp::advance`].
+pub async fn spawn_app_on_clock(backend: Backend, env: &[(&str, &str)]) -> TestApp {
+    spawn(backend, env, true).await
+}
+
+async fn spawn(backend: Backend, env: &[(&str, &str)], on_clock: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = testkit::fresh_database(backend, dir.path()).await;
     let database_url = database.url.clone();
@@ -56,19 +74,42 @@ pub async fn spawn_app_with(backend: Backend, env: &[(&str, &str)]) -> TestApp {
     testkit::create_user(&bin, &database_url, ADMIN, PASSWORD, true).await;
     testkit::create_user(&bin, &database_url, APPROVER, PASSWORD, false).await;
     let key = testkit::create_key(&bin, &database_url, "billing-agent", None).await;
-    let server = Server::start(&bin, &database_url, env).await;
+    let (server, clocked) = if on_clock {
+        let clock = Arc::new(ManualClock::starting_now());
+        let (server, service) = Server::in_process(&database_url, env, clock.clone()).await;
+        (server, Some((clock, service)))
+    } else {
+        (Server::start(&bin, &database_url, env).await, None)
+    };
     TestApp {
         server,
         bin,
         database_url,
         client: testkit::client(),
         key,
+        clocked,
         _database: database,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Moves an in-process app's clock forward; what waits on it wakes.
+    pub fn advance(&self, by: Duration) {
+        self.clocked().0.advance(by);
+    }
+
+    /// An in-process app's service, to ask what it holds.
+    pub fn service(&self) -> &Service {
+        &self.clocked().1
+    }
+
+    fn clocked(&self) -> &(Arc<ManualClock>, Arc<Service>) {
+        self.clocked
+            .as_ref()
+            .expect("an app started with spawn_app_on_clock")
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
@@ -226,12 +267,7 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
         status,
         "status for expected code {code}"
     );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type_of(&response);
     assert_eq!(
         content_type, "application/problem+json",
         "content type for {code}"
@@ -245,4 +281,14 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     );
     assert!(body["type"].is_string() && body["title"].is_string());
     body
+}
+
+/// The answer's Content-Type, or "" without one.
+pub fn content_type_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -1,12 +1,15 @@
 //! Two real server processes on one PostgreSQL database, as behind a load
 //! balancer: what one instance does, the other sees at once, and the
-//! database decides every race.
+//! database decides every race. Where deadlines matter, both instances run
+//! in the test's process on one clock the test moves.
 
 use crate::common::{ADMIN, APPROVER, PASSWORD};
 use holdpoint::model::InboxEvent;
+use holdpoint::server::domain::clock::ManualClock;
 use holdpoint::testkit::inbox_client::InboxSocket;
 use holdpoint::testkit::{self, Backend, Server, WaitAnswer};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
@@ -23,14 +26,30 @@ struct Pair {
 /// Starts both instances at once on an empty database, so their migrations
 /// race, then adds the accounts through the CLI.
 async fn start_pair() -> Pair {
+    start_pair_with(None).await
+}
+
+/// As `start_pair`, with both instances in this process and every deadline
+/// on `clock`, which the test moves.
+async fn start_pair_on(clock: Arc<ManualClock>) -> Pair {
+    start_pair_with(Some(clock)).await
+}
+
+async fn start_pair_with(clock: Option<Arc<ManualClock>>) -> Pair {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = testkit::fresh_database(Backend::Postgres, dir.path()).await;
     let database_url = database.url.clone();
     let bin = testkit::binary_path();
-    let (a, b) = tokio::join!(
-        Server::start(&bin, &database_url, &[]),
-        Server::start(&bin, &database_url, &[])
-    );
+    let start = |clock: Option<Arc<ManualClock>>| {
+        let (bin, database_url) = (&bin, &database_url);
+        async move {
+            match clock {
+                Some(clock) => Server::in_process(database_url, &[], clock).await.0,
+                None => Server::start(bin, database_url, &[]).await,
+            }
+        }
+    };
+    let (a, b) = tokio::join!(start(clock.clone()), start(clock));
     testkit::create_user(&bin, &database_url, ADMIN, PASSWORD, true).await;
     testkit::create_user(&bin, &database_url, APPROVER, PASSWORD, false).await;
     let key = testkit::create_key(&bin, &database_url, "billing-agent", None).await;
@@ -216,7 +235,8 @@ async fn an_idempotent_retry_on_the_other_instance_returns_the_same_approval() {
 
 #[tokio::test]
 async fn an_approval_expires_once_while_both_instances_run() {
-    let pair = start_pair().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let pair = start_pair_on(clock.clone()).await;
     let mut ids = Vec::new();
     for n in 0..10 {
         let server = if n % 2 == 0 { &pair.a } else { &pair.b };
@@ -232,6 +252,7 @@ async fn an_approval_expires_once_while_both_instances_run() {
         .iter()
         .flat_map(|id| [pair.wait(&pair.a, id), pair.wait(&pair.b, id)])
         .collect();
+    clock.advance(Duration::from_secs(1));
     for waiter in waiters {
         let outcome = waiter.await.expect("waiter").approval;
         assert_eq!(outcome["status"], "expired", "{outcome}");

@@ -1,7 +1,7 @@
 //! The live inbox's WebSocket with real clients: what each person hears, in
 //! what order, who may connect, and what a client that falls behind is told.
 
-use crate::common::{spawn_app, spawn_app_with, TestApp, ADMIN, APPROVER};
+use crate::common::{spawn_app, spawn_app_on_clock, spawn_app_with, TestApp, ADMIN, APPROVER};
 use holdpoint::model::{InboxEvent, Status};
 use holdpoint::testkit::inbox_client::{Connect, InboxSocket};
 use holdpoint::testkit::Backend;
@@ -38,7 +38,7 @@ async fn next_change(
 }
 
 async fn events_arrive_in_order_to_everyone_who_may_see_them(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_on_clock(backend, &[]).await;
     let earlier = app.create_ok("Waiting before anyone connected").await;
     let (mut admin, admin_snapshot) = inbox_of(&app, ADMIN).await;
     let (mut ana, ana_snapshot) = inbox_of(&app, APPROVER).await;
@@ -119,6 +119,7 @@ async fn events_arrive_in_order_to_everyone_who_may_see_them(backend: Backend) {
         (kind, approval.title.as_str()),
         ("created", "Expires in a second")
     );
+    app.advance(Duration::from_secs(1));
     let (kind, _, approval) = next_change(&mut ana).await;
     assert_eq!((kind, approval.status), ("expired", Status::Expired));
 }

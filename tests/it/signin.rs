@@ -68,7 +68,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 #[tokio::test]
 async fn a_storm_of_signins_leaves_the_server_answering_with_bounded_memory() {
     let app = spawn_app(Backend::Sqlite).await;
-    let pid = app.server.child.id().expect("server pid");
+    let pid = app.server.pid().expect("server pid");
     let storm = parallel_signins(&app, 600, |n| format!("nobody-{n}@example.com"));
     let others = async {
         // Give the storm a moment to arrive, then ask for a page and the API.

@@ -1,9 +1,12 @@
-//! The outcome webhook, end to end: a real server process delivers to a real
-//! HTTP receiver (testkit::receiver) that verifies every signature the way
-//! the Standard Webhooks specification describes.
+//! The outcome webhook, end to end: a real server delivers to a real HTTP
+//! receiver (testkit::receiver) that verifies every signature the way the
+//! Standard Webhooks specification describes. The server runs in the
+//! test's process on a clock the test moves past each retry, so a day of
+//! retries takes milliseconds and "nothing more comes" is a fact of the
+//! outbox, not a pause.
 
-use crate::common::{spawn_app_with, TestApp, ADMIN, APPROVER};
-use holdpoint::testkit::receiver::{verify, Receiver};
+use crate::common::{spawn_app_on_clock, TestApp, ADMIN, APPROVER};
+use holdpoint::testkit::receiver::{verify, Received, Receiver};
 use holdpoint::testkit::{self, Backend};
 use serde_json::Value;
 use std::time::Duration;
@@ -19,6 +22,10 @@ const WEBHOOK_ENV: &[(&str, &str)] = &[
     ("HOLDPOINT_WEBHOOK_TIMEOUT", "2s"),
 ];
 const PATIENCE: Duration = Duration::from_secs(10);
+/// Past the longest jittered step of the schedule above (100 ms + 20 %).
+const RETRY_STEP: Duration = Duration::from_millis(150);
+/// How long, in real time, the worker gets between two moves of the clock.
+const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
 /// An app, a receiver, and the key `mailer` whose webhooks go to `path`.
 struct Hooked {
@@ -30,7 +37,7 @@ struct Hooked {
 }
 
 async fn hooked(backend: Backend, path: &str) -> Hooked {
-    let app = spawn_app_with(backend, WEBHOOK_ENV).await;
+    let app = spawn_app_on_clock(backend, WEBHOOK_ENV).await;
     let receiver = Receiver::start().await;
     let (key, secret) = testkit::create_key_with_webhook(
         &app.bin,
@@ -80,6 +87,36 @@ impl Hooked {
         log_until(&self.app, &self.admin, done).await
     }
 
+    /// Waits for at least `count` deliveries to `path`, moving the clock
+    /// past the next retry each time it looks.
+    async fn wait_for(&self, path: &str, count: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let on_path: Vec<Received> = self
+                .receiver
+                .received()
+                .into_iter()
+                .filter(|r| r.path == path)
+                .collect();
+            if on_path.len() >= count {
+                return on_path;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} got {} of {count} deliveries",
+                on_path.len()
+            );
+            self.app.advance(RETRY_STEP);
+            tokio::time::sleep(LOOK_AGAIN).await;
+        }
+    }
+
+    /// Moves the clock past the retries until the outbox has nothing left
+    /// to send: nothing more can arrive.
+    async fn until_nothing_is_left_to_send(&self) {
+        until_nothing_is_left_to_send(&self.app).await
+    }
+
     /// The key `mailer` in the log.
     fn mailer(log: &Value) -> &Value {
         log["keys"]
@@ -99,7 +136,8 @@ impl Hooked {
     }
 }
 
-/// Polls the Webhooks page's data, as `admin` sees it, until `done` holds.
+/// Polls the Webhooks page's data, as `admin` sees it, until `done` holds,
+/// moving the clock past the next retry each time it looks.
 async fn log_until(app: &TestApp, admin: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
@@ -111,7 +149,28 @@ async fn log_until(app: &TestApp, admin: &str, done: impl Fn(&Value) -> bool) ->
             tokio::time::Instant::now() < deadline,
             "log never got there: {log:#}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        app.advance(RETRY_STEP);
+        tokio::time::sleep(LOOK_AGAIN).await;
+    }
+}
+
+/// See [`Hooked::until_nothing_is_left_to_send`]. The clock moves a step
+/// at a time: one jump past the lease while an attempt is still on the wire
+/// would hand its message to a second claim, as a real attempt outliving
+/// its lease would (the attempt timeout prevents that outside tests).
+async fn until_nothing_is_left_to_send(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let due = app.service().next_webhook_due().await.expect("next due");
+        if due.is_none() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a message is still due at {due:?}"
+        );
+        app.advance(RETRY_STEP);
+        tokio::time::sleep(LOOK_AGAIN).await;
     }
 }
 
@@ -174,7 +233,7 @@ async fn approve_and_deny_each_deliver_one_signed_message(backend: Backend) {
     assert_eq!(seen, expected, "one message for each decision");
 
     // One message each, delivered once: nothing more arrives.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hooked.until_nothing_is_left_to_send().await;
     assert_eq!(hooked.receiver.received().len(), 2);
     // The approval's page shows its delivery.
     let detail = hooked
@@ -216,7 +275,7 @@ async fn a_receiver_failing_three_times_gets_it_on_the_fourth_attempt(backend: B
     let hooked = hooked(backend, "/fail-first/3").await;
     let id = hooked.create("Delete 112 stale rows").await;
     hooked.approve(&id).await;
-    let deliveries = hooked.receiver.wait_for("/fail-first/3", 4, PATIENCE).await;
+    let deliveries = hooked.wait_for("/fail-first/3", 4).await;
     assert_eq!(deliveries.len(), 4);
     for delivery in &deliveries {
         // Re-signed on every attempt, with the same webhook-id.
@@ -242,7 +301,7 @@ async fn a_receiver_failing_three_times_gets_it_on_the_fourth_attempt(backend: B
     let endpoint = Hooked::endpoint(&log);
     assert_eq!(endpoint["failure_streak"], 0);
     assert!(endpoint["last_success_at"].is_i64());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    hooked.until_nothing_is_left_to_send().await;
     assert_eq!(
         hooked.receiver.received().len(),
         4,
@@ -266,7 +325,7 @@ async fn gone_disables_the_endpoint_until_an_admin_enables_it(backend: Backend) 
     // Held while disabled: decided, queued, not sent.
     let second = hooked.create("Second").await;
     hooked.approve(&second).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    hooked.until_nothing_is_left_to_send().await;
     assert_eq!(
         hooked.receiver.received().len(),
         1,
@@ -377,29 +436,27 @@ async fn a_redirect_is_not_followed(backend: Backend) {
 
 async fn retry_after_is_honoured_over_the_schedule(backend: Backend) {
     // The schedule says 100 ms; the endpoint says "Retry-After: 1" (second).
+    // The clock moves in steps of 150 ms: had the schedule won, the second
+    // attempt would come one step after the first.
     let hooked = hooked(backend, "/status/503").await;
     let id = hooked.create("Pause the nightly sync").await;
     hooked.approve(&id).await;
-    let attempts = hooked.receiver.wait_for("/status/503", 2, PATIENCE).await;
-    let gap = attempts[1].at.duration_since(attempts[0].at);
-    assert!(
-        gap >= Duration::from_millis(900),
-        "retried after {gap:?}, not after Retry-After"
-    );
+    hooked.wait_for("/status/503", 2).await;
     let log = hooked
         .log_until(|log| {
             message(log, &id).is_some_and(|m| m["attempts"].as_array().unwrap().len() >= 2)
         })
         .await;
-    assert_eq!(
-        message(&log, &id).unwrap()["attempts"][0]["status_code"],
-        503
-    );
+    let attempts = &message(&log, &id).unwrap()["attempts"];
+    let gap = attempts[1]["attempted_at"].as_i64().unwrap()
+        - attempts[0]["attempted_at"].as_i64().unwrap();
+    assert!(gap >= 900, "retried after {gap} ms, not after Retry-After");
+    assert_eq!(attempts[0]["status_code"], 503);
 }
 
 async fn private_targets_are_refused_without_the_setting(backend: Backend) {
     let fast_retries = &[("HOLDPOINT_WEBHOOK_RETRY_SCHEDULE", "100ms")];
-    let app = spawn_app_with(backend, fast_retries).await;
+    let app = spawn_app_on_clock(backend, fast_retries).await;
     let receiver = Receiver::start().await;
 
     // Where the admin sets the URL: the CLI and the Webhooks page say why.
@@ -588,7 +645,7 @@ async fn a_revoked_key_leaves_no_loose_ends(backend: Backend) {
 }
 
 async fn webhooks_never_go_to_this_server_itself(backend: Backend) {
-    let app = spawn_app_with(backend, WEBHOOK_ENV).await;
+    let app = spawn_app_on_clock(backend, WEBHOOK_ENV).await;
     let admin = app.login(ADMIN).await;
     let log = app.rpc_ok(&admin, "webhooks", &[]).await;
     let key_id = log["keys"][0]["key_id"].as_str().unwrap().to_owned();

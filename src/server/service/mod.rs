@@ -25,7 +25,7 @@ pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
 use crate::model::{Approval, ApprovalSummary, ValidationError};
 use crate::server::config::Config;
-use crate::server::domain::clock::{Clock, SystemClock};
+use crate::server::domain::clock::{Clock, Sleep, SystemClock};
 use crate::server::domain::events::EventHub;
 use crate::server::domain::ApprovalRecord;
 use crate::server::password::PasswordChecks;
@@ -87,6 +87,12 @@ impl Service {
     /// Now, in Unix milliseconds, by the service's clock.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Resolves once `duration` has passed by the service's clock: how
+    /// background tasks wait for deadlines and retries.
+    pub fn sleep(&self, duration: std::time::Duration) -> Sleep {
+        self.clock.sleep(duration)
     }
 
     pub fn config(&self) -> &Config {

@@ -6,10 +6,27 @@ pub mod expiry;
 pub mod revocation_watch;
 pub mod webhook_delivery;
 
+use crate::server::domain::clock::Sleep;
+use crate::server::service::Service;
 use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// A pause, in real time, before looking again at something already due.
+const BREATH: Duration = Duration::from_millis(10);
+
+/// Waits `wait_ms` on the service's clock for the next due time. Something
+/// already due (zero or less) gets a short breath in real time instead:
+/// a pass that leaves it due cannot spin, and a clock moved between the
+/// pass and this wait is never waited on again.
+fn until_due(service: &Service, wait_ms: i64, at_most: Duration) -> Sleep {
+    if wait_ms <= 0 {
+        return Box::pin(tokio::time::sleep(BREATH));
+    }
+    let wait = Duration::from_millis(wait_ms as u64).min(at_most);
+    service.sleep(wait)
+}
 
 /// How long `join` waits for the tasks once they are told to stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);

@@ -8,6 +8,7 @@
 //! event or a redelivery here), by a finished attempt, or by the clock
 //! (retries, and claims a dead instance left to lapse).
 
+use super::until_due;
 use crate::server::domain::events::{Event, EventHub};
 use crate::server::domain::{AttemptRecord, ClaimedMessage, NextStep};
 use crate::server::service::Service;
@@ -71,12 +72,12 @@ impl Worker {
             // While attempts are under way, each one that ends wakes us to
             // claim again, so the next due time (a scan of the queue) is
             // only worth reading when nothing is in flight.
-            let idle = if more_due {
-                Duration::ZERO
+            let wait_ms = if more_due {
+                0
             } else if attempts.is_empty() {
                 self.until_next_due().await
             } else {
-                MAX_IDLE
+                MAX_IDLE.as_millis() as i64
             };
             tokio::select! {
                 _ = self.stopping.cancelled() => break,
@@ -86,7 +87,7 @@ impl Worker {
                     }
                 }
                 _ = wake_on_work(&mut events) => {}
-                _ = tokio::time::sleep(idle) => {}
+                _ = until_due(&self.service, wait_ms, MAX_IDLE) => {}
             }
         }
         let _ = tokio::time::timeout(DRAIN, async {
@@ -147,22 +148,15 @@ impl Worker {
         }
     }
 
-    async fn until_next_due(&self) -> Duration {
+    /// How long until the next message is due, in milliseconds (zero or
+    /// less: due now), at most `MAX_IDLE`.
+    async fn until_next_due(&self) -> i64 {
         match self.service.next_webhook_due().await {
-            Ok(Some(due)) => {
-                let wait = due - self.service.now_ms();
-                if wait <= 0 {
-                    // Due but not claimable: its endpoint has its share in
-                    // flight. A finished attempt wakes us.
-                    MAX_IDLE
-                } else {
-                    Duration::from_millis(wait.min(MAX_IDLE.as_millis() as i64) as u64)
-                }
-            }
-            Ok(None) => MAX_IDLE,
+            Ok(Some(due)) => due - self.service.now_ms(),
+            Ok(None) => MAX_IDLE.as_millis() as i64,
             Err(error) => {
                 tracing::error!(%error, "reading the next webhook due time failed");
-                MAX_IDLE
+                MAX_IDLE.as_millis() as i64
             }
         }
     }
