@@ -15,6 +15,8 @@ pub struct ApprovalData {
     pub deliveries: Vec<WebhookMessage>,
     /// Each outcome webhook's status and attempt count, for everyone.
     pub delivery_summary: Vec<DeliverySummary>,
+    /// Whether the person looking may decide it (else no buttons).
+    pub may_decide: bool,
     pub now_ms: i64,
 }
 
@@ -46,7 +48,12 @@ pub async fn approval_detail(id: String) -> Result<ApprovalData, ServerFnError> 
         .approval_deliveries(&user, &id)
         .await
         .map_err(ssr::to_fn_error)?;
+    let may_decide = service
+        .may_decide(&user, &id)
+        .await
+        .map_err(ssr::to_fn_error)?;
     Ok(ApprovalData {
+        may_decide,
         approval,
         deliveries: deliveries.messages,
         delivery_summary: deliveries.summary,

@@ -26,6 +26,9 @@ pub fn ApprovalCard(
     /// Moves on from a superseded card.
     #[prop(optional)]
     on_next: Option<Callback<()>>,
+    /// For someone who may see but not decide it: no buttons, and why.
+    #[prop(optional)]
+    read_only: bool,
 ) -> impl IntoView {
     let created_ms = approval.created_at.timestamp_millis();
     let expires_ms = approval.expires_at.timestamp_millis();
@@ -35,6 +38,7 @@ pub fn ApprovalCard(
             <span class="agent" title="API key">{approval.agent.clone()}</span>
             {approval.action.clone().map(|action| view! { <span class="sep">"·"</span><code class="action">{action}</code> })}
             {approval.approver.clone().map(|who| view! { <span class="sep">"·"</span><span>"for " {who}</span> })}
+            {approval.group.clone().map(|group| view! { <span class="sep">"·"</span><span>"for the " {group} " group"</span> })}
             <span class="sep">"·"</span>
             <span class=move || age_class(waited()) title=stamp(approval.created_at)>
                 {move || format!("waiting {}", humanize(waited()))}
@@ -72,7 +76,11 @@ pub fn ApprovalCard(
                 <h3>"Data"</h3>
                 <JsonView value=approval.data.clone()/>
             </section>
-            {if approval.status == Status::Pending {
+            {if approval.status == Status::Pending && read_only {
+                view! {
+                    <p class="read-only-note">"You can see this approval but not decide it: viewers only look."</p>
+                }.into_any()
+            } else if approval.status == Status::Pending {
                 view! { <Decision id=approval.id.clone() on_decided superseded/> }.into_any()
             } else {
                 view! { <Outcome approval=approval.clone()/> }.into_any()

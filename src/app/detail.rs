@@ -33,7 +33,7 @@ pub fn ApprovalPage() -> impl IntoView {
                             <Title text=title/>
                             <main class="page narrow">
                                 <p><a href="/">"← Inbox"</a></p>
-                                <ApprovalCard approval=detail.approval.clone() now on_decided/>
+                                <ApprovalCard approval=detail.approval.clone() now on_decided read_only=!detail.may_decide/>
                                 <Deliveries
                                     messages=detail.deliveries
                                     summary=detail.delivery_summary

@@ -85,7 +85,9 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
                 {move || (count() == 0).then(|| view! { <EmptyInbox now/> })}
                 <Show when=move || count() != 0>
                     <FilterBar/>
-                    <BatchBar/>
+                    <Show when=move || inbox.may_decide.get()>
+                        <BatchBar/>
+                    </Show>
                     <InboxList now/>
                 </Show>
             </section>
@@ -277,7 +279,8 @@ fn InboxRow(card: Card, now: RwSignal<i64>, hydrated: ReadSignal<bool>) -> impl 
         let (id, title, is_checked) = (id.clone(), card.title.clone(), is_checked.clone());
         move || {
             let (id, is_checked) = (id.clone(), is_checked.clone());
-            hydrated.get().then(|| {
+            // Only people who decide select approvals to decide together.
+            (hydrated.get() && inbox.may_decide.get()).then(|| {
                 view! {
                     <input
                         type="checkbox"
@@ -350,8 +353,11 @@ fn ShownCard(now: RwSignal<i64>, on_decided: Callback<Approval>) -> impl IntoVie
             });
             let on_next = Callback::new(move |_| inbox.dismiss_held());
             Some(
-                view! { <ApprovalCard approval=(*approval).clone() now on_decided superseded on_next/> }
-                    .into_any(),
+                view! {
+                    <ApprovalCard approval=(*approval).clone() now on_decided superseded on_next
+                        read_only=!inbox.may_decide.get_untracked()/>
+                }
+                .into_any(),
             )
         }
         None => {

@@ -57,7 +57,9 @@ fn on_key(inbox: Inbox, ev: &leptos::ev::KeyboardEvent) {
         "d" => current
             .map(|id| dom::open_details(&on_card(&id, "details.deny")))
             .is_some(),
-        "x" => current.map(|id| inbox.toggle_checked(&id)).is_some(),
+        "x" if inbox.may_decide.get_untracked() => {
+            current.map(|id| inbox.toggle_checked(&id)).is_some()
+        }
         "A" => {
             dom::click(".batch .batch-approve");
             true

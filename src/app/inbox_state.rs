@@ -54,6 +54,8 @@ pub struct Inbox {
     pub approvals: RwSignal<Vec<Card>>,
     pub last_decided_at: RwSignal<Option<DateTime<Utc>>>,
     viewer_email: StoredValue<String>,
+    /// Whether this person decides at all (a viewer only looks).
+    pub may_decide: RwSignal<bool>,
     pub filters: RwSignal<Filters>,
     /// The card the person picked (None: the first one shown).
     pub chosen: RwSignal<Option<String>>,
@@ -117,6 +119,7 @@ impl Inbox {
             shown,
             last_decided_at: RwSignal::new(initial.last_decided_at),
             viewer_email: StoredValue::new(initial.viewer_email.clone()),
+            may_decide: RwSignal::new(initial.may_decide),
             filters,
             chosen,
             checked: RwSignal::new(BTreeSet::new()),
@@ -206,6 +209,7 @@ impl Inbox {
         });
         self.approvals.set(cards);
         self.last_decided_at.set(data.last_decided_at);
+        self.may_decide.set(data.may_decide);
     }
 
     fn arrive(&self, approval: ApprovalSummary, page_hidden: bool) -> Vec<Effect> {
@@ -474,6 +478,7 @@ mod tests {
             action: None,
             agent: "billing-agent".to_owned(),
             approver: None,
+            group: None,
             reason: None,
             decided_by: None,
             decided_at: None,
@@ -502,6 +507,7 @@ mod tests {
                 approvals,
                 last_decided_at: None,
                 viewer_email: ME.to_owned(),
+                may_decide: true,
                 now_ms: 0,
                 shown: None,
             },

@@ -95,8 +95,11 @@ pub struct Approval {
     pub action: Option<String>,
     /// The name of the API key that asked.
     pub agent: String,
-    /// The named approver it is routed to, if any (else any approver).
+    /// The named approver it is routed to, if any.
     pub approver: Option<String>,
+    /// The group it is routed to, if any. With neither, anyone who may
+    /// decide may decide it.
+    pub group: Option<String>,
     pub reason: Option<String>,
     /// Email of the person who approved or denied.
     pub decided_by: Option<String>,
@@ -120,6 +123,7 @@ pub struct ApprovalSummary {
     /// The name of the API key that asked.
     pub agent: String,
     pub approver: Option<String>,
+    pub group: Option<String>,
     pub reason: Option<String>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,

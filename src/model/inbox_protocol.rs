@@ -23,6 +23,8 @@ pub struct InboxData {
     /// Who is looking: their own decisions, heard back from another tab or
     /// from the server, are confirmed rather than reported as news.
     pub viewer_email: String,
+    /// Whether this person decides at all (a viewer only looks).
+    pub may_decide: bool,
     pub now_ms: i64,
     /// The card to show first, in full (preview and data), when the page is
     /// rendered; live snapshots carry none.

@@ -3,7 +3,7 @@
 use crate::server::app::{open_service_for_commands, Application};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::Role;
-use crate::server::service::CreatedKey;
+use crate::server::service::{CreatedKey, NewKey};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -49,18 +49,56 @@ enum AdminCommand {
         /// Passwords are never taken as arguments, which other users can see.
         #[arg(long, required = true)]
         password_stdin: bool,
-        /// Make them an admin (sees and decides every approval).
+        /// Their role: admin (everything), approver (decides what is
+        /// routed to them, their groups, or nobody), viewer (sees, never
+        /// decides).
+        #[arg(long, default_value = "approver", value_parser = parse_role, conflicts_with = "admin")]
+        role: Role,
+        /// Shorthand for --role admin.
         #[arg(long)]
         admin: bool,
     },
+    /// Give a person another role (admin, approver or viewer). Their open
+    /// inboxes show the change at once; the last active admin keeps theirs.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Create a group of approvers (a name such as billing or data-ops).
+    /// Approvals routed to it are its members' to decide.
+    CreateGroup {
+        #[arg(long)]
+        name: String,
+    },
+    /// Add a person to a group.
+    AddToGroup {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove a person from a group.
+    RemoveFromGroup {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// List the groups and their members.
+    Groups,
     /// Create an API key for an agent. Prints the key once, on stdout.
     CreateKey {
         /// A name people recognise in the inbox, e.g. billing-agent.
         #[arg(long)]
         name: String,
         /// Email of the approver this key's approvals go to by default.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         approver: Option<String>,
+        /// Name of the group this key's approvals go to by default.
+        #[arg(long)]
+        group: Option<String>,
         /// Where outcomes are sent as signed webhooks. Prints the endpoint's
         /// signing secret (whsec_...) once, on the second line.
         #[arg(long)]
@@ -141,6 +179,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
             email,
             name,
             password_stdin: _,
+            role,
             admin,
         } => {
             let mut password = String::new();
@@ -148,7 +187,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .read_to_string(&mut password)
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let role = if admin { Role::Admin } else { Role::Approver };
+            let role = if admin { Role::Admin } else { role };
             let user = service
                 .create_user(&email, name.as_deref(), password, role)
                 .await
@@ -158,6 +197,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::CreateKey {
             name,
             approver,
+            group,
             webhook_url,
         } => {
             let CreatedKey {
@@ -165,7 +205,12 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 secret,
                 webhook_secret,
             } = service
-                .create_api_key(&name, approver.as_deref(), webhook_url.as_deref())
+                .create_api_key(NewKey {
+                    name: &name,
+                    default_approver: approver.as_deref(),
+                    default_group: group.as_deref(),
+                    webhook_url: webhook_url.as_deref(),
+                })
                 .await
                 .with_context(|| format!("creating the API key {name:?}"))?;
             eprintln!(
@@ -257,6 +302,45 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("reactivating {email}"))?;
             eprintln!("Reactivated {}: they can sign in again.", user.email);
         }
+        AdminCommand::SetRole { email, role } => {
+            let user = service
+                .set_role(&email, role)
+                .await
+                .with_context(|| format!("giving {email} the role {}", role.as_str()))?;
+            eprintln!("{} is now {}.", user.email, role.as_str());
+        }
+        AdminCommand::CreateGroup { name } => {
+            let group = service
+                .create_group(&name)
+                .await
+                .with_context(|| format!("creating the group {name:?}"))?;
+            eprintln!("Created group {} ({}).", group.name, group.id);
+        }
+        AdminCommand::AddToGroup { group, email } => {
+            let added = service
+                .set_group_member(&group, &email, true)
+                .await
+                .with_context(|| format!("adding {email} to {group:?}"))?;
+            match added {
+                true => eprintln!("Added {email} to {group}."),
+                false => eprintln!("{email} was already in {group}."),
+            }
+        }
+        AdminCommand::RemoveFromGroup { group, email } => {
+            let removed = service
+                .set_group_member(&group, &email, false)
+                .await
+                .with_context(|| format!("removing {email} from {group:?}"))?;
+            match removed {
+                true => eprintln!("Removed {email} from {group}."),
+                false => eprintln!("{email} was not in {group}."),
+            }
+        }
+        AdminCommand::Groups => {
+            for group in service.groups().await.context("listing the groups")? {
+                println!("{}\t{}", group.name, group.members.join(","));
+            }
+        }
         AdminCommand::EndSessions { email } => {
             let ended = service
                 .end_sessions(&email)
@@ -266,6 +350,10 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| "a role is admin, approver or viewer".to_owned())
 }
 
 /// The time `after` from now, as an RFC 3339 UTC stamp.

@@ -11,6 +11,7 @@
 
 use crate::model::InboxEvent;
 use crate::server::domain::events::Event;
+use crate::server::domain::Route;
 use crate::server::service::Service;
 use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,8 +22,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 #[derive(Debug)]
 pub struct FeedChange {
     pub seq: i64,
-    /// The approver it is routed to (None: anyone may decide it).
-    pub approver_id: Option<String>,
+    /// Whom it is routed to, for `User::may_see`.
+    pub route: Route,
     /// The [`InboxEvent`] as JSON text, shared by every connection.
     pub json: Utf8Bytes,
 }
@@ -32,7 +33,7 @@ pub enum FeedItem {
     Change(Arc<FeedChange>),
     /// Every session of this person (a user id) was ended: their
     /// connections re-check their session at once.
-    SessionsEnded(String),
+    AccessChanged(String),
     /// Changes may have been missed (the hub lagged, or the link to the
     /// other instances was lost and is back): every connection re-sends its
     /// snapshot.
@@ -74,7 +75,7 @@ impl InboxFeed {
             match events.recv().await {
                 Ok(Event::Approval(event)) => self.announce(&service, &event.approval_id).await,
                 Ok(Event::WebhookQueued | Event::KeyRevoked(_)) => {}
-                Ok(Event::SessionsEnded(user_id)) => self.publish(FeedItem::SessionsEnded(user_id)),
+                Ok(Event::AccessChanged(user_id)) => self.publish(FeedItem::AccessChanged(user_id)),
                 Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.publish(FeedItem::Resync),
                 Err(RecvError::Closed) => return,
             }
@@ -86,13 +87,13 @@ impl InboxFeed {
         // in a snapshot taken afterwards.
         let seq = self.last_seq.load(Ordering::SeqCst) + 1;
         match service.inbox_change(approval_id, seq).await {
-            Ok(Some((change, approver_id))) => {
+            Ok(Some((change, route))) => {
                 self.last_seq.store(seq, Ordering::SeqCst);
                 let event = InboxEvent::for_change(change);
                 match serde_json::to_string(&event) {
                     Ok(json) => self.publish(FeedItem::Change(Arc::new(FeedChange {
                         seq,
-                        approver_id,
+                        route,
                         json: json.into(),
                     }))),
                     Err(error) => tracing::error!(%error, "cannot serialize an inbox event"),

@@ -9,7 +9,7 @@ use crate::server::http::problem::Problem;
 use crate::server::http::session;
 use crate::server::inbox_feed::{FeedItem, InboxFeed};
 use crate::server::inbox_seats::Seat;
-use crate::server::service::{may_see, Service};
+use crate::server::service::Service;
 use crate::server::state::AppState;
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
@@ -124,17 +124,17 @@ impl Connection {
                     Ok(FeedItem::Change(change)) => {
                         // Older changes are in the snapshot already.
                         if change.seq <= shown_up_to
-                            || !may_see(&self.user, change.approver_id.as_deref())
+                            || !self.user.may_see(&change.route)
                         {
                             continue;
                         }
                         send(&mut socket, Message::Text(change.json.clone())).await
                     }
                     Ok(FeedItem::Resync) => self.resync(&mut socket, &mut shown_up_to, false).await,
-                    Ok(FeedItem::SessionsEnded(user_id)) if user_id == self.user.id => {
+                    Ok(FeedItem::AccessChanged(user_id)) if user_id == self.user.id => {
                         self.recheck_session(&mut socket, &mut shown_up_to).await
                     }
-                    Ok(FeedItem::SessionsEnded(_)) => continue,
+                    Ok(FeedItem::AccessChanged(_)) => continue,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, user = %self.user.email, "live inbox fell behind");
                         self.resync(&mut socket, &mut shown_up_to, true).await

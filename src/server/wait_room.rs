@@ -171,7 +171,7 @@ impl WaitRoom {
             match events.recv().await {
                 Ok(Event::Approval(event)) => self.approval_changed(&event.approval_id),
                 Ok(Event::KeyRevoked(key_id)) => self.key_revoked(&key_id),
-                Ok(Event::WebhookQueued | Event::SessionsEnded(_)) => {}
+                Ok(Event::WebhookQueued | Event::AccessChanged(_)) => {}
                 // Missed events: every wait re-reads to be sure.
                 Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.everything_changed(),
                 Err(RecvError::Closed) => return,

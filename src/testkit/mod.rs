@@ -191,14 +191,25 @@ impl Server {
     }
 }
 
-/// `holdpoint admin create-user ... --password-stdin`.
+/// `holdpoint admin create-user ... --password-stdin`, an admin or an
+/// approver.
 pub async fn create_user(bin: &Path, database_url: &str, email: &str, password: &str, admin: bool) {
+    let role = if admin { "admin" } else { "approver" };
+    create_user_with_role(bin, database_url, email, password, role).await;
+}
+
+/// `holdpoint admin create-user --role ROLE ... --password-stdin`.
+pub async fn create_user_with_role(
+    bin: &Path,
+    database_url: &str,
+    email: &str,
+    password: &str,
+    role: &str,
+) {
     use tokio::io::AsyncWriteExt;
     let mut command = holdpoint(bin, database_url, &[]);
     command.args(["admin", "create-user", "--email", email, "--password-stdin"]);
-    if admin {
-        command.arg("--admin");
-    }
+    command.args(["--role", role]);
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

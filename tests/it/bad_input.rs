@@ -116,15 +116,16 @@ async fn answered(what: &str, request: reqwest::RequestBuilder, must_refuse: boo
 async fn rest_endpoints(app: &TestApp, id: &str) {
     let create = app.url("/api/v1/approvals");
     for value in corpus() {
-        for field in ["title", "body", "action", "approver", "expires_in"] {
+        for field in ["title", "body", "action", "approver", "group", "expires_in"] {
             let mut body = json!({"title": "A fine title"});
             body[field] = Value::String(value.clone());
             // A preview may be any text (it is sanitized); an approver must
-            // be a person's email and expires_in a number; a title or an
-            // action may be odd but valid, unless the value is hostile.
+            // be a person's email, a group an existing group's name and
+            // expires_in a number; a title or an action may be odd but
+            // valid, unless the value is hostile.
             let refuse = match field {
                 "body" => false,
-                "approver" | "expires_in" => true,
+                "approver" | "group" | "expires_in" => true,
                 _ => hostile(&value),
             };
             let sent = app.client.post(&create).bearer_auth(&app.key).json(&body);

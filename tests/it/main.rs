@@ -12,6 +12,7 @@ mod inbox;
 mod instances;
 mod limits;
 mod live;
+mod routing;
 mod signin;
 mod store_contract;
 mod webhook_durability;

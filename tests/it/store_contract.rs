@@ -7,8 +7,8 @@ use holdpoint::model::{DeliveryStatus, Status};
 use holdpoint::server::domain::events::EventHub;
 use holdpoint::server::domain::{
     ids, ApprovalFilter, AttemptRecord, FirstUser, InsertOutcome, MessageFilter, NewApiKey,
-    NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Transition,
-    TransitionOutcome,
+    NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Route, Transition,
+    TransitionOutcome, Visibility,
 };
 use holdpoint::server::store::{self, Store, StoreError};
 use holdpoint::testkit::{self, Backend};
@@ -61,7 +61,7 @@ fn new_key(name: &str, at: i64, webhook_url: Option<&str>) -> NewApiKey {
         id,
         name: name.to_owned(),
         key_hash: ids::sha256_hex(name.as_bytes()),
-        default_approver_id: None,
+        default_route: Route::default(),
         created_at: at,
     }
 }
@@ -74,7 +74,10 @@ fn new_approval(key_id: &str, title: &str, at: i64, approver: Option<&str>) -> N
         body_html: "<p>preview</p>".to_owned(),
         data_json: r#"{"amount":240}"#.to_owned(),
         action: Some("billing.refund".to_owned()),
-        approver_id: approver.map(str::to_owned),
+        route: Route {
+            approver_id: approver.map(str::to_owned),
+            group_id: None,
+        },
         created_at: at,
         expires_at: at + 60 * MINUTE,
         idempotency: None,
@@ -172,11 +175,11 @@ async fn accounts_sessions_and_setup(backend: Backend) {
         store.end_sessions("nobody@example.com", T0).await.unwrap(),
         None
     );
-    let ended = store.sessions_ended_since(T0).await.unwrap();
+    let ended = store.access_changed_since(T0).await.unwrap();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].0, ana.id);
     assert!(store
-        .sessions_ended_since(ended[0].1)
+        .access_changed_since(ended[0].1)
         .await
         .unwrap()
         .is_empty());
@@ -320,7 +323,10 @@ async fn approvals_lifecycle(backend: Backend) {
         vec![routed.id.clone(), open.id.clone(), first.id.clone()]
     );
     let mut someone_else = all.clone();
-    someone_else.visible_to = Some("usr_someone_else".to_owned());
+    someone_else.visible_to = Some(Visibility {
+        user_id: "usr_someone_else".to_owned(),
+        group_ids: Vec::new(),
+    });
     assert_eq!(store.approvals(&someone_else).await.unwrap().len(), 2);
     let mut newest = ApprovalFilter::new(Order::NewestFirst, 1);
     newest.after = Some(first.id.clone());
@@ -538,7 +544,151 @@ async fn webhooks_and_the_outbox(backend: Backend) {
     store.recover_webhook_claims().await.unwrap();
 }
 
+async fn roles_groups_and_routes(backend: Backend) {
+    let fixture = fixture(backend).await;
+    let store = &fixture.store;
+    let admin = store
+        .create_user(new_user("admin@example.com", Role::Admin, T0))
+        .await
+        .unwrap();
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Approver, T0 + 1))
+        .await
+        .unwrap();
+
+    // Roles: any change is noted for the watchers; the last admin stays.
+    let viewer = store
+        .set_role("ana@example.com", Role::Viewer, T0 + 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(viewer.role, Role::Viewer);
+    assert_eq!(store.access_changed_since(0).await.unwrap()[0].0, ana.id);
+    assert!(matches!(
+        store.set_role(&admin.email, Role::Approver, T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .set_role("nobody@example.com", Role::Admin, T0)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .set_role("ana@example.com", Role::Approver, T0 + 3)
+        .await
+        .unwrap();
+
+    // Groups: unique names, members by email, membership on the user.
+    let billing = store.create_group("grp_b", "billing", T0).await.unwrap();
+    assert!(matches!(
+        store.create_group("grp_c", "billing", T0).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.create_group("grp_a", "audit", T0).await.unwrap();
+    let mark = store.access_changed_since(0).await.unwrap()[0].1;
+    assert!(store
+        .set_group_member(&billing.id, &ana.id, true, T0 + 4)
+        .await
+        .unwrap());
+    assert!(!store
+        .set_group_member(&billing.id, &ana.id, true, T0 + 5)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.access_changed_since(mark).await.unwrap().len(),
+        1,
+        "joining a group is noted"
+    );
+    let groups = store.groups().await.unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["audit", "billing"]);
+    assert_eq!(groups[1].members, ["ana@example.com"]);
+    assert_eq!(
+        store.group_by_name("billing").await.unwrap().unwrap().id,
+        billing.id
+    );
+    assert_eq!(store.group_by_name("nope").await.unwrap(), None);
+    let account = store
+        .user_by_email("ana@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.user.group_ids, vec![billing.id.clone()]);
+    store
+        .create_session("s1", &ana.id, T0 + 10 * MINUTE, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_user("s1", T0)
+            .await
+            .unwrap()
+            .unwrap()
+            .group_ids,
+        vec![billing.id.clone()]
+    );
+
+    // Routes: stored and read back on keys and approvals; an approver's
+    // list holds what is theirs, their groups', or nobody's in particular.
+    let mut key = new_key("agent", T0, None);
+    key.default_route.group_id = Some(billing.id.clone());
+    let key = store.create_api_key(key).await.unwrap();
+    assert_eq!(
+        store
+            .api_key_by_name("agent")
+            .await
+            .unwrap()
+            .unwrap()
+            .default_route,
+        key.default_route
+    );
+    let mut to_group = new_approval(&key.id, "To billing", T0 + 6, None);
+    to_group.route = key.default_route.clone();
+    let InsertOutcome::Created(to_group) = store.insert_approval(to_group).await.unwrap() else {
+        panic!("created");
+    };
+    assert_eq!(to_group.group_name.as_deref(), Some("billing"));
+    let to_admin = new_approval(&key.id, "To the admin", T0 + 7, Some(&admin.id));
+    store.insert_approval(to_admin).await.unwrap();
+    let to_anyone = new_approval(&key.id, "To anyone", T0 + 8, None);
+    store.insert_approval(to_anyone).await.unwrap();
+    let titles = |visible_to: Option<Visibility>| {
+        let mut filter = ApprovalFilter::new(Order::OldestFirst, 10);
+        filter.visible_to = visible_to;
+        let store = store.clone();
+        async move {
+            store
+                .approvals(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    let as_member = Visibility {
+        user_id: ana.id.clone(),
+        group_ids: vec![billing.id.clone()],
+    };
+    assert_eq!(titles(Some(as_member)).await, ["To billing", "To anyone"]);
+    let as_outsider = Visibility {
+        user_id: ana.id.clone(),
+        group_ids: Vec::new(),
+    };
+    assert_eq!(titles(Some(as_outsider)).await, ["To anyone"]);
+    assert_eq!(titles(None).await.len(), 3);
+
+    assert!(store
+        .set_group_member(&billing.id, &ana.id, false, T0 + 9)
+        .await
+        .unwrap());
+    assert!(store.groups().await.unwrap()[1].members.is_empty());
+}
+
 on_both_backends!(
+    roles_groups_and_routes,
     accounts_sessions_and_setup,
     api_keys,
     approvals_lifecycle,

@@ -2,28 +2,36 @@
 
 use super::webhook::NewEndpoint;
 
+/// What a person may do. Admins: everything. Approvers: decide what is
+/// routed to them, to a group of theirs, or to nobody in particular.
+/// Viewers: see every approval, decide none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
     Approver,
+    Viewer,
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Approver, Role::Viewer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Approver => "approver",
+            Role::Viewer => "viewer",
         }
     }
 
-    /// The role stored as `raw`; None for anything else, which is refused
-    /// rather than read as some default.
+    /// The role stored or typed as `raw`; None for anything else, which is
+    /// refused rather than read as some default.
     pub fn parse(raw: &str) -> Option<Role> {
-        match raw {
-            "admin" => Some(Role::Admin),
-            "approver" => Some(Role::Approver),
-            _ => None,
-        }
+        Role::ALL.into_iter().find(|role| role.as_str() == raw)
+    }
+
+    /// Whether this role decides approvals at all.
+    pub fn decides(self) -> bool {
+        self != Role::Viewer
     }
 }
 
@@ -34,6 +42,47 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub active: bool,
+    /// The ids of the groups this person belongs to.
+    pub group_ids: Vec<String>,
+}
+
+/// Whom an approval is for: a person, a group, or (both None) everyone
+/// who may decide.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    pub approver_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
+impl User {
+    /// Whether this person sees an approval with this route: admins and
+    /// viewers see everything; approvers what is routed to them, to one of
+    /// their groups, or to nobody in particular.
+    pub fn may_see(&self, route: &Route) -> bool {
+        match self.role {
+            Role::Admin | Role::Viewer => true,
+            Role::Approver => match (&route.approver_id, &route.group_id) {
+                (Some(approver), _) => *approver == self.id,
+                (None, Some(group)) => self.group_ids.contains(group),
+                (None, None) => true,
+            },
+        }
+    }
+
+    /// Whether this person may approve or deny an approval with this route.
+    pub fn may_decide(&self, route: &Route) -> bool {
+        self.role.decides() && self.may_see(route)
+    }
+}
+
+/// A named group of people; approvals routed to it are theirs to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    /// The members' emails, in order.
+    pub members: Vec<String>,
 }
 
 /// A person with their password's hash, as sign-in reads them.
@@ -63,6 +112,7 @@ impl NewUser {
             name: self.name,
             role: self.role,
             active: true,
+            group_ids: Vec::new(),
         }
     }
 }
@@ -71,8 +121,9 @@ impl NewUser {
 pub struct ApiKey {
     pub id: String,
     pub name: String,
-    /// Where approvals from this key go when the agent names no approver.
-    pub default_approver_id: Option<String>,
+    /// Where approvals from this key go when the agent names no approver
+    /// and no group.
+    pub default_route: Route,
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +131,7 @@ pub struct NewApiKey {
     pub id: String,
     pub name: String,
     pub key_hash: String,
-    pub default_approver_id: Option<String>,
+    pub default_route: Route,
     pub created_at: i64,
     /// Created in the same transaction: the key never exists without the
     /// endpoint it was asked for.
@@ -95,4 +146,71 @@ pub enum FirstUser {
     InvalidToken,
     /// Someone got there first: an account exists.
     AlreadySetUp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, role: Role, groups: &[&str]) -> User {
+        User {
+            id: id.to_owned(),
+            email: format!("{id}@example.com"),
+            name: id.to_owned(),
+            role,
+            active: true,
+            group_ids: groups.iter().map(|g| (*g).to_owned()).collect(),
+        }
+    }
+
+    fn route(approver: Option<&str>, group: Option<&str>) -> Route {
+        Route {
+            approver_id: approver.map(str::to_owned),
+            group_id: group.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn who_sees_and_decides_what() {
+        let admin = person("admin", Role::Admin, &[]);
+        let viewer = person("viewer", Role::Viewer, &["billing"]);
+        let ana = person("ana", Role::Approver, &["billing"]);
+        let bo = person("bo", Role::Approver, &[]);
+        let to_ana = route(Some("ana"), None);
+        let to_bo = route(Some("bo"), None);
+        let to_billing = route(None, Some("billing"));
+        let to_anyone = route(None, None);
+        // (person, route, sees, decides)
+        let cases = [
+            (&admin, &to_ana, true, true),
+            (&admin, &to_billing, true, true),
+            (&viewer, &to_ana, true, false),
+            (&viewer, &to_billing, true, false),
+            (&viewer, &to_anyone, true, false),
+            (&ana, &to_ana, true, true),
+            (&ana, &to_bo, false, false),
+            (&ana, &to_billing, true, true),
+            (&ana, &to_anyone, true, true),
+            (&bo, &to_ana, false, false),
+            (&bo, &to_billing, false, false),
+            (&bo, &to_anyone, true, true),
+        ];
+        for (who, route, sees, decides) in cases {
+            assert_eq!(who.may_see(route), sees, "{} sees {route:?}", who.id);
+            assert_eq!(
+                who.may_decide(route),
+                decides,
+                "{} decides {route:?}",
+                who.id
+            );
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_and_unknown_ones_are_refused() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("owner"), None);
+    }
 }

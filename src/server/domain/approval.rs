@@ -1,5 +1,6 @@
 //! Approvals as stored, and the changes the store makes to them.
 
+use super::account::Route;
 use crate::model::Status;
 
 /// An approval as stored, with the names joined in. Times are Unix
@@ -19,8 +20,9 @@ pub struct ApprovalRecord {
     pub body_bytes: i64,
     pub data_bytes: i64,
     pub action: Option<String>,
-    pub approver_id: Option<String>,
+    pub route: Route,
     pub approver_email: Option<String>,
+    pub group_name: Option<String>,
     pub reason: Option<String>,
     pub decided_by_email: Option<String>,
     pub decided_by_name: Option<String>,
@@ -37,7 +39,7 @@ pub struct NewApproval {
     pub body_html: String,
     pub data_json: String,
     pub action: Option<String>,
-    pub approver_id: Option<String>,
+    pub route: Route,
     pub created_at: i64,
     pub expires_at: i64,
     /// The agent's Idempotency-Key and a hash of the request it came with.
@@ -80,14 +82,23 @@ pub enum Order {
     NewestFirst,
 }
 
+/// An approver's view: what is routed to them, to their groups, or to
+/// nobody in particular.
+#[derive(Debug, Clone)]
+pub struct Visibility {
+    pub user_id: String,
+    pub group_ids: Vec<String>,
+}
+
 /// Which approvals to list. `after` is an exclusive ID bound in the
 /// direction of `order` (the pagination cursor).
 #[derive(Debug, Clone)]
 pub struct ApprovalFilter {
     pub api_key_id: Option<String>,
     pub statuses: Vec<Status>,
-    /// Only approvals routed to this user or to nobody in particular.
-    pub visible_to: Option<String>,
+    /// Only approvals this approver may see (`User::may_see`); None for
+    /// everything.
+    pub visible_to: Option<Visibility>,
     /// Case-insensitive (ASCII) substring of the title, reason or agent name.
     pub text_contains: Option<String>,
     pub after: Option<String>,

@@ -41,7 +41,7 @@ pub enum Event {
     KeyRevoked(String),
     /// Every session of this person (a user id) was ended: deactivation or
     /// "end sessions". Their open inboxes re-check and close.
-    SessionsEnded(String),
+    AccessChanged(String),
     /// Events may have been missed (the link to the other instances was lost
     /// and is back): every subscriber re-reads what it cares about.
     Resync,

@@ -60,6 +60,7 @@ impl From<ServiceError> for Problem {
         let (code, detail, extra) = match error {
             ServiceError::Invalid(invalid) => (invalid.code, invalid.detail, None),
             ServiceError::UnknownApprover(_) => ("unknown_approver", detail, None),
+            ServiceError::UnknownGroup(_) => ("unknown_group", detail, None),
             ServiceError::UnknownUser(_) => ("unknown_user", detail, None),
             ServiceError::KeyRevoked => ("invalid_api_key", detail, None),
             ServiceError::IdempotencyMismatch => ("idempotency_key_reused", detail, None),

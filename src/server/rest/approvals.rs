@@ -18,7 +18,15 @@ const MAX_DATA_BYTES: usize = 256 * 1024;
 const MAX_EXPIRES_IN_SECS: u64 = 30 * 86_400;
 const MAX_WAIT_SECS: u64 = 60;
 const DEFAULT_WAIT_SECS: u64 = 30;
-const FIELDS: [&str; 6] = ["title", "body", "data", "approver", "action", "expires_in"];
+const FIELDS: [&str; 7] = [
+    "title",
+    "body",
+    "data",
+    "approver",
+    "group",
+    "action",
+    "expires_in",
+];
 
 type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
@@ -238,6 +246,13 @@ fn parse_create(bytes: &[u8]) -> Result<(CreateApproval, String), Problem> {
             "approver must not be empty",
         ));
     }
+    let group_name = optional_string(&mut fields, "group", "invalid_group")?;
+    if group_name.as_deref().is_some_and(|g| g.trim().is_empty()) {
+        return Err(Problem::unprocessable(
+            "invalid_group",
+            "group must not be empty",
+        ));
+    }
     let action = optional_string(&mut fields, "action", "invalid_action")?
         .map(|raw| ActionKind::parse(&raw))
         .transpose()?;
@@ -262,6 +277,7 @@ fn parse_create(bytes: &[u8]) -> Result<(CreateApproval, String), Problem> {
         data,
         action,
         approver_email,
+        group_name,
         expires_in,
     };
     Ok((request, request_hash))

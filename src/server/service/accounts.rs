@@ -64,8 +64,8 @@ impl Service {
 
     /// People whose sessions were ended after `since` (a value this
     /// returned before): (user id, the new `since`).
-    pub async fn sessions_ended_since(&self, since: i64) -> ServiceResult<Vec<(String, i64)>> {
-        Ok(self.store.sessions_ended_since(since).await?)
+    pub async fn access_changed_since(&self, since: i64) -> ServiceResult<Vec<(String, i64)>> {
+        Ok(self.store.access_changed_since(since).await?)
     }
 
     /// With no accounts yet: a one-time token for a setup link that creates

@@ -19,6 +19,7 @@ pub struct CreateApproval {
     pub data: serde_json::Map<String, serde_json::Value>,
     pub action: Option<ActionKind>,
     pub approver_email: Option<String>,
+    pub group_name: Option<String>,
     pub expires_in: Option<Duration>,
 }
 
@@ -51,10 +52,13 @@ impl Service {
                 ),
                 retry_after_secs,
             })?;
-        let approver_id = match &request.approver_email {
-            Some(email) => Some(self.approver_id(email).await?),
-            None => key.default_approver_id.clone(),
-        };
+        let route = self
+            .named_route(
+                request.approver_email.as_deref(),
+                request.group_name.as_deref(),
+            )
+            .await?
+            .unwrap_or_else(|| key.default_route.clone());
         let created_at = self.now_ms();
         let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
         let data_json = serde_json::Value::Object(request.data).to_string();
@@ -65,7 +69,7 @@ impl Service {
             body_html: sanitize_preview(&request.body_html),
             data_json,
             action: request.action.map(|a| a.as_str().to_owned()),
-            approver_id,
+            route,
             created_at,
             expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
             idempotency: idempotency.clone(),

@@ -5,23 +5,36 @@ use super::{from_ms, Service, INBOX_LIMIT};
 use crate::model::{
     Approval, ApprovalChange, ApprovalSummary, HistoryPage, InboxData, Status, Verdict,
 };
-use crate::server::domain::{ApprovalFilter, Order, Role, Transition, User};
+use crate::server::domain::{
+    ApprovalFilter, ApprovalRecord, Order, Role, Route, Transition, User, Visibility,
+};
 
 impl Service {
-    fn visibility(user: &User) -> Option<String> {
+    /// What a list shows this person (`User::may_see`, in SQL).
+    fn visibility(user: &User) -> Option<Visibility> {
         match user.role {
-            Role::Admin => None,
-            Role::Approver => Some(user.id.clone()),
+            Role::Admin | Role::Viewer => None,
+            Role::Approver => Some(Visibility {
+                user_id: user.id.clone(),
+                group_ids: user.group_ids.clone(),
+            }),
+        }
+    }
+
+    async fn record_for_user(&self, user: &User, id: &str) -> ServiceResult<ApprovalRecord> {
+        match self.stored_approval(id).await? {
+            Some(record) if user.may_see(&record.route) => Ok(record),
+            _ => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
 
     pub async fn approval_for_user(&self, user: &User, id: &str) -> ServiceResult<Approval> {
-        match self.stored_approval(id).await? {
-            Some(record) if may_see(user, record.approver_id.as_deref()) => {
-                Ok(self.to_approval(record))
-            }
-            _ => Err(ServiceError::NotFound(Missing::Approval)),
-        }
+        Ok(self.to_approval(self.record_for_user(user, id).await?))
+    }
+
+    /// Whether this person may decide the approval (which they may see).
+    pub async fn may_decide(&self, user: &User, id: &str) -> ServiceResult<bool> {
+        Ok(user.may_decide(&self.record_for_user(user, id).await?.route))
     }
 
     /// Pending approvals this person may decide, oldest first, without
@@ -47,28 +60,29 @@ impl Service {
             approvals,
             last_decided_at: latest.first().and_then(|a| a.decided_at).map(from_ms),
             viewer_email: user.email.clone(),
+            may_decide: user.role.decides(),
             now_ms: self.now_ms(),
             shown: None,
         })
     }
 
     /// An approval as live inboxes are told of it after a change: the
-    /// change itself, and whom it is routed to (an approver's id) so each
-    /// connection can tell whether its person may see it.
+    /// change itself, and whom it is routed to, so each connection can tell
+    /// whether its person may see it.
     pub async fn inbox_change(
         &self,
         id: &str,
         seq: i64,
-    ) -> ServiceResult<Option<(ApprovalChange, Option<String>)>> {
+    ) -> ServiceResult<Option<(ApprovalChange, Route)>> {
         Ok(self.store.approval(id).await?.map(|record| {
-            let approver_id = record.approver_id.clone();
+            let route = record.route.clone();
             let decided_by_name = record.decided_by_name.clone();
             let change = ApprovalChange {
                 seq,
                 approval: Self::to_summary(record),
                 decided_by_name,
             };
-            (change, approver_id)
+            (change, route)
         }))
     }
 
@@ -105,7 +119,14 @@ impl Service {
 
     #[tracing::instrument(name = "decide", skip_all, fields(user = %user.id, approval = %id))]
     pub async fn decide(&self, user: &User, id: &str, verdict: Verdict) -> ServiceResult<Approval> {
-        self.approval_for_user(user, id).await?;
+        let record = self.record_for_user(user, id).await?;
+        if !user.may_decide(&record.route) {
+            return Err(ServiceError::Forbidden(
+                "a viewer sees approvals but does not decide them: ask an admin for the \
+                 approver role"
+                    .to_owned(),
+            ));
+        }
         let transition = Transition {
             status: verdict.status(),
             reason: verdict.reason().map(str::to_owned),
@@ -115,10 +136,4 @@ impl Service {
         };
         self.apply(id, &transition).await
     }
-}
-
-/// Admins see every approval; approvers those routed to them or to nobody
-/// in particular.
-pub fn may_see(user: &User, approver_id: Option<&str>) -> bool {
-    user.role == Role::Admin || approver_id.is_none_or(|id| id == user.id)
 }

@@ -12,6 +12,8 @@ pub enum ServiceError {
     Invalid(ValidationError),
     #[error("no active approver has the email {0:?}")]
     UnknownApprover(String),
+    #[error("no group is named {0:?}")]
+    UnknownGroup(String),
     #[error("no one has the email {0:?}")]
     UnknownUser(String),
     #[error("this API key was revoked while the request waited")]
@@ -98,6 +100,7 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(_)
             | ServiceError::UnknownApprover(_)
+            | ServiceError::UnknownGroup(_)
             | ServiceError::UnknownUser(_)
             | ServiceError::IdempotencyMismatch => ErrorKind::Invalid,
             ServiceError::KeyRevoked => ErrorKind::Unauthorized,

@@ -1,9 +1,19 @@
 //! Agents' API keys: creating, revoking, and authenticating a bearer secret.
 
-use super::accounts::{normalize_email, plausible_email};
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, ApiKey, NewApiKey};
+
+/// What an admin asks for when creating a key.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    /// The default route: an approver's email or a group's name (at most
+    /// one); neither routes to everyone who may decide.
+    pub default_approver: Option<&'a str>,
+    pub default_group: Option<&'a str>,
+    pub webhook_url: Option<&'a str>,
+}
 
 /// A new API key with its secrets, which are shown once and never stored.
 #[derive(Debug)]
@@ -19,14 +29,9 @@ impl Service {
     /// Creates an API key, with a webhook endpoint when a URL is given;
     /// returns it, its secret (never stored) and the endpoint's signing
     /// secret.
-    #[tracing::instrument(name = "create API key", skip_all, fields(name = %name))]
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        default_approver_email: Option<&str>,
-        webhook_url: Option<&str>,
-    ) -> ServiceResult<CreatedKey> {
-        let name = name.trim();
+    #[tracing::instrument(name = "create API key", skip_all, fields(name = %request.name))]
+    pub async fn create_api_key(&self, request: NewKey<'_>) -> ServiceResult<CreatedKey> {
+        let name = request.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
                 "invalid_name",
@@ -34,12 +39,12 @@ impl Service {
             ));
         }
         refuse_deceptive(name, "the key name", "invalid_name").map_err(ServiceError::Invalid)?;
-        let default_approver_id = match default_approver_email {
-            Some(email) => Some(self.approver_id(email).await?),
-            None => None,
-        };
+        let default_route = self
+            .named_route(request.default_approver, request.default_group)
+            .await?
+            .unwrap_or_default();
         let key_id = ids::new_id("key", self.now_ms());
-        let webhook = match webhook_url {
+        let webhook = match request.webhook_url {
             Some(url) => Some(self.new_endpoint(&key_id, url).await?),
             None => None,
         };
@@ -51,7 +56,7 @@ impl Service {
                 id: key_id,
                 name: name.to_owned(),
                 key_hash: ids::sha256_hex(secret.as_bytes()),
-                default_approver_id,
+                default_route,
                 created_at: self.now_ms(),
                 webhook,
             })
@@ -74,16 +79,5 @@ impl Service {
             .store
             .api_key_by_hash(&ids::sha256_hex(secret.as_bytes()))
             .await?)
-    }
-
-    pub(super) async fn approver_id(&self, email: &str) -> ServiceResult<String> {
-        let normalized = normalize_email(email);
-        if !plausible_email(&normalized) {
-            return Err(ServiceError::UnknownApprover(email.to_owned()));
-        }
-        match self.store.user_by_email(&normalized).await? {
-            Some(account) if account.user.active => Ok(account.user.id),
-            _ => Err(ServiceError::UnknownApprover(email.to_owned())),
-        }
     }
 }

@@ -10,6 +10,7 @@ mod agent;
 mod approver;
 mod error;
 mod expiry;
+mod groups;
 mod keys;
 mod outbox;
 mod sessions;
@@ -17,9 +18,9 @@ mod webhooks;
 
 pub use accounts::{normalize_email, plausible_email};
 pub use agent::{CreateApproval, Created};
-pub use approver::may_see;
 pub use error::{ErrorKind, Missing, ServiceError, ServiceResult};
-pub use keys::CreatedKey;
+pub use groups::normalize_group_name;
+pub use keys::{CreatedKey, NewKey};
 pub use sessions::{SignedIn, SESSION_DAYS};
 pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
@@ -135,6 +136,7 @@ impl Service {
             action: record.action,
             agent: record.agent_name,
             approver: record.approver_email,
+            group: record.group_name,
             reason: record.reason,
             decided_by: record.decided_by_email,
             decided_at: record.decided_at.map(from_ms),
@@ -151,6 +153,7 @@ impl Service {
             action: record.action,
             agent: record.agent_name,
             approver: record.approver_email,
+            group: record.group_name,
             reason: record.reason,
             decided_by: record.decided_by_email,
             decided_at: record.decided_at.map(from_ms),

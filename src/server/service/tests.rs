@@ -1,7 +1,7 @@
 //! The service on a real SQLite file and a clock the test moves: deadlines
 //! pass when the test says so, not after a sleep.
 
-use super::{CreateApproval, Service};
+use super::{CreateApproval, NewKey, Service};
 use crate::model::{Status, Title};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::clock::ManualClock;
@@ -30,7 +30,10 @@ async fn service_on(clock: Arc<ManualClock>) -> (Arc<Service>, ApiKey, tempfile:
     let service = Arc::new(Service::with_clock(Arc::new(store), hub, config, clock));
     tokio::spawn(service.clone().run_wait_room());
     let created = service
-        .create_api_key("agent", None, None)
+        .create_api_key(NewKey {
+            name: "agent",
+            ..NewKey::default()
+        })
         .await
         .expect("key");
     (service, created.key, dir)
@@ -43,6 +46,7 @@ fn request(title: &str, expires_in: Duration) -> CreateApproval {
         data: serde_json::Map::new(),
         action: None,
         approver_email: None,
+        group_name: None,
         expires_in: Some(expires_in),
     }
 }

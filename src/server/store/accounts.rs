@@ -1,7 +1,7 @@
 //! People, their sessions and setup tokens, and agents' API keys.
 
 use super::StoreResult;
-use crate::server::domain::{Account, ApiKey, FirstUser, NewApiKey, NewUser, User};
+use crate::server::domain::{Account, ApiKey, FirstUser, Group, NewApiKey, NewUser, Role, User};
 use async_trait::async_trait;
 
 /// Accounts: who may sign in, for how long, and which keys are live.
@@ -49,8 +49,26 @@ pub trait AccountStore {
     /// Ends every session of the person with this email; how many there
     /// were, or None when there is no such person.
     async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>>;
-    /// People whose sessions were ended after `since`: (user id, when).
-    async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// People whose sessions ended, role or groups changed after `since`:
+    /// (user id, when).
+    async fn access_changed_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// Gives the person with this email `role`. None when there is no such
+    /// person; `Conflict` when it would leave no active admin.
+    async fn set_role(&self, email: &str, role: Role, at: i64) -> StoreResult<Option<User>>;
+
+    /// Creates an empty group; `Conflict` when the name is taken.
+    async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group>;
+    /// Every group with its members, by name.
+    async fn groups(&self) -> StoreResult<Vec<Group>>;
+    async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>>;
+    /// Adds (`member`) or removes a person; false when nothing changed.
+    async fn set_group_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        member: bool,
+        at: i64,
+    ) -> StoreResult<bool>;
 
     async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
     /// An unrevoked key by the SHA-256 of its secret.
@@ -91,7 +109,7 @@ macro_rules! account_sql {
             value: &str,
         ) -> StoreResult<Option<ApiKey>> {
             let row = sqlx::query(&format!(
-                "SELECT id, name, default_approver_id FROM api_keys
+                "SELECT id, name, default_approver_id, default_group_id FROM api_keys
                  WHERE {column} = $1 AND revoked_at IS NULL"
             ))
             .bind(value)
@@ -115,19 +133,75 @@ macro_rules! account_sql {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            mark_access_changed(tx, user_id, at).await?;
+            Ok(ended)
+        }
+
+        /// Notes that what a person may do changed, for the instances that
+        /// watch for it: their open inboxes re-check (and close, or show
+        /// what the person may now see).
+        async fn mark_access_changed(
+            tx: &mut $conn,
+            user_id: &str,
+            at: i64,
+        ) -> Result<(), sqlx::Error> {
             // Strictly after every earlier mark, whatever this machine's
             // clock says: the watchers ask for marks after the last they saw.
             sqlx::query(
-                "UPDATE users SET sessions_ended_at =
+                "UPDATE users SET access_changed_at =
                      (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
-                      SELECT MAX(sessions_ended_at) + 1 FROM users) AS marks)
+                      SELECT MAX(access_changed_at) + 1 FROM users) AS marks)
                  WHERE id = $2",
             )
             .bind(at)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-            Ok(ended)
+            Ok(())
+        }
+
+        /// The ids of the groups this person belongs to.
+        async fn group_ids_of(
+            pool: &sqlx::Pool<$db>,
+            user_id: &str,
+        ) -> Result<Vec<String>, sqlx::Error> {
+            sqlx::query_scalar(
+                "SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await
+        }
+
+        /// Groups read by `sql` (id, name, created_at), each with its
+        /// members' emails.
+        async fn groups_with_members(
+            pool: &sqlx::Pool<$db>,
+            sql: &str,
+            bind: Option<&str>,
+        ) -> StoreResult<Vec<Group>> {
+            let mut query = sqlx::query_as::<_, (String, String, i64)>(sql);
+            if let Some(value) = bind {
+                query = query.bind(value);
+            }
+            let rows = query.fetch_all(pool).await?;
+            let mut groups = Vec::with_capacity(rows.len());
+            for (id, name, created_at) in rows {
+                let members = sqlx::query_scalar(
+                    "SELECT u.email FROM group_members m JOIN users u ON u.id = m.user_id
+                     WHERE m.group_id = $1 ORDER BY u.email",
+                )
+                .bind(&id)
+                .fetch_all(pool)
+                .await?;
+                groups.push(Group {
+                    id,
+                    name,
+                    created_at,
+                    members,
+                });
+            }
+            Ok(groups)
         }
 
         #[async_trait]
@@ -232,10 +306,14 @@ macro_rules! account_sql {
                     .fetch_optional(&self.reader)
                     .await?;
                 match row {
-                    Some(row) => Ok(Some(Account {
-                        user: user_from_row(&row)?,
-                        password_hash: row.try_get("password_hash")?,
-                    })),
+                    Some(row) => {
+                        let mut user = user_from_row(&row)?;
+                        user.group_ids = group_ids_of(&self.reader, &user.id).await?;
+                        Ok(Some(Account {
+                            user,
+                            password_hash: row.try_get("password_hash")?,
+                        }))
+                    }
                     None => Ok(None),
                 }
             }
@@ -276,7 +354,10 @@ macro_rules! account_sql {
                 .bind(now)
                 .fetch_optional(&self.reader)
                 .await?;
-                Ok(row.as_ref().map(user_from_row).transpose()?)
+                let Some(row) = row else { return Ok(None) };
+                let mut user = user_from_row(&row)?;
+                user.group_ids = group_ids_of(&self.reader, &user.id).await?;
+                Ok(Some(user))
             }
 
             async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -344,6 +425,117 @@ macro_rules! account_sql {
                 Ok(Some(ended))
             }
 
+            async fn set_role(
+                &self,
+                email: &str,
+                role: Role,
+                at: i64,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.writer.begin().await?;
+                self.serialize_account_changes(&mut tx).await?;
+                let Some(row) = sqlx::query("SELECT * FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let mut user = user_from_row(&row)?;
+                if user.role == Role::Admin && role != Role::Admin && user.active {
+                    let other_admins: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
+                    )
+                    .bind(&user.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if other_admins == 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "{email} is the last active admin: make someone else an admin first"
+                        )));
+                    }
+                }
+                sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+                    .bind(role.as_str())
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                mark_access_changed(&mut tx, &user.id, at).await?;
+                tx.commit().await?;
+                user.role = role;
+                user.group_ids = group_ids_of(&self.reader, &user.id).await?;
+                Ok(Some(user))
+            }
+
+            async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group> {
+                let result = sqlx::query(
+                    "INSERT INTO approver_groups (id, name, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(at)
+                .execute(&self.writer)
+                .await;
+                match result {
+                    Err(e) if is_unique_violation(&e) => {
+                        Err(StoreError::Conflict(format!("a group named {name}")))
+                    }
+                    Err(e) => Err(e.into()),
+                    Ok(_) => Ok(Group {
+                        id: id.to_owned(),
+                        name: name.to_owned(),
+                        created_at: at,
+                        members: Vec::new(),
+                    }),
+                }
+            }
+
+            async fn groups(&self) -> StoreResult<Vec<Group>> {
+                groups_with_members(
+                    &self.reader,
+                    "SELECT id, name, created_at FROM approver_groups ORDER BY name",
+                    None,
+                )
+                .await
+            }
+
+            async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>> {
+                Ok(groups_with_members(
+                    &self.reader,
+                    "SELECT id, name, created_at FROM approver_groups WHERE name = $1",
+                    Some(name),
+                )
+                .await?
+                .pop())
+            }
+
+            async fn set_group_member(
+                &self,
+                group_id: &str,
+                user_id: &str,
+                member: bool,
+                at: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let changed = if member {
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)
+                         ON CONFLICT (group_id, user_id) DO NOTHING",
+                    )
+                } else {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                }
+                .bind(group_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed > 0 {
+                    mark_access_changed(&mut tx, user_id, at).await?;
+                }
+                tx.commit().await?;
+                Ok(changed > 0)
+            }
+
             async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
                 Ok(
                     sqlx::query_as("SELECT id, revoked_at FROM api_keys WHERE revoked_at > $1")
@@ -353,9 +545,9 @@ macro_rules! account_sql {
                 )
             }
 
-            async fn sessions_ended_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
+            async fn access_changed_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, sessions_ended_at FROM users WHERE sessions_ended_at > $1",
+                    "SELECT id, access_changed_at FROM users WHERE access_changed_at > $1",
                 )
                 .bind(since)
                 .fetch_all(&self.reader)
@@ -365,13 +557,15 @@ macro_rules! account_sql {
             async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
                 let mut tx = self.writer.begin().await?;
                 let result = sqlx::query(
-                    "INSERT INTO api_keys (id, name, key_hash, default_approver_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO api_keys (id, name, key_hash, default_approver_id,
+                                           default_group_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&key.id)
                 .bind(&key.name)
                 .bind(&key.key_hash)
-                .bind(&key.default_approver_id)
+                .bind(&key.default_route.approver_id)
+                .bind(&key.default_route.group_id)
                 .bind(key.created_at)
                 .execute(&mut *tx)
                 .await;
@@ -392,7 +586,7 @@ macro_rules! account_sql {
                 Ok(ApiKey {
                     id: key.id,
                     name: key.name,
-                    default_approver_id: key.default_approver_id,
+                    default_route: key.default_route,
                 })
             }
 

@@ -77,11 +77,21 @@ macro_rules! approval_sql {
                 }
                 query.push(")");
             }
-            if let Some(user) = &filter.visible_to {
+            // The same rule as `User::may_see` for an approver.
+            if let Some(visibility) = &filter.visible_to {
                 query
-                    .push(" AND (a.approver_id IS NULL OR a.approver_id = ")
-                    .push_bind(user.clone())
-                    .push(")");
+                    .push(" AND (a.approver_id = ")
+                    .push_bind(visibility.user_id.clone())
+                    .push(" OR (a.approver_id IS NULL AND (a.group_id IS NULL");
+                if !visibility.group_ids.is_empty() {
+                    query.push(" OR a.group_id IN (");
+                    let mut list = query.separated(", ");
+                    for group in &visibility.group_ids {
+                        list.push_bind(group.clone());
+                    }
+                    query.push(")");
+                }
+                query.push(")))");
             }
             let (comparison, direction) = match filter.order {
                 Order::OldestFirst => (">", "ASC"),
@@ -145,8 +155,9 @@ macro_rules! approval_sql {
                 // reads the winner's row once it has committed.
                 let inserted = sqlx::query(
                     "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
-                         action, approver_id, created_at, expires_at, idempotency_key, request_hash)
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                         action, approver_id, group_id, created_at, expires_at, idempotency_key,
+                         request_hash)
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT (api_key_id, idempotency_key) DO NOTHING",
                 )
                 .bind(&new.id)
@@ -155,7 +166,8 @@ macro_rules! approval_sql {
                 .bind(&new.body_html)
                 .bind(&new.data_json)
                 .bind(&new.action)
-                .bind(&new.approver_id)
+                .bind(&new.route.approver_id)
+                .bind(&new.route.group_id)
                 .bind(new.created_at)
                 .bind(new.expires_at)
                 .bind(&idempotency_key)

@@ -35,12 +35,14 @@ macro_rules! select_approval {
             $content,
             ", CAST(octet_length(a.body_html) AS BIGINT) AS body_bytes,
             CAST(octet_length(a.data_json) AS BIGINT) AS data_bytes,
-            a.action, a.approver_id, ap.email AS approver_email, a.reason,
+            a.action, a.approver_id, ap.email AS approver_email,
+            a.group_id, g.name AS group_name, a.reason,
             d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
             a.created_at, a.expires_at
         FROM approvals a
         JOIN api_keys k ON k.id = a.api_key_id
         LEFT JOIN users ap ON ap.id = a.approver_id
+        LEFT JOIN approver_groups g ON g.id = a.group_id
         LEFT JOIN users d ON d.id = a.decided_by"
         )
     };
@@ -78,7 +80,7 @@ macro_rules! portable_store {
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::{
             ids, outcome, Account, ApiKey, ApprovalFilter, ApprovalRecord, AttemptRecord,
-            ClaimedMessage, FirstUser, InsertOutcome, MessageFilter, NewApiKey, NewApproval,
+            ClaimedMessage, FirstUser, Group, InsertOutcome, MessageFilter, NewApiKey, NewApproval,
             NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Transition, TransitionOutcome,
             User,
         };

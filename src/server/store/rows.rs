@@ -3,7 +3,7 @@
 //! stored text (a status, a role) is read back, and refused if unknown.
 
 use crate::model::{DeliveryStatus, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
-use crate::server::domain::{ApiKey, ApprovalRecord, Role, User};
+use crate::server::domain::{ApiKey, ApprovalRecord, Role, Route, User};
 
 fn unknown(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
@@ -28,6 +28,8 @@ impl TryFrom<UserRow> for User {
             email: row.email,
             name: row.name,
             active: row.active,
+            // Read apart (a person may be in several groups).
+            group_ids: Vec::new(),
         })
     }
 }
@@ -37,6 +39,7 @@ pub struct ApiKeyRow {
     id: String,
     name: String,
     default_approver_id: Option<String>,
+    default_group_id: Option<String>,
 }
 
 impl From<ApiKeyRow> for ApiKey {
@@ -44,7 +47,10 @@ impl From<ApiKeyRow> for ApiKey {
         ApiKey {
             id: row.id,
             name: row.name,
-            default_approver_id: row.default_approver_id,
+            default_route: Route {
+                approver_id: row.default_approver_id,
+                group_id: row.default_group_id,
+            },
         }
     }
 }
@@ -64,6 +70,8 @@ pub struct ApprovalRow {
     action: Option<String>,
     approver_id: Option<String>,
     approver_email: Option<String>,
+    group_id: Option<String>,
+    group_name: Option<String>,
     reason: Option<String>,
     decided_by_email: Option<String>,
     decided_by_name: Option<String>,
@@ -91,8 +99,12 @@ impl TryFrom<ApprovalRow> for ApprovalRecord {
             body_bytes: row.body_bytes,
             data_bytes: row.data_bytes,
             action: row.action,
-            approver_id: row.approver_id,
+            route: Route {
+                approver_id: row.approver_id,
+                group_id: row.group_id,
+            },
             approver_email: row.approver_email,
+            group_name: row.group_name,
             reason: row.reason,
             decided_by_email: row.decided_by_email,
             decided_by_name: row.decided_by_name,

@@ -73,7 +73,7 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        migrate(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -108,6 +108,31 @@ impl SqliteStore {
     }
 }
 
+/// Runs the migrations with foreign keys off, as SQLite's procedure for
+/// rebuilding a table requires (a pragma that has no effect inside the
+/// migration's own transaction), then checks every reference still holds.
+async fn migrate(writer: &SqlitePool) -> StoreResult<()> {
+    let mut conn = writer.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    migrated?;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    if !broken.is_empty() {
+        return Err(StoreError::Config(format!(
+            "the database has {} broken references after migrating: restore a backup",
+            broken.len()
+        )));
+    }
+    Ok(())
+}
+
 portable_store!(SqliteStore, Sqlite, SqliteRow, SqliteConnection);
 
 #[cfg(test)]
@@ -126,5 +151,83 @@ mod tests {
             .await
             .expect("pragma");
         assert_eq!(synchronous, 2, "the writer commits with synchronous=FULL");
+    }
+
+    /// A database made before groups and viewers (users and the audit
+    /// trail rebuilt by the upgrade) keeps its people, sessions, keys,
+    /// approvals and audit entries, and takes the new role.
+    #[tokio::test]
+    async fn the_groups_upgrade_keeps_sessions_and_references() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir(&old).expect("dir");
+        for entry in std::fs::read_dir("migrations/sqlite").expect("migrations") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            if name.as_str() < "20261129000003" {
+                std::fs::copy(&path, old.join(&name)).expect("copy");
+            }
+        }
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePool::connect_with(options).await.expect("connect");
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await
+            .expect("old migrations")
+            .run(&pool)
+            .await
+            .expect("migrate to the old schema");
+        for sql in [
+            "INSERT INTO users (id, email, name, password_hash, role, created_at)
+             VALUES ('usr_1', 'ana@example.com', 'Ana', 'x', 'approver', 1)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+             VALUES ('s1', 'usr_1', 1, 9999999999999)",
+            "INSERT INTO api_keys (id, name, key_hash, default_approver_id, created_at)
+             VALUES ('key_1', 'agent', 'h', 'usr_1', 1)",
+            "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
+                                    approver_id, created_at, expires_at)
+             VALUES ('apr_1', 'key_1', 'pending', 't', '', '{}', 'usr_1', 1, 2)",
+            "INSERT INTO audit_events (approval_id, kind, actor, at)
+             VALUES ('apr_1', 'created', 'key:key_1', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+
+        let store = SqliteStore::open(&url, EventHub::new(8))
+            .await
+            .expect("upgrade");
+        let user = store
+            .session_user("s1", 2)
+            .await
+            .expect("session")
+            .expect("the session survived the rebuild of users");
+        assert_eq!(user.email, "ana@example.com");
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM approvals), (SELECT COUNT(*) FROM audit_events),
+                    (SELECT COUNT(*) FROM api_keys WHERE default_approver_id = 'usr_1')",
+        )
+        .fetch_one(&store.reader)
+        .await
+        .expect("counts");
+        assert_eq!(counts, (1, 1, 1));
+        let viewer = store
+            .set_role("ana@example.com", crate::server::domain::Role::Viewer, 3)
+            .await
+            .expect("the new role is allowed")
+            .expect("ana");
+        assert_eq!(viewer.role, crate::server::domain::Role::Viewer);
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.writer)
+            .await
+            .expect("pragma");
+        assert_eq!(foreign_keys, 1, "foreign keys are on again after migrating");
     }
 }

@@ -46,7 +46,7 @@ pub async fn run(service: Arc<Service>) {
     };
     let mut sessions = Watched {
         since: i64::MIN,
-        announce: Event::SessionsEnded,
+        announce: Event::AccessChanged,
     };
     let mut ticks = tokio::time::interval(PERIOD);
     let mut first = true;
@@ -54,7 +54,7 @@ pub async fn run(service: Arc<Service>) {
         ticks.tick().await;
         let found = service.keys_revoked_since(keys.since).await;
         keys.take(&service, found, first);
-        let found = service.sessions_ended_since(sessions.since).await;
+        let found = service.access_changed_since(sessions.since).await;
         sessions.take(&service, found, first);
         first = false;
     }
