@@ -1,13 +1,15 @@
 //! Server functions: the browser's door to the server. Each one is a public
 //! HTTP endpoint, so each checks the session itself before calling the
 //! service. They live under /rpc, apart from the agent REST API, by area:
-//! signing in and out, approvals, webhooks.
+//! signing in and out, approvals, people and groups, webhooks.
 
 mod approvals;
+mod people;
 mod session;
 mod webhooks;
 
 pub use approvals::*;
+pub use people::*;
 pub use session::*;
 pub use webhooks::*;
 

@@ -223,3 +223,17 @@ fn element(selector: &str) -> Option<web_sys::Element> {
         .ok()
         .flatten()
 }
+
+/// Puts `text` on the clipboard (the browser may refuse; the text is
+/// selectable on the page either way).
+pub fn copy_text(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _promise = leptos::prelude::window()
+            .navigator()
+            .clipboard()
+            .write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

@@ -33,7 +33,11 @@ pub fn Layout() -> impl IntoView {
                             <nav aria-label="Main">
                                 <A href="/" exact=true>"Inbox"</A>
                                 <A href="/history">"History"</A>
-                                {me.admin.then(|| view! { <A href="/admin/webhooks">"Webhooks"</A> })}
+                                {me.admin.then(|| view! {
+                                    <A href="/admin/people">"People"</A>
+                                    <A href="/admin/groups">"Groups"</A>
+                                    <A href="/admin/webhooks">"Webhooks"</A>
+                                })}
                             </nav>
                             <div class="whoami">
                                 <span title=me.email.clone()>{me.name.clone()}</span>

@@ -2,9 +2,11 @@
 
 mod batch;
 mod card;
+mod copy;
 mod detail;
 mod dom;
 mod errors;
+mod groups;
 mod history;
 mod inbox;
 mod inbox_connection;
@@ -14,6 +16,7 @@ mod inbox_state;
 mod json;
 mod layout;
 mod login;
+mod people;
 pub mod time;
 mod webhooks;
 
@@ -58,11 +61,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view=login::SetupPage ssr=SsrMode::Async/>
+                <Route path=path!("/welcome") view=login::WelcomePage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
                     <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/people") view=people::PeoplePage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/groups") view=groups::GroupsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

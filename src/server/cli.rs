@@ -3,9 +3,10 @@
 use crate::server::app::{open_service_for_commands, Application};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::Role;
-use crate::server::service::{CreatedKey, NewKey};
+use crate::server::service::{Actor, CreatedKey, NewKey};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -30,6 +31,10 @@ enum Command {
     Serve,
     /// Create users and API keys (for scripts and the first setup).
     Admin {
+        /// Print what the command did as one JSON object on stdout (for
+        /// scripts), instead of text.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: AdminCommand,
     },
@@ -88,6 +93,24 @@ enum AdminCommand {
     },
     /// List the groups and their members.
     Groups,
+    /// Invite a person: prints a one-time link (valid 7 days) where they
+    /// choose their password. Their account exists at once.
+    Invite {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "approver", value_parser = parse_role)]
+        role: Role,
+    },
+    /// Print a new one-time link (valid 7 days) with which a person sets a
+    /// new password; their earlier links stop working.
+    PasswordLink {
+        #[arg(long)]
+        email: String,
+    },
+    /// List everyone: email, role, status and groups.
+    People,
     /// Create an API key for an agent. Prints the key once, on stdout.
     CreateKey {
         /// A name people recognise in the inbox, e.g. billing-agent.
@@ -160,7 +183,7 @@ pub async fn run() -> ExitCode {
         .init();
     let result = match cli.command {
         None | Some(Command::Serve) => serve(&cli.config).await,
-        Some(Command::Admin { command }) => admin(&cli.config, command).await,
+        Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,9 +195,10 @@ pub async fn run() -> ExitCode {
     }
 }
 
-async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
+async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::Result<()> {
     let service = open_service_for_commands(args).await?;
-    match command {
+    let by = Actor::Command;
+    let report = match command {
         AdminCommand::CreateUser {
             email,
             name,
@@ -192,7 +216,13 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .create_user(&email, name.as_deref(), password, role)
                 .await
                 .with_context(|| format!("creating the account {email}"))?;
-            eprintln!("Created {} {} ({}).", role.as_str(), user.email, user.id);
+            Report::note(format!(
+                "Created {} {} ({}).",
+                role.as_str(),
+                user.email,
+                user.id
+            ))
+            .with(json!({"id": user.id, "email": user.email, "role": role.as_str()}))
         }
         AdminCommand::CreateKey {
             name,
@@ -205,23 +235,30 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 secret,
                 webhook_secret,
             } = service
-                .create_api_key(NewKey {
-                    name: &name,
-                    default_approver: approver.as_deref(),
-                    default_group: group.as_deref(),
-                    webhook_url: webhook_url.as_deref(),
-                })
+                .create_api_key(
+                    by,
+                    NewKey {
+                        name: &name,
+                        default_approver: approver.as_deref(),
+                        default_group: group.as_deref(),
+                        webhook_url: webhook_url.as_deref(),
+                    },
+                )
                 .await
                 .with_context(|| format!("creating the API key {name:?}"))?;
-            eprintln!(
+            let mut report = Report::note(format!(
                 "Created API key {:?} ({}). It is shown only now; store it where the agent reads it:",
                 key.name, key.id
-            );
-            println!("{secret}");
-            if let Some(webhook_secret) = webhook_secret {
-                eprintln!("Webhook signing secret, shown only now; give it to the receiver:");
-                println!("{webhook_secret}");
+            ))
+            .print(&secret);
+            if let Some(webhook_secret) = &webhook_secret {
+                report = report
+                    .then_note("Webhook signing secret, shown only now; give it to the receiver:")
+                    .print(webhook_secret);
             }
+            report.with(json!({
+                "id": key.id, "name": key.name, "key": secret, "webhook_secret": webhook_secret,
+            }))
         }
         AdminCommand::SetWebhookUrl { key, url } => {
             let key_id = service
@@ -232,15 +269,16 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .set_webhook_url(&key_id, &url)
                 .await
                 .with_context(|| format!("sending the webhooks of {key:?} to {url}"))?;
-            match created.new_secret {
-                Some(secret) => {
-                    eprintln!(
-                        "Webhooks of {key:?} now go to {url}. Signing secret, shown only now:"
-                    );
-                    println!("{secret}");
-                }
-                None => eprintln!("Webhooks of {key:?} now go to {url} (same signing secret)."),
-            }
+            let report = match &created.new_secret {
+                Some(secret) => Report::note(format!(
+                    "Webhooks of {key:?} now go to {url}. Signing secret, shown only now:"
+                ))
+                .print(secret),
+                None => Report::note(format!(
+                    "Webhooks of {key:?} now go to {url} (same signing secret)."
+                )),
+            };
+            report.with(json!({"key": key, "url": url, "webhook_secret": created.new_secret}))
         }
         AdminCommand::RotateWebhookSecret { key } => {
             let key_id = service
@@ -252,21 +290,22 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("rotating the signing secret of {key:?}"))?
                 .secret;
-            eprintln!(
-                "New signing secret for {key:?}, shown only now. The old one also signs until {}:",
-                humantime_after(args.webhook_rotation_overlap)
-            );
-            println!("{secret}");
+            let old_until = humantime_after(args.webhook_rotation_overlap);
+            Report::note(format!(
+                "New signing secret for {key:?}, shown only now. The old one also signs until {old_until}:"
+            ))
+            .print(&secret)
+            .with(json!({"key": key, "webhook_secret": secret, "previous_secret_until": old_until}))
         }
         AdminCommand::RevokeKey { name } => {
             if !service
-                .revoke_api_key(&name)
+                .revoke_api_key(by, &name)
                 .await
                 .with_context(|| format!("revoking the API key {name:?}"))?
             {
                 bail!("no active API key is named {name:?}");
             }
-            eprintln!("Revoked API key {name:?}.");
+            Report::note(format!("Revoked API key {name:?}.")).with(json!({"revoked": name}))
         }
         AdminCommand::SetupLink => {
             match service
@@ -275,10 +314,12 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
                 .context("opening first-start setup")?
             {
                 Some(token) => {
-                    eprintln!(
-                        "Open this link to create the first admin (it works once, for 24 hours):"
-                    );
-                    println!("{}", service.setup_link(&token));
+                    let link = service.setup_link(&token);
+                    Report::note(
+                        "Open this link to create the first admin (it works once, for 24 hours):",
+                    )
+                    .print(&link)
+                    .with(json!({"url": link}))
                 }
                 None => bail!(
                     "Holdpoint already has accounts: sign in, or use `holdpoint admin create-user`"
@@ -287,69 +328,188 @@ async fn admin(args: &ConfigArgs, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::DeactivateUser { email } => {
             let user = service
-                .set_user_active(&email, false)
+                .set_user_active(by, &email, false)
                 .await
                 .with_context(|| format!("deactivating {email}"))?;
-            eprintln!(
+            Report::note(format!(
                 "Deactivated {}: signed out everywhere, and cannot sign in.",
                 user.email
-            );
+            ))
+            .with(json!({"email": user.email, "active": false}))
         }
         AdminCommand::ReactivateUser { email } => {
             let user = service
-                .set_user_active(&email, true)
+                .set_user_active(by, &email, true)
                 .await
                 .with_context(|| format!("reactivating {email}"))?;
-            eprintln!("Reactivated {}: they can sign in again.", user.email);
+            Report::note(format!(
+                "Reactivated {}: they can sign in again.",
+                user.email
+            ))
+            .with(json!({"email": user.email, "active": true}))
         }
         AdminCommand::SetRole { email, role } => {
             let user = service
-                .set_role(&email, role)
+                .set_role(by, &email, role)
                 .await
                 .with_context(|| format!("giving {email} the role {}", role.as_str()))?;
-            eprintln!("{} is now {}.", user.email, role.as_str());
+            Report::note(format!("{} is now {}.", user.email, role.as_str()))
+                .with(json!({"email": user.email, "role": role.as_str()}))
         }
         AdminCommand::CreateGroup { name } => {
             let group = service
-                .create_group(&name)
+                .create_group(by, &name)
                 .await
                 .with_context(|| format!("creating the group {name:?}"))?;
-            eprintln!("Created group {} ({}).", group.name, group.id);
+            Report::note(format!("Created group {} ({}).", group.name, group.id))
+                .with(json!({"id": group.id, "name": group.name}))
         }
         AdminCommand::AddToGroup { group, email } => {
             let added = service
-                .set_group_member(&group, &email, true)
+                .set_group_member(by, &group, &email, true)
                 .await
                 .with_context(|| format!("adding {email} to {group:?}"))?;
-            match added {
-                true => eprintln!("Added {email} to {group}."),
-                false => eprintln!("{email} was already in {group}."),
-            }
+            Report::note(match added {
+                true => format!("Added {email} to {group}."),
+                false => format!("{email} was already in {group}."),
+            })
+            .with(json!({"group": group, "email": email, "changed": added}))
         }
         AdminCommand::RemoveFromGroup { group, email } => {
             let removed = service
-                .set_group_member(&group, &email, false)
+                .set_group_member(by, &group, &email, false)
                 .await
                 .with_context(|| format!("removing {email} from {group:?}"))?;
-            match removed {
-                true => eprintln!("Removed {email} from {group}."),
-                false => eprintln!("{email} was not in {group}."),
-            }
+            Report::note(match removed {
+                true => format!("Removed {email} from {group}."),
+                false => format!("{email} was not in {group}."),
+            })
+            .with(json!({"group": group, "email": email, "changed": removed}))
         }
         AdminCommand::Groups => {
-            for group in service.groups().await.context("listing the groups")? {
-                println!("{}\t{}", group.name, group.members.join(","));
+            let groups = service.groups(by).await.context("listing the groups")?;
+            let mut report = Report::default();
+            for group in &groups {
+                report = report.print(&format!("{}\t{}", group.name, group.members.join(",")));
             }
+            let list: Vec<_> = groups
+                .iter()
+                .map(|g| json!({"name": g.name, "members": g.members}))
+                .collect();
+            report.with(json!({"groups": list}))
+        }
+        AdminCommand::Invite { email, name, role } => {
+            let link = service
+                .invite(by, &email, name.as_deref(), role)
+                .await
+                .with_context(|| format!("inviting {email}"))?;
+            Report::note(format!(
+                "Invited {} as {}. Send them this link (it works once, for 7 days):",
+                link.email,
+                role.as_str()
+            ))
+            .print(&link.url)
+            .with(
+                json!({"email": link.email, "role": role.as_str(), "url": link.url,
+                         "expires_at": link.expires_at}),
+            )
+        }
+        AdminCommand::PasswordLink { email } => {
+            let link = service
+                .password_link(by, &email)
+                .await
+                .with_context(|| format!("making a password link for {email}"))?;
+            Report::note(format!(
+                "Send {} this link to choose a new password (it works once, for 7 days):",
+                link.email
+            ))
+            .print(&link.url)
+            .with(json!({"email": link.email, "url": link.url, "expires_at": link.expires_at}))
+        }
+        AdminCommand::People => {
+            let people = service.people(by).await.context("listing people")?;
+            let mut report = Report::default();
+            let mut list = Vec::new();
+            for person in &people {
+                let status = person_status(person);
+                report = report.print(&format!(
+                    "{}\t{}\t{}\t{}",
+                    person.user.email,
+                    person.user.role.as_str(),
+                    status,
+                    person.group_names.join(",")
+                ));
+                list.push(json!({
+                    "email": person.user.email, "name": person.user.name,
+                    "role": person.user.role.as_str(), "status": status,
+                    "groups": person.group_names,
+                }));
+            }
+            report.with(json!({"people": list}))
         }
         AdminCommand::EndSessions { email } => {
             let ended = service
                 .end_sessions(&email)
                 .await
                 .with_context(|| format!("ending the sessions of {email}"))?;
-            eprintln!("Ended {ended} session(s) of {email}.");
+            Report::note(format!("Ended {ended} session(s) of {email}."))
+                .with(json!({"email": email, "sessions_ended": ended}))
+        }
+    };
+    report.emit(json);
+    Ok(())
+}
+
+/// "active", "invited" or "deactivated".
+fn person_status(person: &crate::server::domain::Person) -> &'static str {
+    match (person.user.active, person.has_password) {
+        (false, _) => "deactivated",
+        (true, false) => "invited",
+        (true, true) => "active",
+    }
+}
+
+/// What a command says: notes for the person (stderr), values for scripts
+/// (stdout, one per line), or, with `--json`, one JSON object.
+#[derive(Default)]
+struct Report {
+    lines: Vec<(bool, String)>,
+    json: serde_json::Value,
+}
+
+impl Report {
+    fn note(text: impl Into<String>) -> Self {
+        Self::default().then_note(text)
+    }
+
+    fn then_note(mut self, text: impl Into<String>) -> Self {
+        self.lines.push((false, text.into()));
+        self
+    }
+
+    fn print(mut self, value: &str) -> Self {
+        self.lines.push((true, value.to_owned()));
+        self
+    }
+
+    fn with(mut self, json: serde_json::Value) -> Self {
+        self.json = json;
+        self
+    }
+
+    fn emit(self, json: bool) {
+        if json {
+            println!("{}", self.json);
+            return;
+        }
+        for (to_stdout, line) in self.lines {
+            if to_stdout {
+                println!("{line}");
+            } else {
+                eprintln!("{line}");
+            }
         }
     }
-    Ok(())
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {

@@ -75,6 +75,51 @@ impl User {
     }
 }
 
+/// A person as the admin's People page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub user: User,
+    /// Names of their groups, in order.
+    pub group_names: Vec<String>,
+    /// False until an invited person has chosen a password.
+    pub has_password: bool,
+    /// When their unused invitation link expires, if one is live.
+    pub invited_until: Option<i64>,
+    pub created_at: i64,
+}
+
+/// What a one-time account link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// A new account's first password.
+    Invite,
+    /// A new password for an existing account.
+    Reset,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Invite => "invite",
+            LinkPurpose::Reset => "reset",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<LinkPurpose> {
+        [LinkPurpose::Invite, LinkPurpose::Reset]
+            .into_iter()
+            .find(|purpose| purpose.as_str() == raw)
+    }
+}
+
+/// A live one-time link: whose, and what for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLink {
+    pub email: String,
+    pub purpose: LinkPurpose,
+    pub expires_at: i64,
+}
+
 /// A named group of people; approvals routed to it are theirs to decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {

@@ -1,6 +1,7 @@
 //! People: accounts, deactivation, ending sessions, and the first-start
 //! setup link.
 
+use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, FirstUser, NewUser, Role, User};
@@ -32,7 +33,13 @@ impl Service {
     /// Switches a person off (their sessions end at once, and their open
     /// inboxes close within a second) or on again.
     #[tracing::instrument(name = "set user active", skip_all, fields(active = active))]
-    pub async fn set_user_active(&self, email: &str, active: bool) -> ServiceResult<User> {
+    pub async fn set_user_active(
+        &self,
+        actor: Actor<'_>,
+        email: &str,
+        active: bool,
+    ) -> ServiceResult<User> {
+        Self::authorize_admin(actor)?;
         let email = normalize_email(email);
         let user = self
             .store
@@ -155,6 +162,19 @@ async fn new_user(
     role: Role,
     now_ms: i64,
 ) -> ServiceResult<NewUser> {
+    let mut user = new_account(email, name, role, now_ms)?;
+    user.password_hash = password_hash(password).await?;
+    Ok(user)
+}
+
+/// Validates a new account's email and name; it has no password yet (an
+/// empty hash, which no password matches).
+pub(super) fn new_account(
+    email: &str,
+    name: Option<&str>,
+    role: Role,
+    now_ms: i64,
+) -> ServiceResult<NewUser> {
     let email = normalize_email(email);
     if !plausible_email(&email) {
         return Err(invalid(
@@ -162,31 +182,42 @@ async fn new_user(
             format!("{email:?} is not an email address"),
         ));
     }
+    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => valid_name(name)?,
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    refuse_deceptive(&email, "the email", "invalid_email").map_err(ServiceError::Invalid)?;
+    Ok(NewUser {
+        id: ids::new_id("usr", now_ms),
+        password_hash: String::new(),
+        email,
+        name,
+        role,
+        created_at: now_ms,
+    })
+}
+
+/// A person's display name: at most 100 characters on one line, nothing
+/// that displays differently from what it says.
+pub(super) fn valid_name(name: &str) -> ServiceResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_name",
+            "a name is 1-100 characters on one line",
+        ));
+    }
+    refuse_deceptive(name, "the name", "invalid_name").map_err(ServiceError::Invalid)?;
+    Ok(name.to_owned())
+}
+
+/// The argon2id hash of a new password of at least 8 characters.
+pub(super) async fn password_hash(password: &str) -> ServiceResult<String> {
     if password.chars().count() < 8 {
         return Err(invalid(
             "weak_password",
             "the password must have at least 8 characters",
         ));
     }
-    let name = name
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| email.split('@').next().unwrap_or_default())
-        .to_owned();
-    if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "invalid_name",
-            "a name is at most 100 characters on one line",
-        ));
-    }
-    refuse_deceptive(&name, "the name", "invalid_name").map_err(ServiceError::Invalid)?;
-    refuse_deceptive(&email, "the email", "invalid_email").map_err(ServiceError::Invalid)?;
-    Ok(NewUser {
-        id: ids::new_id("usr", now_ms),
-        password_hash: crate::server::password::hash_password(password).await,
-        email,
-        name,
-        role,
-        created_at: now_ms,
-    })
+    Ok(crate::server::password::hash_password(password).await)
 }

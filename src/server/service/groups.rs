@@ -1,6 +1,7 @@
 //! Groups of people, roles, and routing: whom an approval is for.
 
 use super::accounts::{normalize_email, plausible_email};
+use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::server::domain::{ids, Group, Role, Route, User};
 use crate::server::store::StoreError;
@@ -25,7 +26,8 @@ fn valid_group_name(name: &str) -> bool {
 }
 
 impl Service {
-    pub async fn create_group(&self, name: &str) -> ServiceResult<Group> {
+    pub async fn create_group(&self, actor: Actor<'_>, name: &str) -> ServiceResult<Group> {
+        Self::authorize_admin(actor)?;
         let name = normalize_group_name(name);
         if !valid_group_name(&name) {
             return Err(invalid(
@@ -40,7 +42,8 @@ impl Service {
             .map_err(conflict_to_message)
     }
 
-    pub async fn groups(&self) -> ServiceResult<Vec<Group>> {
+    pub async fn groups(&self, actor: Actor<'_>) -> ServiceResult<Vec<Group>> {
+        Self::authorize_admin(actor)?;
         Ok(self.store.groups().await?)
     }
 
@@ -48,10 +51,12 @@ impl Service {
     /// inboxes show the change at once. False when nothing changed.
     pub async fn set_group_member(
         &self,
+        actor: Actor<'_>,
         group: &str,
         email: &str,
         member: bool,
     ) -> ServiceResult<bool> {
+        Self::authorize_admin(actor)?;
         let group = self.group(group).await?;
         let email = normalize_email(email);
         let Some(account) = self.store.user_by_email(&email).await? else {
@@ -65,7 +70,8 @@ impl Service {
 
     /// Gives a person another role; their open inboxes show the change at
     /// once. The last active admin keeps theirs.
-    pub async fn set_role(&self, email: &str, role: Role) -> ServiceResult<User> {
+    pub async fn set_role(&self, actor: Actor<'_>, email: &str, role: Role) -> ServiceResult<User> {
+        Self::authorize_admin(actor)?;
         let email = normalize_email(email);
         match self.store.set_role(&email, role, self.now_ms()).await {
             Ok(Some(user)) => Ok(user),

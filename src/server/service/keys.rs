@@ -1,5 +1,6 @@
 //! Agents' API keys: creating, revoking, and authenticating a bearer secret.
 
+use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, ApiKey, NewApiKey};
@@ -30,7 +31,12 @@ impl Service {
     /// returns it, its secret (never stored) and the endpoint's signing
     /// secret.
     #[tracing::instrument(name = "create API key", skip_all, fields(name = %request.name))]
-    pub async fn create_api_key(&self, request: NewKey<'_>) -> ServiceResult<CreatedKey> {
+    pub async fn create_api_key(
+        &self,
+        actor: Actor<'_>,
+        request: NewKey<'_>,
+    ) -> ServiceResult<CreatedKey> {
+        Self::authorize_admin(actor)?;
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
@@ -69,7 +75,8 @@ impl Service {
         })
     }
 
-    pub async fn revoke_api_key(&self, name: &str) -> ServiceResult<bool> {
+    pub async fn revoke_api_key(&self, actor: Actor<'_>, name: &str) -> ServiceResult<bool> {
+        Self::authorize_admin(actor)?;
         Ok(self.store.revoke_api_key(name, self.now_ms()).await?)
     }
 

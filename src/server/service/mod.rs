@@ -13,6 +13,7 @@ mod expiry;
 mod groups;
 mod keys;
 mod outbox;
+mod people;
 mod sessions;
 mod webhooks;
 
@@ -21,6 +22,7 @@ pub use agent::{CreateApproval, Created};
 pub use error::{ErrorKind, Missing, ServiceError, ServiceResult};
 pub use groups::normalize_group_name;
 pub use keys::{CreatedKey, NewKey};
+pub use people::{Actor, IssuedLink, LINK_DAYS};
 pub use sessions::{SignedIn, SESSION_DAYS};
 pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 

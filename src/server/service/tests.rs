@@ -1,7 +1,7 @@
 //! The service on a real SQLite file and a clock the test moves: deadlines
 //! pass when the test says so, not after a sleep.
 
-use super::{CreateApproval, NewKey, Service};
+use super::{Actor, CreateApproval, NewKey, Service};
 use crate::model::{Status, Title};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::clock::ManualClock;
@@ -30,10 +30,13 @@ async fn service_on(clock: Arc<ManualClock>) -> (Arc<Service>, ApiKey, tempfile:
     let service = Arc::new(Service::with_clock(Arc::new(store), hub, config, clock));
     tokio::spawn(service.clone().run_wait_room());
     let created = service
-        .create_api_key(NewKey {
-            name: "agent",
-            ..NewKey::default()
-        })
+        .create_api_key(
+            Actor::Command,
+            NewKey {
+                name: "agent",
+                ..NewKey::default()
+            },
+        )
         .await
         .expect("key");
     (service, created.key, dir)

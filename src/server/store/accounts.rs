@@ -1,7 +1,10 @@
 //! People, their sessions and setup tokens, and agents' API keys.
 
 use super::StoreResult;
-use crate::server::domain::{Account, ApiKey, FirstUser, Group, NewApiKey, NewUser, Role, User};
+use crate::server::domain::{
+    Account, AccountLink, ApiKey, FirstUser, Group, LinkPurpose, NewApiKey, NewUser, Person, Role,
+    User,
+};
 use async_trait::async_trait;
 
 /// Accounts: who may sign in, for how long, and which keys are live.
@@ -55,6 +58,38 @@ pub trait AccountStore {
     /// Gives the person with this email `role`. None when there is no such
     /// person; `Conflict` when it would leave no active admin.
     async fn set_role(&self, email: &str, role: Role, at: i64) -> StoreResult<Option<User>>;
+
+    /// Creates an invited person (no password yet) and their invitation
+    /// link, atomically; `Conflict` when the email is taken.
+    async fn invite_user(
+        &self,
+        user: NewUser,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<User>;
+    /// Replaces this person's links with a new one.
+    async fn create_account_link(
+        &self,
+        user_id: &str,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The live link with this hash, if any.
+    async fn account_link(&self, token_hash: &str, now: i64) -> StoreResult<Option<AccountLink>>;
+    /// Sets the password (and, when given, the name) of the person behind
+    /// a live link, spends every link of theirs and ends their sessions,
+    /// atomically. None when the link is not live.
+    async fn use_account_link(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        name: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<User>>;
+    /// Everyone, by email, with their groups and pending invitations.
+    async fn people(&self, now: i64) -> StoreResult<Vec<Person>>;
 
     /// Creates an empty group; `Conflict` when the name is taken.
     async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group>;
@@ -155,6 +190,28 @@ macro_rules! account_sql {
             )
             .bind(at)
             .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_account_link(
+            tx: &mut $conn,
+            user_id: &str,
+            token_hash: &str,
+            purpose: LinkPurpose,
+            now: i64,
+            expires_at: i64,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "INSERT INTO account_links (token_hash, user_id, purpose, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(purpose.as_str())
+            .bind(now)
+            .bind(expires_at)
             .execute(&mut *tx)
             .await?;
             Ok(())
@@ -464,6 +521,172 @@ macro_rules! account_sql {
                 user.role = role;
                 user.group_ids = group_ids_of(&self.reader, &user.id).await?;
                 Ok(Some(user))
+            }
+
+            async fn invite_user(
+                &self,
+                user: NewUser,
+                token_hash: &str,
+                expires_at: i64,
+            ) -> StoreResult<User> {
+                let mut tx = self.writer.begin().await?;
+                let inserted = insert_user(
+                    "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
+                     VALUES ($1, $2, $3, $4, $5, TRUE, $6)",
+                    &user,
+                )
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "a user with email {}",
+                            user.email
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => {}
+                }
+                insert_account_link(
+                    &mut tx,
+                    &user.id,
+                    token_hash,
+                    LinkPurpose::Invite,
+                    user.created_at,
+                    expires_at,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(user.into_user())
+            }
+
+            async fn create_account_link(
+                &self,
+                user_id: &str,
+                token_hash: &str,
+                purpose: LinkPurpose,
+                now: i64,
+                expires_at: i64,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("DELETE FROM account_links WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_account_link(&mut tx, user_id, token_hash, purpose, now, expires_at)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn account_link(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> StoreResult<Option<AccountLink>> {
+                let row: Option<(String, String, i64)> = sqlx::query_as(
+                    "SELECT u.email, l.purpose, l.expires_at
+                     FROM account_links l JOIN users u ON u.id = l.user_id
+                     WHERE l.token_hash = $1 AND l.expires_at > $2 AND u.active",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(|(email, purpose, expires_at)| {
+                    Ok(AccountLink {
+                        email,
+                        purpose: LinkPurpose::parse(&purpose).ok_or_else(|| {
+                            sqlx::Error::Decode(format!("unknown link purpose {purpose:?}").into())
+                        })?,
+                        expires_at,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn use_account_link(
+                &self,
+                token_hash: &str,
+                password_hash: &str,
+                name: Option<&str>,
+                now: i64,
+            ) -> StoreResult<Option<User>> {
+                let mut tx = self.writer.begin().await?;
+                let Some(row) = sqlx::query(
+                    "SELECT u.* FROM account_links l JOIN users u ON u.id = l.user_id
+                     WHERE l.token_hash = $1 AND l.expires_at > $2 AND u.active",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let mut user = user_from_row(&row)?;
+                sqlx::query(
+                    "UPDATE users SET password_hash = $1, name = COALESCE($2, name) WHERE id = $3",
+                )
+                .bind(password_hash)
+                .bind(name)
+                .bind(&user.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM account_links WHERE user_id = $1")
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                end_sessions_of(&mut tx, &user.id, now).await?;
+                tx.commit().await?;
+                if let Some(name) = name {
+                    user.name = name.to_owned();
+                }
+                user.group_ids = group_ids_of(&self.reader, &user.id).await?;
+                Ok(Some(user))
+            }
+
+            async fn people(&self, now: i64) -> StoreResult<Vec<Person>> {
+                let rows = sqlx::query(
+                    "SELECT u.*, u.password_hash <> '' AS has_password FROM users u ORDER BY u.email",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                let memberships: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT m.user_id, g.id, g.name FROM group_members m
+                     JOIN approver_groups g ON g.id = m.group_id ORDER BY g.name",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                let invitations: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT user_id, MAX(expires_at) FROM account_links
+                     WHERE purpose = 'invite' AND expires_at > $1 GROUP BY user_id",
+                )
+                .bind(now)
+                .fetch_all(&self.reader)
+                .await?;
+                let mut people = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut user = user_from_row(&row)?;
+                    let mut group_names = Vec::new();
+                    for (user_id, group_id, name) in &memberships {
+                        if *user_id == user.id {
+                            user.group_ids.push(group_id.clone());
+                            group_names.push(name.clone());
+                        }
+                    }
+                    people.push(Person {
+                        invited_until: invitations
+                            .iter()
+                            .find(|(user_id, _)| *user_id == user.id)
+                            .map(|(_, until)| *until),
+                        has_password: row.try_get("has_password")?,
+                        created_at: row.try_get("created_at")?,
+                        group_names,
+                        user,
+                    });
+                }
+                Ok(people)
             }
 
             async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group> {

@@ -79,10 +79,10 @@ macro_rules! portable_store {
         use crate::model::{WebhookAttempt, WebhookEndpoint};
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::{
-            ids, outcome, Account, ApiKey, ApprovalFilter, ApprovalRecord, AttemptRecord,
-            ClaimedMessage, FirstUser, Group, InsertOutcome, MessageFilter, NewApiKey, NewApproval,
-            NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Transition, TransitionOutcome,
-            User,
+            ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
+            AttemptRecord, ClaimedMessage, FirstUser, Group, InsertOutcome, LinkPurpose,
+            MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser, NextStep,
+            Order, Person, Role, Transition, TransitionOutcome, User,
         };
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{

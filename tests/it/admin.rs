@@ -1,0 +1,329 @@
+//! The admin's People and Groups pages, through their server functions:
+//! invitations and password links (one-time, 7 days), roles, switching
+//! accounts off, groups; each refused to anyone but an admin.
+
+use crate::common::{spawn_app, TestApp, ADMIN, APPROVER, PASSWORD};
+use holdpoint::testkit::{self, Backend};
+use reqwest::header::SET_COOKIE;
+use serde_json::Value;
+
+const INVITEE: &str = "ivy@example.com";
+
+/// The token of a one-time link (`…/welcome?token=T`).
+fn token_of(link: &Value) -> String {
+    let url = link["url"].as_str().expect("url");
+    url.split_once("token=").expect("a token").1.to_owned()
+}
+
+/// Chooses a password through a link; the raw answer.
+async fn use_link(app: &TestApp, token: &str, name: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/rpc/use_account_link"))
+        .form(&[("token", token), ("name", name), ("password", password)])
+        .send()
+        .await
+        .expect("use_account_link")
+}
+
+async fn signs_in(app: &TestApp, email: &str, password: &str) -> bool {
+    let status = app.try_login(email, password).await.status();
+    status.is_success() || status.is_redirection()
+}
+
+fn person<'a>(people: &'a Value, email: &str) -> &'a Value {
+    people["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .find(|p| p["email"] == email)
+        .unwrap_or_else(|| panic!("{email} is not listed: {people}"))
+}
+
+async fn an_invited_person_chooses_a_password_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let link = app
+        .rpc_ok(
+            &admin,
+            "invite",
+            &[("email", " Ivy@Example.com"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(link["email"], INVITEE);
+    let token = token_of(&link);
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert_eq!(person(&people, INVITEE)["status"], "invited");
+    assert_eq!(person(&people, INVITEE)["role"], "viewer");
+    assert!(person(&people, INVITEE)["invited_until"].is_i64());
+
+    // Until they choose a password, nothing signs them in.
+    assert_eq!(app.try_login(INVITEE, "").await.status(), 401);
+    // The link's page names them; a weak password is refused, keeping it.
+    let page = app.page_text("", &format!("/welcome?token={token}")).await;
+    assert!(page.contains(INVITEE), "{page}");
+    assert_eq!(use_link(&app, &token, "Ivy", "short").await.status(), 422);
+    let chosen = use_link(&app, &token, "Ivy Chen", "a good long password").await;
+    assert!(chosen.status().is_success() || chosen.status().is_redirection());
+    assert!(chosen.headers().get(SET_COOKIE).is_some(), "signed in");
+    // Spent.
+    assert_eq!(
+        use_link(&app, &token, "Ivy", "another long password")
+            .await
+            .status(),
+        403
+    );
+    assert!(signs_in(&app, INVITEE, "a good long password").await);
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert_eq!(person(&people, INVITEE)["status"], "active");
+    assert_eq!(person(&people, INVITEE)["name"], "Ivy Chen");
+
+    // The same email again is a conflict; a made-up link is refused.
+    let again = app
+        .rpc(
+            &admin,
+            "invite",
+            &[("email", INVITEE), ("role", "approver")],
+        )
+        .await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(
+        use_link(&app, "not-a-token", "x", "a good long password")
+            .await
+            .status(),
+        403
+    );
+}
+
+async fn a_password_link_replaces_the_password_and_signs_out_everywhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let ana = app.login(APPROVER).await;
+    let link = app
+        .rpc_ok(&admin, "password_link", &[("email", APPROVER)])
+        .await;
+    // The old password works until the new one is chosen.
+    assert_eq!(app.inbox(&ana).await["viewer_email"], APPROVER);
+    let chosen = use_link(&app, &token_of(&link), "", "a brand new password").await;
+    assert!(!chosen.status().is_client_error(), "{}", chosen.status());
+    assert_eq!(app.try_login(APPROVER, PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.rpc(&ana, "inbox", &[]).await.status(),
+        401,
+        "the old session ended"
+    );
+    let missing = app
+        .rpc(&admin, "password_link", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!(missing.status(), 422);
+}
+
+async fn roles_and_accounts_change_from_the_people_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    app.rpc_ok(
+        &admin,
+        "set_role",
+        &[("email", APPROVER), ("role", "viewer")],
+    )
+    .await;
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert_eq!(person(&people, APPROVER)["role"], "viewer");
+    let bad = app
+        .rpc(
+            &admin,
+            "set_role",
+            &[("email", APPROVER), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    // The last admin keeps the role, and cannot be switched off.
+    let last = app
+        .rpc(
+            &admin,
+            "set_role",
+            &[("email", ADMIN), ("role", "approver")],
+        )
+        .await;
+    assert_eq!(last.status(), 409);
+    let off = app
+        .rpc(
+            &admin,
+            "set_active",
+            &[("email", ADMIN), ("active", "false")],
+        )
+        .await;
+    assert_eq!(off.status(), 409);
+
+    let ana = app.login(APPROVER).await;
+    app.rpc_ok(
+        &admin,
+        "set_active",
+        &[("email", APPROVER), ("active", "false")],
+    )
+    .await;
+    assert_eq!(app.rpc(&ana, "inbox", &[]).await.status(), 401);
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert_eq!(person(&people, APPROVER)["status"], "deactivated");
+    app.rpc_ok(
+        &admin,
+        "set_active",
+        &[("email", APPROVER), ("active", "true")],
+    )
+    .await;
+    assert!(signs_in(&app, APPROVER, PASSWORD).await);
+}
+
+async fn groups_are_made_and_filled_from_the_groups_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    app.rpc_ok(&admin, "create_group", &[("name", "billing")])
+        .await;
+    let taken = app
+        .rpc(&admin, "create_group", &[("name", "Billing")])
+        .await;
+    assert_eq!(taken.status(), 409);
+    let bad = app
+        .rpc(&admin, "create_group", &[("name", "no spaces")])
+        .await;
+    assert_eq!(bad.status(), 422);
+    app.rpc_ok(
+        &admin,
+        "set_group_member",
+        &[
+            ("group", "billing"),
+            ("email", APPROVER),
+            ("member", "true"),
+        ],
+    )
+    .await;
+    let groups = app.rpc_ok(&admin, "groups", &[]).await;
+    assert_eq!(groups["groups"][0]["name"], "billing");
+    assert_eq!(groups["groups"][0]["members"][0], APPROVER);
+    assert!(groups["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == ADMIN));
+    app.rpc_ok(
+        &admin,
+        "set_group_member",
+        &[
+            ("group", "billing"),
+            ("email", APPROVER),
+            ("member", "false"),
+        ],
+    )
+    .await;
+    let groups = app.rpc_ok(&admin, "groups", &[]).await;
+    assert_eq!(groups["groups"][0]["members"], serde_json::json!([]));
+}
+
+/// Every admin server function: 401 without a session, 403 for an
+/// approver and for a viewer, whatever the arguments.
+async fn only_admins_run_the_admin_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    testkit::create_user_with_role(
+        &app.bin,
+        &app.database_url,
+        "vic@example.com",
+        PASSWORD,
+        "viewer",
+    )
+    .await;
+    let approver = app.login(APPROVER).await;
+    let viewer = app.login("vic@example.com").await;
+    let calls: [(&str, &[(&str, &str)]); 8] = [
+        ("people", &[]),
+        ("invite", &[("email", "x@example.com"), ("role", "admin")]),
+        ("password_link", &[("email", ADMIN)]),
+        ("set_role", &[("email", APPROVER), ("role", "admin")]),
+        ("set_active", &[("email", ADMIN), ("active", "false")]),
+        ("groups", &[]),
+        ("create_group", &[("name", "sneaky")]),
+        (
+            "set_group_member",
+            &[("group", "sneaky"), ("email", APPROVER), ("member", "true")],
+        ),
+    ];
+    for (name, form) in calls {
+        assert_eq!(
+            app.rpc("", name, form).await.status(),
+            401,
+            "{name} anonymous"
+        );
+        for (who, cookie) in [("approver", &approver), ("viewer", &viewer)] {
+            assert_eq!(
+                app.rpc(cookie, name, form).await.status(),
+                403,
+                "{name} as {who}"
+            );
+        }
+    }
+    let admin = app.login(ADMIN).await;
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert_eq!(
+        people["people"].as_array().unwrap().len(),
+        3,
+        "nothing was added"
+    );
+    assert_eq!(person(&people, APPROVER)["role"], "approver");
+}
+
+/// The command line does the same for scripts, and `--json` prints one
+/// JSON object.
+async fn the_cli_invites_and_lists_people_as_json(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let run = |args: Vec<&'static str>| {
+        let app = &app;
+        async move {
+            let output = testkit::admin(&app.bin, &app.database_url, &[], &args).await;
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).expect("utf-8")
+        }
+    };
+    let invited: Value = serde_json::from_str(
+        &run(vec![
+            "invite", "--email", INVITEE, "--role", "viewer", "--json",
+        ])
+        .await,
+    )
+    .expect("one JSON object");
+    assert_eq!(invited["email"], INVITEE);
+    assert_eq!(invited["role"], "viewer");
+    let token = token_of(&invited);
+    let chosen = use_link(&app, &token, "Ivy", "a good long password").await;
+    assert!(!chosen.status().is_client_error());
+
+    let plain = run(vec!["password-link", "--email", APPROVER]).await;
+    assert!(plain.trim().contains("/welcome?token="), "{plain}");
+    let people: Value = serde_json::from_str(&run(vec!["people", "--json"]).await).expect("JSON");
+    assert_eq!(person(&people, INVITEE)["status"], "active");
+    assert_eq!(person(&people, INVITEE)["role"], "viewer");
+    let listed = run(vec!["people"]).await;
+    assert!(
+        listed.contains(&format!("{INVITEE}\tviewer\tactive")),
+        "{listed}"
+    );
+    let created: Value =
+        serde_json::from_str(&run(vec!["create-key", "--name", "scripted", "--json"]).await)
+            .expect("JSON");
+    assert!(
+        created["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("hp_")),
+        "{created}"
+    );
+}
+
+on_both_backends!(
+    the_cli_invites_and_lists_people_as_json,
+    an_invited_person_chooses_a_password_once,
+    a_password_link_replaces_the_password_and_signs_out_everywhere,
+    roles_and_accounts_change_from_the_people_page,
+    groups_are_made_and_filled_from_the_groups_page,
+    only_admins_run_the_admin_pages,
+);
