@@ -1,14 +1,16 @@
 //! Server functions: the browser's door to the server. Each one is a public
 //! HTTP endpoint, so each checks the session itself before calling the
 //! service. They live under /rpc, apart from the agent REST API, by area:
-//! signing in and out, approvals, people and groups, webhooks.
+//! signing in and out, approvals, people and groups, API keys, webhooks.
 
 mod approvals;
+mod keys;
 mod people;
 mod session;
 mod webhooks;
 
 pub use approvals::*;
+pub use keys::*;
 pub use people::*;
 pub use session::*;
 pub use webhooks::*;

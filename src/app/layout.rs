@@ -36,6 +36,7 @@ pub fn Layout() -> impl IntoView {
                                 {me.admin.then(|| view! {
                                     <A href="/admin/people">"People"</A>
                                     <A href="/admin/groups">"Groups"</A>
+                                    <A href="/admin/keys">"API keys"</A>
                                     <A href="/admin/webhooks">"Webhooks"</A>
                                 })}
                             </nav>

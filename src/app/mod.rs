@@ -14,6 +14,7 @@ mod inbox_filters;
 mod inbox_keys;
 mod inbox_state;
 mod json;
+mod keys;
 mod layout;
 mod login;
 mod people;
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/people") view=people::PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("admin/groups") view=groups::GroupsPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/keys") view=keys::KeysPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -232,7 +232,10 @@ async fn only_admins_run_the_admin_pages(backend: Backend) {
     .await;
     let approver = app.login(APPROVER).await;
     let viewer = app.login("vic@example.com").await;
-    let calls: [(&str, &[(&str, &str)]); 8] = [
+    let calls: [(&str, &[(&str, &str)]); 11] = [
+        ("keys", &[]),
+        ("create_key", &[("name", "sneaky-agent")]),
+        ("revoke_key", &[("name", "billing-agent")]),
         ("people", &[]),
         ("invite", &[("email", "x@example.com"), ("role", "admin")]),
         ("password_link", &[("email", ADMIN)]),
@@ -319,7 +322,91 @@ async fn the_cli_invites_and_lists_people_as_json(backend: Backend) {
     );
 }
 
+async fn keys_are_made_watched_and_revoked_from_the_keys_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    app.rpc_ok(&admin, "create_group", &[("name", "billing")])
+        .await;
+    let created = app
+        .rpc_ok(
+            &admin,
+            "create_key",
+            &[
+                ("name", "refund-bot"),
+                ("route", "group:billing"),
+                ("webhook_url", ""),
+            ],
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("hp_"));
+    assert!(created["webhook_secret"].is_null());
+    let bad_route = app
+        .rpc(
+            &admin,
+            "create_key",
+            &[("name", "x"), ("route", "person:nobody@example.com")],
+        )
+        .await;
+    assert_eq!(bad_route.status(), 422);
+    let taken = app
+        .rpc(
+            &admin,
+            "create_key",
+            &[("name", "refund-bot"), ("route", "")],
+        )
+        .await;
+    assert_eq!(taken.status(), 409);
+
+    let key_row = |data: &Value, name: &str| {
+        data["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == name)
+            .unwrap_or_else(|| panic!("no key {name}: {data}"))
+            .clone()
+    };
+    let before = app.rpc_ok(&admin, "keys", &[]).await;
+    assert_eq!(key_row(&before, "refund-bot")["route"], "the billing group");
+    assert!(key_row(&before, "refund-bot")["last_used_at"].is_null());
+
+    // Used by its agent: last used, one pending, routed to the group.
+    let approval: Value = testkit::create_approval(
+        &app.client,
+        &app.server,
+        &secret,
+        &serde_json::json!({"title": "Refund $9"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(approval["group"], "billing");
+    let after = app.rpc_ok(&admin, "keys", &[]).await;
+    assert!(key_row(&after, "refund-bot")["last_used_at"].is_i64());
+    assert_eq!(key_row(&after, "refund-bot")["pending"], 1);
+
+    app.rpc_ok(&admin, "revoke_key", &[("name", "refund-bot")])
+        .await;
+    let refused = testkit::create_approval(
+        &app.client,
+        &app.server,
+        &secret,
+        &serde_json::json!({"title": "Refund $10"}),
+    )
+    .await;
+    assert_eq!(refused.status(), 401);
+    let gone = app
+        .rpc(&admin, "revoke_key", &[("name", "refund-bot")])
+        .await;
+    assert_eq!(gone.status(), 404);
+    let listed = app.rpc_ok(&admin, "keys", &[]).await;
+    assert!(key_row(&listed, "refund-bot")["revoked_at"].is_i64());
+}
+
 on_both_backends!(
+    keys_are_made_watched_and_revoked_from_the_keys_page,
     the_cli_invites_and_lists_people_as_json,
     an_invited_person_chooses_a_password_once,
     a_password_link_replaces_the_password_and_signs_out_everywhere,

@@ -183,6 +183,22 @@ pub struct NewApiKey {
     pub webhook: Option<NewEndpoint>,
 }
 
+/// An API key as the admin's Keys page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOverview {
+    pub id: String,
+    pub name: String,
+    /// The default route: an approver's email or a group's name.
+    pub default_approver: Option<String>,
+    pub default_group: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    /// Its approvals still pending.
+    pub pending: i64,
+    pub webhook_url: Option<String>,
+}
+
 /// What became of a first-start setup.
 #[derive(Debug)]
 pub enum FirstUser {

@@ -3,7 +3,35 @@
 use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
-use crate::server::domain::{ids, ApiKey, NewApiKey};
+use crate::server::domain::{ids, ApiKey, KeyOverview, NewApiKey};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// How often a key's "last used" is written, at most.
+const USE_NOTED_EVERY_MS: i64 = 60_000;
+
+/// When each key's use was last written, so a busy agent costs one write
+/// a minute, not one per request.
+#[derive(Default)]
+pub(super) struct KeyUses {
+    written: Mutex<HashMap<String, i64>>,
+}
+
+impl KeyUses {
+    /// Whether this use should be written (and notes that it will be).
+    fn due(&self, key_id: &str, now: i64) -> bool {
+        let Ok(mut written) = self.written.lock() else {
+            return false;
+        };
+        match written.get(key_id) {
+            Some(at) if now - at < USE_NOTED_EVERY_MS => false,
+            _ => {
+                written.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
 
 /// What an admin asks for when creating a key.
 #[derive(Debug, Default, Clone, Copy)]
@@ -81,10 +109,27 @@ impl Service {
     }
 
     /// The key behind a bearer secret, if it exists and is not revoked.
+    /// Notes its use, at most once a minute per key.
     pub async fn authenticate_key(&self, secret: &str) -> ServiceResult<Option<ApiKey>> {
-        Ok(self
+        let key = self
             .store
             .api_key_by_hash(&ids::sha256_hex(secret.as_bytes()))
-            .await?)
+            .await?;
+        if let Some(key) = &key {
+            let now = self.now_ms();
+            if self.key_uses.due(&key.id, now) {
+                if let Err(error) = self.store.touch_api_key(&key.id, now).await {
+                    // Only the Keys page's "last used" is late; the request goes on.
+                    tracing::warn!(%error, key = %key.name, "cannot note an API key's use");
+                }
+            }
+        }
+        Ok(key)
+    }
+
+    /// Every key, live ones first, for the Keys page.
+    pub async fn key_overviews(&self, actor: Actor<'_>) -> ServiceResult<Vec<KeyOverview>> {
+        Self::authorize_admin(actor)?;
+        Ok(self.store.key_overviews().await?)
     }
 }

@@ -56,6 +56,8 @@ pub struct Service {
     stopping: CancellationToken,
     /// Every "now" of the service and, through it, of the store.
     clock: Arc<dyn Clock>,
+    /// When each API key's use was last written.
+    key_uses: keys::KeyUses,
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
@@ -80,6 +82,7 @@ impl Service {
             waits: WaitRoom::new(config.max_waits_per_key),
             creates: RateLimiter::new(config.create_rate),
             stopping: CancellationToken::new(),
+            key_uses: keys::KeyUses::default(),
             clock,
             store,
             hub,

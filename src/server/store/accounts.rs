@@ -2,8 +2,8 @@
 
 use super::StoreResult;
 use crate::server::domain::{
-    Account, AccountLink, ApiKey, FirstUser, Group, LinkPurpose, NewApiKey, NewUser, Person, Role,
-    User,
+    Account, AccountLink, ApiKey, FirstUser, Group, KeyOverview, LinkPurpose, NewApiKey, NewUser,
+    Person, Role, User,
 };
 use async_trait::async_trait;
 
@@ -111,6 +111,10 @@ pub trait AccountStore {
     /// Revokes the unrevoked key with this name; false when there is none.
     async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
     async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
+    /// Every key, live ones first, by name, for the Keys page.
+    async fn key_overviews(&self) -> StoreResult<Vec<KeyOverview>>;
+    /// Notes that a key was used at `at`.
+    async fn touch_api_key(&self, id: &str, at: i64) -> StoreResult<()>;
     /// Keys revoked after `since`: (key id, when).
     async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
 }
@@ -757,6 +761,33 @@ macro_rules! account_sql {
                 }
                 tx.commit().await?;
                 Ok(changed > 0)
+            }
+
+            async fn key_overviews(&self) -> StoreResult<Vec<KeyOverview>> {
+                let rows: Vec<KeyOverviewRow> = sqlx::query_as(
+                    "SELECT k.id, k.name, u.email AS default_approver, g.name AS default_group,
+                            k.created_at, k.revoked_at, k.last_used_at,
+                            (SELECT COUNT(*) FROM approvals a
+                             WHERE a.api_key_id = k.id AND a.status = 'pending') AS pending,
+                            e.url AS webhook_url
+                     FROM api_keys k
+                     LEFT JOIN users u ON u.id = k.default_approver_id
+                     LEFT JOIN approver_groups g ON g.id = k.default_group_id
+                     LEFT JOIN webhook_endpoints e ON e.api_key_id = k.id
+                     ORDER BY k.revoked_at IS NOT NULL, k.name, k.created_at",
+                )
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(rows.into_iter().map(KeyOverview::from).collect())
+            }
+
+            async fn touch_api_key(&self, id: &str, at: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
             }
 
             async fn keys_revoked_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>> {

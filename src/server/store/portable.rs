@@ -80,16 +80,16 @@ macro_rules! portable_store {
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::{
             ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
-            AttemptRecord, ClaimedMessage, FirstUser, Group, InsertOutcome, LinkPurpose,
-            MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser, NextStep,
-            Order, Person, Role, Transition, TransitionOutcome, User,
+            AttemptRecord, ClaimedMessage, FirstUser, Group, InsertOutcome, KeyOverview,
+            LinkPurpose, MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser,
+            NextStep, Order, Person, Role, Transition, TransitionOutcome, User,
         };
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{
             like_pattern, SELECT_APPROVAL, SELECT_APPROVAL_WITHOUT_CONTENT,
         };
         use crate::server::store::rows::{
-            ApiKeyRow, ApprovalRow, AttemptRow, EndpointRow, MessageRow, UserRow,
+            ApiKeyRow, ApprovalRow, AttemptRow, EndpointRow, KeyOverviewRow, MessageRow, UserRow,
         };
         use crate::server::store::{AccountStore, ApprovalStore, WebhookStore};
         use sqlx::{FromRow, QueryBuilder, Row};

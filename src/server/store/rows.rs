@@ -3,7 +3,7 @@
 //! stored text (a status, a role) is read back, and refused if unknown.
 
 use crate::model::{DeliveryStatus, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
-use crate::server::domain::{ApiKey, ApprovalRecord, Role, Route, User};
+use crate::server::domain::{ApiKey, ApprovalRecord, KeyOverview, Role, Route, User};
 
 fn unknown(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
@@ -51,6 +51,36 @@ impl From<ApiKeyRow> for ApiKey {
                 approver_id: row.default_approver_id,
                 group_id: row.default_group_id,
             },
+        }
+    }
+}
+
+/// A key with its route's names, use and pending count joined in.
+#[derive(sqlx::FromRow)]
+pub struct KeyOverviewRow {
+    id: String,
+    name: String,
+    default_approver: Option<String>,
+    default_group: Option<String>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+    pending: i64,
+    webhook_url: Option<String>,
+}
+
+impl From<KeyOverviewRow> for KeyOverview {
+    fn from(row: KeyOverviewRow) -> Self {
+        KeyOverview {
+            id: row.id,
+            name: row.name,
+            default_approver: row.default_approver,
+            default_group: row.default_group,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
+            pending: row.pending,
+            webhook_url: row.webhook_url,
         }
     }
 }

@@ -1,0 +1,131 @@
+//! Server functions of the admin's API keys page. The service checks the
+//! actor of each; these check the session.
+
+#[cfg(feature = "ssr")]
+use super::ssr;
+#[cfg(feature = "ssr")]
+use crate::server::service::{Actor, NewKey};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyRow {
+    pub name: String,
+    /// "ana@example.com", "the billing group", or "anyone who may decide".
+    pub route: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub pending: i64,
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeysData {
+    pub keys: Vec<KeyRow>,
+    /// Where a new key may route by default: people who decide, groups.
+    pub approvers: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// A new key's secrets, shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewKeyData {
+    pub name: String,
+    pub secret: String,
+    pub webhook_secret: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "keys")]
+pub async fn keys() -> Result<KeysData, ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    let by = Actor::Person(&me);
+    let keys = service.key_overviews(by).await.map_err(ssr::to_fn_error)?;
+    let people = service.people(by).await.map_err(ssr::to_fn_error)?;
+    let groups = service.groups(by).await.map_err(ssr::to_fn_error)?;
+    Ok(KeysData {
+        keys: keys
+            .into_iter()
+            .map(|key| KeyRow {
+                route: match (key.default_approver, key.default_group) {
+                    (Some(email), _) => email,
+                    (None, Some(group)) => format!("the {group} group"),
+                    (None, None) => "anyone who may decide".to_owned(),
+                },
+                name: key.name,
+                created_at: key.created_at,
+                revoked_at: key.revoked_at,
+                last_used_at: key.last_used_at,
+                pending: key.pending,
+                webhook_url: key.webhook_url,
+            })
+            .collect(),
+        approvers: people
+            .into_iter()
+            .filter(|p| p.user.active && p.user.role.decides())
+            .map(|p| p.user.email)
+            .collect(),
+        groups: groups.into_iter().map(|g| g.name).collect(),
+    })
+}
+
+/// Creates a key. `route` is empty (anyone who may decide),
+/// `person:EMAIL` or `group:NAME`.
+#[server(prefix = "/rpc", endpoint = "create_key")]
+pub async fn create_key(
+    name: String,
+    route: Option<String>,
+    webhook_url: Option<String>,
+) -> Result<NewKeyData, ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    let route = route.unwrap_or_default();
+    let (default_approver, default_group) = match route.split_once(':') {
+        Some(("person", email)) => (Some(email), None),
+        Some(("group", group)) => (None, Some(group)),
+        _ if route.is_empty() => (None, None),
+        _ => {
+            return Err(ssr::fail(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "Choose where this key's approvals go.",
+            ))
+        }
+    };
+    let created = service
+        .create_api_key(
+            Actor::Person(&me),
+            NewKey {
+                name: &name,
+                default_approver,
+                default_group,
+                webhook_url: webhook_url.as_deref().filter(|url| !url.trim().is_empty()),
+            },
+        )
+        .await
+        .map_err(ssr::to_fn_error)?;
+    Ok(NewKeyData {
+        name: created.key.name,
+        secret: created.secret,
+        webhook_secret: created.webhook_secret,
+    })
+}
+
+/// Revokes the live key with this name: its next request is refused.
+#[server(prefix = "/rpc", endpoint = "revoke_key")]
+pub async fn revoke_key(name: String) -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    let revoked = service
+        .revoke_api_key(Actor::Person(&me), &name)
+        .await
+        .map_err(ssr::to_fn_error)?;
+    if revoked {
+        Ok(())
+    } else {
+        Err(ssr::fail(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("No live API key is named {name:?}."),
+        ))
+    }
+}

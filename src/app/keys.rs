@@ -1,0 +1,143 @@
+//! The admin's API keys page: create a key for an agent (its secret shown
+//! once, with a copy button), choose where its approvals go by default and
+//! where its outcomes are sent, see when it was last used and what it has
+//! pending, revoke it (asked inline). Plain forms, errors beside them.
+
+use super::copy::ShownOnce;
+use super::errors::{error_message, last_error};
+use super::time::stamp_ms;
+use crate::api::{keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let reload = RwSignal::new(0u64);
+    let issued = RwSignal::new(None::<NewKeyData>);
+    let data = Resource::new(move || reload.get(), |_| keys());
+    view! {
+        <Title text="API keys · Holdpoint"/>
+        <main class="page admin-page">
+            <h1>"API keys"</h1>
+            <p class="muted">
+                "An agent sends its key as " <code>"Authorization: Bearer hp_…"</code>
+                ". Only a hash is stored: a key is shown once, when it is made."
+            </p>
+            {move || issued.get().map(|key| view! {
+                <ShownOnce label=format!("API key {}", key.name) value=key.secret/>
+                {key.webhook_secret.map(|secret| view! {
+                    <ShownOnce label=format!("Webhook signing secret of {}", key.name) value=secret/>
+                })}
+            })}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(data) => view! { <KeysView data reload issued/> }.into_any(),
+                        Err(error) => view! { <p class="error" role="alert">{error_message(&error)}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </main>
+    }
+}
+
+#[component]
+fn KeysView(
+    data: KeysData,
+    reload: RwSignal<u64>,
+    issued: RwSignal<Option<NewKeyData>>,
+) -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(key)) = create.value().get() {
+            issued.set(Some(key));
+            reload.update(|n| *n += 1);
+        }
+    });
+    let rows = if data.keys.is_empty() {
+        view! { <p class="muted">"No keys yet."</p> }.into_any()
+    } else {
+        view! {
+            <table class="admin-table keys">
+                <thead>
+                    <tr>
+                        <th scope="col">"Agent"</th><th scope="col">"Goes to"</th><th scope="col">"Last used"</th>
+                        <th scope="col">"Pending"</th><th scope="col">"Webhook"</th><th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {data.keys.into_iter().map(|key| view! { <KeyRowView key reload/> }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section aria-labelledby="new-key-heading" class="card admin-form">
+            <h2 id="new-key-heading">"New key"</h2>
+            <ActionForm action=create attr:class="stacked">
+                <label for="key-name">"Agent name (shown on every approval it asks for)"</label>
+                <input id="key-name" type="text" name="name" required maxlength="100" placeholder="billing-agent" autocomplete="off"/>
+                <label for="key-route">"Its approvals go to, unless it names someone"</label>
+                <select id="key-route" name="route">
+                    <option value="">"Anyone who may decide"</option>
+                    {data.groups.into_iter().map(|group| view! {
+                        <option value=format!("group:{group}")>{format!("The {group} group")}</option>
+                    }).collect_view()}
+                    {data.approvers.into_iter().map(|email| view! {
+                        <option value=format!("person:{email}")>{email.clone()}</option>
+                    }).collect_view()}
+                </select>
+                <label for="key-webhook">"Webhook URL for outcomes (optional)"</label>
+                <input id="key-webhook" type="url" name="webhook_url" placeholder="https://agent.example.com/hooks/holdpoint"/>
+                <p class="field-error" role="alert">{move || last_error(create)}</p>
+                <button type="submit" class="button primary">"Create key"</button>
+            </ActionForm>
+        </section>
+        <section aria-labelledby="keys-heading">
+            <h2 id="keys-heading">"Keys"</h2>
+            {rows}
+        </section>
+    }
+}
+
+#[component]
+fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
+    let revoke = ServerAction::<RevokeKey>::new();
+    Effect::new(move |_| {
+        if matches!(revoke.value().get(), Some(Ok(()))) {
+            reload.update(|n| *n += 1);
+        }
+    });
+    let revoked = key.revoked_at.is_some();
+    let revoke_label = format!("Revoke {}", key.name);
+    let revoke_name = key.name.clone();
+    view! {
+        <tr data-key=key.name.clone() class:revoked=revoked>
+            <td>
+                <span class="person-name">{key.name.clone()}</span>
+                <br/><span class="muted">{format!("created {}", stamp_ms(key.created_at))}</span>
+            </td>
+            <td>{key.route.clone()}</td>
+            <td>{key.last_used_at.map(stamp_ms).unwrap_or_else(|| "never".to_owned())}</td>
+            <td>{key.pending}</td>
+            <td>{key.webhook_url.clone().map(|url| view! { <code class="endpoint-url">{url}</code> })}</td>
+            <td class="row-actions">
+                {match key.revoked_at {
+                    Some(at) => view! { <span class="status status-deactivated">{format!("revoked {}", stamp_ms(at))}</span> }.into_any(),
+                    None => view! {
+                        <details class="confirm">
+                            <summary class="button danger">"Revoke…"</summary>
+                            <p>"Its next request is refused, and its parked waits answer 401 at once. Its pending approvals stay decidable."</p>
+                            <ActionForm action=revoke attr:class="inline">
+                                <input type="hidden" name="name" value=revoke_name/>
+                                <button type="submit" class="button danger">{revoke_label}</button>
+                            </ActionForm>
+                        </details>
+                    }.into_any(),
+                }}
+                <p class="field-error" role="alert">{move || last_error(revoke)}</p>
+            </td>
+        </tr>
+    }
+}
