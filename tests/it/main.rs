@@ -7,6 +7,7 @@ mod common;
 
 mod admin;
 mod api;
+mod authorization;
 mod bad_input;
 mod hardening;
 mod inbox;

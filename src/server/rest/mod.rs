@@ -6,15 +6,38 @@ pub mod extract;
 use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
+/// Every endpoint of the agent API, as (method, path under /api/v1). The
+/// router is built from this list, so a test that covers each entry covers
+/// the whole API (the authorization matrix does).
+pub const ROUTES: [(&str, &str); 5] = [
+    ("POST", "/approvals"),
+    ("GET", "/approvals"),
+    ("GET", "/approvals/{id}"),
+    ("GET", "/approvals/{id}/wait"),
+    ("POST", "/approvals/{id}/cancel"),
+];
+
+/// The handler of one entry of `ROUTES`.
+fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
+    match (method, path) {
+        ("POST", "/approvals") => post(approvals::create),
+        ("GET", "/approvals") => get(approvals::list),
+        ("GET", "/approvals/{id}") => get(approvals::get_one),
+        ("GET", "/approvals/{id}/wait") => get(approvals::wait),
+        ("POST", "/approvals/{id}/cancel") => post(approvals::cancel),
+        _ => unreachable!("ROUTES lists {method} {path} without a handler"),
+    }
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/approvals", post(approvals::create).get(approvals::list))
-        .route("/approvals/{id}", get(approvals::get_one))
-        .route("/approvals/{id}/wait", get(approvals::wait))
-        .route("/approvals/{id}/cancel", post(approvals::cancel))
+    ROUTES
+        .iter()
+        .fold(Router::new(), |router, (method, path)| {
+            router.route(path, endpoint(method, path))
+        })
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
