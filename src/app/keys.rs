@@ -122,7 +122,7 @@ fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
             <td>{key.last_used_at.map(stamp_ms).unwrap_or_else(|| "never".to_owned())}</td>
             <td>{key.pending}</td>
             <td>{key.webhook_url.clone().map(|url| view! { <code class="endpoint-url">{url}</code> })}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 {match key.revoked_at {
                     Some(at) => view! { <span class="status status-deactivated">{format!("revoked {}", stamp_ms(at))}</span> }.into_any(),
                     None => view! {
@@ -137,7 +137,7 @@ fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
                     }.into_any(),
                 }}
                 <p class="field-error" role="alert">{move || last_error(revoke)}</p>
-            </td>
+            </div></td>
         </tr>
     }
 }

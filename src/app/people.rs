@@ -170,7 +170,7 @@ fn PersonRowView(person: PersonRow, is_me: bool, state: PageState) -> impl IntoV
             </td>
             <td><span class=format!("status status-{}", person.status)>{status}</span></td>
             <td>{person.groups.join(", ")}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 <ActionForm action=link attr:class="inline">
                     <input type="hidden" name="email" value=email_link/>
                     <button type="submit" class="button">
@@ -199,7 +199,7 @@ fn PersonRowView(person: PersonRow, is_me: bool, state: PageState) -> impl IntoV
                     }.into_any(),
                 }}
                 <p class="field-error" role="alert">{error}</p>
-            </td>
+            </div></td>
         </tr>
     }
 }
