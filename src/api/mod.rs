@@ -1,14 +1,16 @@
 //! Server functions: the browser's door to the server. Each one is a public
 //! HTTP endpoint, so each checks the session itself before calling the
 //! service. They live under /rpc, apart from the agent REST API, by area:
-//! signing in and out, approvals, people and groups, API keys, webhooks.
+//! signing in and out, one's own account, approvals, people and groups, API keys, webhooks.
 
+mod account;
 mod approvals;
 mod keys;
 mod people;
 mod session;
 mod webhooks;
 
+pub use account::*;
 pub use approvals::*;
 pub use keys::*;
 pub use people::*;
@@ -41,6 +43,16 @@ mod ssr {
     pub async fn headers() -> Result<axum::http::HeaderMap, ServerFnError> {
         let parts: axum::http::request::Parts = leptos_axum::extract().await?;
         Ok(parts.headers)
+    }
+
+    /// The browser's User-Agent, as a session's device.
+    pub async fn device() -> Option<String> {
+        headers().await.ok().and_then(|headers| {
+            headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|agent| agent.to_str().ok())
+                .map(str::to_owned)
+        })
     }
 
     /// The signed-in user, or an error every page turns into the login form.
@@ -109,6 +121,9 @@ mod ssr {
             }
             ErrorKind::NotFound => match error {
                 ServiceError::NotFound(Missing::ApiKey) => "There is no such API key.".to_owned(),
+                ServiceError::NotFound(Missing::Session) => {
+                    "That session has already ended.".to_owned()
+                }
                 ServiceError::NotFound(Missing::WebhookMessage) => {
                     "There is no such webhook message.".to_owned()
                 }

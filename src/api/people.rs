@@ -251,7 +251,7 @@ pub async fn use_account_link(
         .await
         .map_err(ssr::to_fn_error)?;
     let session = service
-        .open_session(&user)
+        .open_session(&user, ssr::device().await.as_deref())
         .await
         .map_err(ssr::to_fn_error)?;
     let secure = service.config().secure_cookies;

@@ -130,7 +130,7 @@ pub async fn login(
     let service = ssr::service()?;
     let address = ssr::client_address().await;
     match service
-        .sign_in(&email, &password, address)
+        .sign_in(&email, &password, address, ssr::device().await.as_deref())
         .await
         .map_err(ssr::to_fn_error)?
     {
@@ -162,7 +162,7 @@ pub async fn setup(
         .await
         .map_err(ssr::to_fn_error)?;
     let token = service
-        .open_session(&user)
+        .open_session(&user, ssr::device().await.as_deref())
         .await
         .map_err(ssr::to_fn_error)?;
     let secure = service.config().secure_cookies;

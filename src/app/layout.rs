@@ -41,7 +41,7 @@ pub fn Layout() -> impl IntoView {
                                 })}
                             </nav>
                             <div class="whoami">
-                                <span title=me.email.clone()>{me.name.clone()}</span>
+                                <A href="/account" attr:title=format!("{}: your account", me.email)>{me.name.clone()}</A>
                                 {me.admin.then(|| view! { <span class="badge">"admin"</span> })}
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link">"Sign out"</button>

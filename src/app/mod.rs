@@ -1,5 +1,6 @@
 //! The web inbox: shell, router and pages.
 
+mod account;
 mod batch;
 mod card;
 mod copy;
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=account::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/people") view=people::PeoplePage ssr=SsrMode::Async/>

@@ -91,7 +91,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 29] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 33] = [
     (
         "login",
         Rule::Public,
@@ -111,6 +111,14 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 29] = [
     ),
     ("logout", Rule::Public, ""),
     ("inbox", Rule::SignedIn, ""),
+    ("my_account", Rule::SignedIn, ""),
+    (
+        "change_password",
+        Rule::SignedIn,
+        "current=not-my-password&new=a-new-long-password",
+    ),
+    ("end_session", Rule::SignedIn, "id=no-such-session"),
+    ("sign_out_everywhere", Rule::SignedIn, ""),
     ("history", Rule::SignedIn, ""),
     ("approval_detail", Rule::SeesApproval, "id={id}"),
     ("approval_card", Rule::SeesApproval, "id={id}"),
@@ -158,6 +166,9 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 29] = [
     ("send_test_webhook", Rule::Admin, "key_id=key_nope"),
     ("redeliver_webhook", Rule::Admin, "message_id=msg_nope"),
 ];
+
+/// The server functions that end the caller's session, called last.
+const SIGN_OUTS: [&str; 2] = ["sign_out_everywhere", "logout"];
 
 /// Every REST endpoint (as `rest::ROUTES` spells it) with its rule.
 const REST: [(&str, &str, Rule); 5] = [
@@ -392,7 +403,7 @@ async fn every_endpoint_allows_and_refuses_exactly_as_the_rules_say(backend: Bac
     for caller in CALLERS {
         for target in [Target::Named, Target::Group] {
             for (name, rule, args) in SERVER_FUNCTIONS {
-                if name == "logout" {
+                if SIGN_OUTS.contains(&name) {
                     continue;
                 }
                 let seen = world.call_server_function(name, args, caller, target).await;
@@ -417,11 +428,20 @@ async fn every_endpoint_allows_and_refuses_exactly_as_the_rules_say(backend: Bac
             }
         }
         // Signing out ends the caller's session: it goes last.
-        let seen = world
-            .call_server_function("logout", "", caller, Target::Named)
-            .await;
-        if seen != Seen::Allowed {
-            wrong.push(format!("logout {caller:?}: {seen:?}"));
+        for sign_out in SIGN_OUTS {
+            let entry = SERVER_FUNCTIONS.iter().find(|(name, ..)| *name == sign_out);
+            if let Some(&(name, rule, args)) = entry {
+                let seen = world
+                    .call_server_function(name, args, caller, Target::Named)
+                    .await;
+                let want = match rule {
+                    Rule::Public => seen,
+                    _ => expected(rule, caller, Target::Named),
+                };
+                if seen != want {
+                    wrong.push(format!("{name} {caller:?}: {seen:?}, expected {want:?}"));
+                }
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

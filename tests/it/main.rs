@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod account;
 mod admin;
 mod api;
 mod authorization;

@@ -88,6 +88,17 @@ pub struct Person {
     pub created_at: i64,
 }
 
+/// One of a person's sessions, as they see it on their account page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The SHA-256 of its token: an id that cannot be used to sign in.
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    /// The browser's User-Agent, when it said.
+    pub device: Option<String>,
+}
+
 /// What a one-time account link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {

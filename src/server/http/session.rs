@@ -47,6 +47,12 @@ pub async fn current_user(service: &Service, headers: &HeaderMap) -> ServiceResu
     }
 }
 
+/// The id (`SessionInfo::id`) of the request's session, if it has one.
+pub fn current_session_id(service: &Service, headers: &HeaderMap) -> Option<String> {
+    session_token(headers, service.config().secure_cookies)
+        .map(|token| crate::server::domain::ids::sha256_hex(token.as_bytes()))
+}
+
 /// Ends the request's session, if it has one.
 pub async fn sign_out(service: &Service, headers: &HeaderMap) -> ServiceResult<()> {
     match session_token(headers, service.config().secure_cookies) {

@@ -61,6 +61,7 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Missing {
     Approval,
+    Session,
     ApiKey,
     WebhookMessage,
 }
@@ -69,6 +70,7 @@ impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Missing::Approval => "no such approval",
+            Missing::Session => "no such session",
             Missing::ApiKey => "no such API key",
             Missing::WebhookMessage => "no such webhook message",
         })

@@ -4,34 +4,6 @@ use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
 use crate::server::domain::{ids, ApiKey, KeyOverview, NewApiKey};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// How often a key's "last used" is written, at most.
-const USE_NOTED_EVERY_MS: i64 = 60_000;
-
-/// When each key's use was last written, so a busy agent costs one write
-/// a minute, not one per request.
-#[derive(Default)]
-pub(super) struct KeyUses {
-    written: Mutex<HashMap<String, i64>>,
-}
-
-impl KeyUses {
-    /// Whether this use should be written (and notes that it will be).
-    fn due(&self, key_id: &str, now: i64) -> bool {
-        let Ok(mut written) = self.written.lock() else {
-            return false;
-        };
-        match written.get(key_id) {
-            Some(at) if now - at < USE_NOTED_EVERY_MS => false,
-            _ => {
-                written.insert(key_id.to_owned(), now);
-                true
-            }
-        }
-    }
-}
 
 /// What an admin asks for when creating a key.
 #[derive(Debug, Default, Clone, Copy)]

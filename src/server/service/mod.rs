@@ -15,6 +15,7 @@ mod keys;
 mod outbox;
 mod people;
 mod sessions;
+mod use_marks;
 mod webhooks;
 
 pub use accounts::{normalize_email, plausible_email};
@@ -57,7 +58,9 @@ pub struct Service {
     /// Every "now" of the service and, through it, of the store.
     clock: Arc<dyn Clock>,
     /// When each API key's use was last written.
-    key_uses: keys::KeyUses,
+    key_uses: use_marks::UseMarks,
+    /// When each session was last seen, as written.
+    session_uses: use_marks::UseMarks,
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
@@ -82,7 +85,8 @@ impl Service {
             waits: WaitRoom::new(config.max_waits_per_key),
             creates: RateLimiter::new(config.create_rate),
             stopping: CancellationToken::new(),
-            key_uses: keys::KeyUses::default(),
+            key_uses: use_marks::UseMarks::default(),
+            session_uses: use_marks::UseMarks::default(),
             clock,
             store,
             hub,

@@ -1,15 +1,20 @@
 //! Signing in and out. A session is a random token the browser keeps in a
 //! cookie (see `http::session`); the store keeps only its SHA-256.
 
-use super::accounts::{normalize_email, plausible_email};
+use super::accounts::{normalize_email, password_hash, plausible_email};
+use super::error::Missing;
 use super::{Service, ServiceError, ServiceResult};
-use crate::server::domain::{ids, User};
+use crate::model::ValidationError;
+use crate::server::domain::{ids, SessionInfo, User};
 use crate::server::password::decoy_hash;
 use crate::server::signin_throttle::Locked;
 use std::net::IpAddr;
 
 /// How long a session lasts.
 pub const SESSION_DAYS: i64 = 14;
+
+/// How much of a browser's User-Agent is kept.
+const MAX_DEVICE_CHARS: usize = 200;
 
 /// A successful sign-in: who, and the token for their cookie.
 #[derive(Debug)]
@@ -27,6 +32,7 @@ impl Service {
         email: &str,
         password: &str,
         address: Option<IpAddr>,
+        device: Option<&str>,
     ) -> ServiceResult<Option<SignedIn>> {
         let email = normalize_email(email);
         if !plausible_email(&email) {
@@ -61,27 +67,89 @@ impl Service {
             return Ok(None);
         };
         throttle.succeeded(attempt);
-        let session_token = self.open_session(&account.user).await?;
+        let session_token = self.open_session(&account.user, device).await?;
         Ok(Some(SignedIn {
             user: account.user,
             session_token,
         }))
     }
 
-    /// Opens a session for `user`; returns the token for the cookie.
-    pub async fn open_session(&self, user: &User) -> ServiceResult<String> {
+    /// Opens a session for `user` from `device` (the browser's
+    /// User-Agent); returns the token for the cookie.
+    pub async fn open_session(&self, user: &User, device: Option<&str>) -> ServiceResult<String> {
         let token = ids::new_session_token();
+        let token_hash = ids::sha256_hex(token.as_bytes());
         let now = self.now_ms();
         let expires_at = now + SESSION_DAYS * 86_400_000;
         self.store
-            .create_session(
-                &ids::sha256_hex(token.as_bytes()),
-                &user.id,
-                expires_at,
-                now,
-            )
+            .create_session(&token_hash, &user.id, expires_at, now)
+            .await?;
+        let device = device.map(|d| d.chars().take(MAX_DEVICE_CHARS).collect::<String>());
+        self.session_uses.due(&token_hash, now);
+        self.store
+            .touch_session(&token_hash, device.as_deref(), now)
             .await?;
         Ok(token)
+    }
+
+    /// This person's sessions, newest first; `current` is the token of the
+    /// one asking, which the page marks.
+    pub async fn my_sessions(&self, user: &User) -> ServiceResult<Vec<SessionInfo>> {
+        Ok(self.store.sessions_of(&user.id, self.now_ms()).await?)
+    }
+
+    /// Ends one of this person's own sessions (by its id from
+    /// `my_sessions`); its open inboxes close.
+    pub async fn end_my_session(&self, user: &User, session_id: &str) -> ServiceResult<()> {
+        if self
+            .store
+            .end_session_of(&user.id, session_id, self.now_ms())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(Missing::Session))
+        }
+    }
+
+    /// Signs this person out everywhere, this browser included.
+    pub async fn sign_out_everywhere(&self, user: &User) -> ServiceResult<u64> {
+        Ok(self
+            .store
+            .end_sessions(&user.email, self.now_ms())
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Replaces this person's password, given their current one. Every
+    /// session ends (a new one for this browser is the caller's to open).
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+    ) -> ServiceResult<()> {
+        let Some(account) = self.store.user_by_email(&user.email).await? else {
+            return Err(ServiceError::UnknownUser(user.email.clone()));
+        };
+        let matches = self
+            .password_checks
+            .verify(current, &account.password_hash)
+            .await
+            .map_err(|busy| ServiceError::Busy {
+                retry_after_secs: busy.retry_after_secs,
+            })?;
+        if !matches {
+            return Err(ServiceError::Invalid(ValidationError {
+                code: "wrong_password",
+                detail: "that is not your current password".to_owned(),
+            }));
+        }
+        let hash = password_hash(new).await?;
+        Ok(self
+            .store
+            .set_password(&user.id, &hash, self.now_ms())
+            .await?)
     }
 
     /// Ends the session with this token.
@@ -92,12 +160,19 @@ impl Service {
             .await?)
     }
 
-    /// The active person behind an unexpired session token.
+    /// The active person behind an unexpired session token. Notes the
+    /// session as seen, at most once a minute.
     pub async fn session_user(&self, session_token: &str) -> ServiceResult<Option<User>> {
-        Ok(self
-            .store
-            .session_user(&ids::sha256_hex(session_token.as_bytes()), self.now_ms())
-            .await?)
+        let token_hash = ids::sha256_hex(session_token.as_bytes());
+        let now = self.now_ms();
+        let user = self.store.session_user(&token_hash, now).await?;
+        if user.is_some() && self.session_uses.due(&token_hash, now) {
+            if let Err(error) = self.store.touch_session(&token_hash, None, now).await {
+                // Only "last seen" is late; the request goes on.
+                tracing::warn!(%error, "cannot note a session's use");
+            }
+        }
+        Ok(user)
     }
 }
 

@@ -107,7 +107,7 @@ async fn sessions_end_when_the_clock_passes_their_last_day() {
         )
         .await
         .expect("user");
-    let token = service.open_session(&user).await.expect("session");
+    let token = service.open_session(&user, None).await.expect("session");
     clock.advance(Duration::from_secs(super::SESSION_DAYS as u64 * 86_400 - 1));
     assert!(service.session_user(&token).await.expect("read").is_some());
     clock.advance(Duration::from_secs(1));

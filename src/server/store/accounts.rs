@@ -3,7 +3,7 @@
 use super::StoreResult;
 use crate::server::domain::{
     Account, AccountLink, ApiKey, FirstUser, Group, KeyOverview, LinkPurpose, NewApiKey, NewUser,
-    Person, Role, User,
+    Person, Role, SessionInfo, User,
 };
 use async_trait::async_trait;
 
@@ -37,6 +37,20 @@ pub trait AccountStore {
         expires_at: i64,
         now: i64,
     ) -> StoreResult<()>;
+    /// Notes when a session was last seen, and (once) its device.
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        device: Option<&str>,
+        at: i64,
+    ) -> StoreResult<()>;
+    /// A person's unexpired sessions, newest first.
+    async fn sessions_of(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>>;
+    /// Ends one session of this person (its open inboxes close); false
+    /// when they have no such one.
+    async fn end_session_of(&self, user_id: &str, token_hash: &str, at: i64) -> StoreResult<bool>;
+    /// Replaces a person's password and ends every session of theirs.
+    async fn set_password(&self, user_id: &str, password_hash: &str, at: i64) -> StoreResult<()>;
     /// The active user behind an unexpired session.
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
@@ -419,6 +433,81 @@ macro_rules! account_sql {
                 let mut user = user_from_row(&row)?;
                 user.group_ids = group_ids_of(&self.reader, &user.id).await?;
                 Ok(Some(user))
+            }
+
+            async fn touch_session(
+                &self,
+                token_hash: &str,
+                device: Option<&str>,
+                at: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1, device = COALESCE(device, $2)
+                     WHERE token_hash = $3",
+                )
+                .bind(at)
+                .bind(device)
+                .bind(token_hash)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn sessions_of(&self, user_id: &str, now: i64) -> StoreResult<Vec<SessionInfo>> {
+                let rows: Vec<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+                    "SELECT token_hash, created_at, last_seen_at, device FROM sessions
+                     WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+                )
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, created_at, last_seen_at, device)| SessionInfo {
+                        id,
+                        created_at,
+                        last_seen_at,
+                        device,
+                    })
+                    .collect())
+            }
+
+            async fn end_session_of(
+                &self,
+                user_id: &str,
+                token_hash: &str,
+                at: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash = $2")
+                    .bind(user_id)
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if ended > 0 {
+                    mark_access_changed(&mut tx, user_id, at).await?;
+                }
+                tx.commit().await?;
+                Ok(ended > 0)
+            }
+
+            async fn set_password(
+                &self,
+                user_id: &str,
+                password_hash: &str,
+                at: i64,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                    .bind(password_hash)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                end_sessions_of(&mut tx, user_id, at).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
