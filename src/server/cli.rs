@@ -449,7 +449,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
         }
         AdminCommand::EndSessions { email } => {
             let ended = service
-                .end_sessions(&email)
+                .end_sessions(by, &email)
                 .await
                 .with_context(|| format!("ending the sessions of {email}"))?;
             Report::note(format!("Ended {ended} session(s) of {email}."))

@@ -405,7 +405,95 @@ async fn keys_are_made_watched_and_revoked_from_the_keys_page(backend: Backend) 
     assert!(key_row(&listed, "refund-bot")["revoked_at"].is_i64());
 }
 
+/// The admin actions in the audit trail: (kind, actor, subject), in order.
+async fn admin_audit(app: &TestApp) -> Vec<(String, String, String)> {
+    let sql = "SELECT kind, actor, subject FROM audit_events WHERE subject IS NOT NULL ORDER BY id";
+    if app.database_url.starts_with("postgres") {
+        let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query_as(sql).fetch_all(&db).await.unwrap()
+    } else {
+        let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query_as(sql).fetch_all(&db).await.unwrap()
+    }
+}
+
+async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let people = app.rpc_ok(&admin, "people", &[]).await;
+    assert!(person(&people, ADMIN)["email"].is_string());
+    app.rpc_ok(&admin, "invite", &[("email", INVITEE), ("role", "viewer")])
+        .await;
+    app.rpc_ok(&admin, "password_link", &[("email", APPROVER)])
+        .await;
+    app.rpc_ok(
+        &admin,
+        "set_role",
+        &[("email", INVITEE), ("role", "approver")],
+    )
+    .await;
+    app.rpc_ok(&admin, "create_group", &[("name", "billing")])
+        .await;
+    app.rpc_ok(
+        &admin,
+        "set_group_member",
+        &[("group", "billing"), ("email", INVITEE), ("member", "true")],
+    )
+    .await;
+    app.rpc_ok(&admin, "create_key", &[("name", "audited-agent")])
+        .await;
+    app.rpc_ok(&admin, "revoke_key", &[("name", "audited-agent")])
+        .await;
+    app.rpc_ok(
+        &admin,
+        "set_active",
+        &[("email", INVITEE), ("active", "false")],
+    )
+    .await;
+    // Refused actions leave nothing behind.
+    let refused = app
+        .rpc(&admin, "create_group", &[("name", "billing")])
+        .await;
+    assert_eq!(refused.status(), 409);
+    // From the command line, the actor is `cli`.
+    let output = testkit::admin(
+        &app.bin,
+        &app.database_url,
+        &[],
+        &["end-sessions", "--email", APPROVER],
+    )
+    .await;
+    assert!(output.status.success());
+
+    let mut trail = admin_audit(&app).await;
+    // The fixture's own key, made with `holdpoint admin create-key`.
+    let setup = trail.remove(0);
+    assert_eq!((setup.0.as_str(), setup.1.as_str()), ("key_created", "cli"));
+    let kinds: Vec<&str> = trail.iter().map(|(kind, ..)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "user_invited",
+            "password_link_issued",
+            "role_changed",
+            "group_created",
+            "group_member_added",
+            "key_created",
+            "key_revoked",
+            "user_deactivated",
+            "sessions_ended",
+        ]
+    );
+    let by_admin = trail[..8]
+        .iter()
+        .all(|(_, actor, _)| actor.starts_with("user:usr_"));
+    assert!(by_admin, "{trail:?}");
+    assert_eq!(trail[8].1, "cli");
+    assert!(trail[3].2.starts_with("group:grp_") && trail[5].2.starts_with("key:key_"));
+}
+
 on_both_backends!(
+    every_admin_action_is_in_the_audit_trail,
     keys_are_made_watched_and_revoked_from_the_keys_page,
     the_cli_invites_and_lists_people_as_json,
     an_invited_person_chooses_a_password_once,

@@ -6,7 +6,7 @@
 use holdpoint::model::{DeliveryStatus, Status};
 use holdpoint::server::domain::events::EventHub;
 use holdpoint::server::domain::{
-    ids, ApprovalFilter, AttemptRecord, FirstUser, InsertOutcome, MessageFilter, NewApiKey,
+    ids, ApprovalFilter, AttemptRecord, Audit, FirstUser, InsertOutcome, MessageFilter, NewApiKey,
     NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Route, Transition,
     TransitionOutcome, Visibility,
 };
@@ -17,6 +17,14 @@ use std::sync::Arc;
 /// A moment well after every id's timestamp in these tests.
 const T0: i64 = 1_800_000_000_000;
 const MINUTE: i64 = 60_000;
+
+/// An admin action by `holdpoint admin` at `at`.
+fn by(at: i64) -> Audit {
+    Audit {
+        actor: "cli".to_owned(),
+        at,
+    }
+}
 
 struct Fixture {
     store: Arc<dyn Store>,
@@ -168,11 +176,17 @@ async fn accounts_sessions_and_setup(backend: Backend) {
         .unwrap();
     // s1 (past its end, not yet swept) and s3.
     assert_eq!(
-        store.end_sessions("ana@example.com", T0 + 1).await.unwrap(),
+        store
+            .end_sessions("ana@example.com", &by(T0 + 1))
+            .await
+            .unwrap(),
         Some(2)
     );
     assert_eq!(
-        store.end_sessions("nobody@example.com", T0).await.unwrap(),
+        store
+            .end_sessions("nobody@example.com", &by(T0))
+            .await
+            .unwrap(),
         None
     );
     let ended = store.access_changed_since(T0).await.unwrap();
@@ -186,11 +200,11 @@ async fn accounts_sessions_and_setup(backend: Backend) {
 
     // The last active admin cannot be switched off; others can, and back.
     assert!(matches!(
-        store.set_user_active(&admin.email, false, T0).await,
+        store.set_user_active(&admin.email, false, &by(T0)).await,
         Err(StoreError::Conflict(_))
     ));
     let off = store
-        .set_user_active("ana@example.com", false, T0 + 2)
+        .set_user_active("ana@example.com", false, &by(T0 + 2))
         .await
         .unwrap()
         .unwrap();
@@ -206,7 +220,7 @@ async fn accounts_sessions_and_setup(backend: Backend) {
     );
     assert!(
         store
-            .set_user_active("ana@example.com", true, T0 + 3)
+            .set_user_active("ana@example.com", true, &by(T0 + 3))
             .await
             .unwrap()
             .unwrap()
@@ -214,7 +228,7 @@ async fn accounts_sessions_and_setup(backend: Backend) {
     );
     assert_eq!(
         store
-            .set_user_active("nobody@example.com", true, T0)
+            .set_user_active("nobody@example.com", true, &by(T0))
             .await
             .unwrap(),
         None
@@ -225,11 +239,13 @@ async fn api_keys(backend: Backend) {
     let f = fixture(backend).await;
     let store = &f.store;
     let key = store
-        .create_api_key(new_key("agent", T0, None))
+        .create_api_key(new_key("agent", T0, None), &by(T0))
         .await
         .unwrap();
     assert!(matches!(
-        store.create_api_key(new_key("agent", T0, None)).await,
+        store
+            .create_api_key(new_key("agent", T0, None), &by(T0))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
@@ -243,8 +259,8 @@ async fn api_keys(backend: Backend) {
         store.api_key_by_name("agent").await.unwrap(),
         Some(key.clone())
     );
-    assert!(store.revoke_api_key("agent", T0 + 5).await.unwrap());
-    assert!(!store.revoke_api_key("agent", T0 + 6).await.unwrap());
+    assert!(store.revoke_api_key("agent", &by(T0 + 5)).await.unwrap());
+    assert!(!store.revoke_api_key("agent", &by(T0 + 6)).await.unwrap());
     assert_eq!(
         store
             .api_key_by_hash(&ids::sha256_hex(b"agent"))
@@ -257,7 +273,9 @@ async fn api_keys(backend: Backend) {
     assert_eq!(revoked[0].0, key.id);
     // A revoked key keeps its name: the history names keys.
     assert!(matches!(
-        store.create_api_key(new_key("agent", T0 + 7, None)).await,
+        store
+            .create_api_key(new_key("agent", T0 + 7, None), &by(T0))
+            .await,
         Err(StoreError::Conflict(_))
     ));
 }
@@ -270,7 +288,7 @@ async fn approvals_lifecycle(backend: Backend) {
         .await
         .unwrap();
     let key = store
-        .create_api_key(new_key("agent", T0, None))
+        .create_api_key(new_key("agent", T0, None), &by(T0))
         .await
         .unwrap();
 
@@ -393,7 +411,10 @@ async fn webhooks_and_the_outbox(backend: Backend) {
         .await
         .unwrap();
     let key = store
-        .create_api_key(new_key("agent", T0, Some("https://hooks.example.com/a")))
+        .create_api_key(
+            new_key("agent", T0, Some("https://hooks.example.com/a")),
+            &by(T0),
+        )
         .await
         .unwrap();
     let listed = store.key_webhooks(T0).await.unwrap();
@@ -558,42 +579,45 @@ async fn roles_groups_and_routes(backend: Backend) {
 
     // Roles: any change is noted for the watchers; the last admin stays.
     let viewer = store
-        .set_role("ana@example.com", Role::Viewer, T0 + 2)
+        .set_role("ana@example.com", Role::Viewer, &by(T0 + 2))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(viewer.role, Role::Viewer);
     assert_eq!(store.access_changed_since(0).await.unwrap()[0].0, ana.id);
     assert!(matches!(
-        store.set_role(&admin.email, Role::Approver, T0).await,
+        store.set_role(&admin.email, Role::Approver, &by(T0)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
         store
-            .set_role("nobody@example.com", Role::Admin, T0)
+            .set_role("nobody@example.com", Role::Admin, &by(T0))
             .await
             .unwrap(),
         None
     );
     store
-        .set_role("ana@example.com", Role::Approver, T0 + 3)
+        .set_role("ana@example.com", Role::Approver, &by(T0 + 3))
         .await
         .unwrap();
 
     // Groups: unique names, members by email, membership on the user.
-    let billing = store.create_group("grp_b", "billing", T0).await.unwrap();
+    let billing = store
+        .create_group("grp_b", "billing", &by(T0))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_group("grp_c", "billing", T0).await,
+        store.create_group("grp_c", "billing", &by(T0)).await,
         Err(StoreError::Conflict(_))
     ));
-    store.create_group("grp_a", "audit", T0).await.unwrap();
+    store.create_group("grp_a", "audit", &by(T0)).await.unwrap();
     let mark = store.access_changed_since(0).await.unwrap()[0].1;
     assert!(store
-        .set_group_member(&billing.id, &ana.id, true, T0 + 4)
+        .set_group_member(&billing.id, &ana.id, true, &by(T0 + 4))
         .await
         .unwrap());
     assert!(!store
-        .set_group_member(&billing.id, &ana.id, true, T0 + 5)
+        .set_group_member(&billing.id, &ana.id, true, &by(T0 + 5))
         .await
         .unwrap());
     assert_eq!(
@@ -634,7 +658,7 @@ async fn roles_groups_and_routes(backend: Backend) {
     // list holds what is theirs, their groups', or nobody's in particular.
     let mut key = new_key("agent", T0, None);
     key.default_route.group_id = Some(billing.id.clone());
-    let key = store.create_api_key(key).await.unwrap();
+    let key = store.create_api_key(key, &by(T0)).await.unwrap();
     assert_eq!(
         store
             .api_key_by_name("agent")
@@ -681,7 +705,7 @@ async fn roles_groups_and_routes(backend: Backend) {
     assert_eq!(titles(None).await.len(), 3);
 
     assert!(store
-        .set_group_member(&billing.id, &ana.id, false, T0 + 9)
+        .set_group_member(&billing.id, &ana.id, false, &by(T0 + 9))
         .await
         .unwrap());
     assert!(store.groups().await.unwrap()[1].members.is_empty());

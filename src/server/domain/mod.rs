@@ -4,6 +4,7 @@
 
 mod account;
 mod approval;
+mod audit;
 pub mod clock;
 pub mod events;
 pub mod ids;
@@ -12,4 +13,5 @@ mod webhook;
 
 pub use account::*;
 pub use approval::*;
+pub use audit::Audit;
 pub use webhook::*;

@@ -43,7 +43,7 @@ impl Service {
         let email = normalize_email(email);
         let user = self
             .store
-            .set_user_active(&email, active, self.now_ms())
+            .set_user_active(&email, active, &self.audit(actor))
             .await
             .map_err(|error| match error {
                 StoreError::Conflict(why) => ServiceError::Conflict(why),
@@ -55,10 +55,11 @@ impl Service {
 
     /// Ends every session of a person ("sign out everywhere"); returns how
     /// many there were.
-    pub async fn end_sessions(&self, email: &str) -> ServiceResult<u64> {
+    pub async fn end_sessions(&self, actor: Actor<'_>, email: &str) -> ServiceResult<u64> {
+        Self::authorize_admin(actor)?;
         let email = normalize_email(email);
         self.store
-            .end_sessions(&email, self.now_ms())
+            .end_sessions(&email, &self.audit(actor))
             .await?
             .ok_or(ServiceError::UnknownUser(email))
     }

@@ -35,9 +35,9 @@ impl Service {
                 "a group name is 1-64 of a-z, 0-9, '-', '_' and '.', such as billing or data-ops",
             ));
         }
-        let now = self.now_ms();
+        let audit = self.audit(actor);
         self.store
-            .create_group(&ids::new_id("grp", now), &name, now)
+            .create_group(&ids::new_id("grp", audit.at), &name, &audit)
             .await
             .map_err(conflict_to_message)
     }
@@ -64,7 +64,7 @@ impl Service {
         };
         Ok(self
             .store
-            .set_group_member(&group.id, &account.user.id, member, self.now_ms())
+            .set_group_member(&group.id, &account.user.id, member, &self.audit(actor))
             .await?)
     }
 
@@ -73,7 +73,7 @@ impl Service {
     pub async fn set_role(&self, actor: Actor<'_>, email: &str, role: Role) -> ServiceResult<User> {
         Self::authorize_admin(actor)?;
         let email = normalize_email(email);
-        match self.store.set_role(&email, role, self.now_ms()).await {
+        match self.store.set_role(&email, role, &self.audit(actor)).await {
             Ok(Some(user)) => Ok(user),
             Ok(None) => Err(ServiceError::UnknownUser(email)),
             Err(StoreError::Conflict(why)) => Err(ServiceError::Conflict(why)),

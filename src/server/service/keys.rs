@@ -58,14 +58,17 @@ impl Service {
         let secret = ids::new_api_key();
         let key = self
             .store
-            .create_api_key(NewApiKey {
-                id: key_id,
-                name: name.to_owned(),
-                key_hash: ids::sha256_hex(secret.as_bytes()),
-                default_route,
-                created_at: self.now_ms(),
-                webhook,
-            })
+            .create_api_key(
+                NewApiKey {
+                    id: key_id,
+                    name: name.to_owned(),
+                    key_hash: ids::sha256_hex(secret.as_bytes()),
+                    default_route,
+                    created_at: self.now_ms(),
+                    webhook,
+                },
+                &self.audit(actor),
+            )
             .await
             .map_err(conflict_to_message)?;
         Ok(CreatedKey {
@@ -77,7 +80,7 @@ impl Service {
 
     pub async fn revoke_api_key(&self, actor: Actor<'_>, name: &str) -> ServiceResult<bool> {
         Self::authorize_admin(actor)?;
-        Ok(self.store.revoke_api_key(name, self.now_ms()).await?)
+        Ok(self.store.revoke_api_key(name, &self.audit(actor)).await?)
     }
 
     /// The key behind a bearer secret, if it exists and is not revoked.

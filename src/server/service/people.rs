@@ -4,7 +4,7 @@
 
 use super::accounts::{new_account, normalize_email, password_hash, valid_name};
 use super::{conflict_to_message, Service, ServiceError, ServiceResult};
-use crate::server::domain::{ids, AccountLink, LinkPurpose, Person, Role, User};
+use crate::server::domain::{ids, AccountLink, Audit, LinkPurpose, Person, Role, User};
 
 /// How long an invitation or reset link works.
 pub const LINK_DAYS: i64 = 7;
@@ -36,6 +36,17 @@ impl Service {
         }
     }
 
+    /// The audit trail's actor and time for an admin action.
+    pub(super) fn audit(&self, actor: Actor<'_>) -> Audit {
+        Audit {
+            actor: match actor {
+                Actor::Person(user) => format!("user:{}", user.id),
+                Actor::Command => "cli".to_owned(),
+            },
+            at: self.now_ms(),
+        }
+    }
+
     /// Invites a person: their account exists at once (routing may name
     /// them), and they choose a password through the link, for 7 days.
     pub async fn invite(
@@ -52,7 +63,12 @@ impl Service {
         let expires_at = now + LINK_DAYS * 86_400_000;
         let user = self
             .store
-            .invite_user(user, &ids::sha256_hex(token.as_bytes()), expires_at)
+            .invite_user(
+                user,
+                &ids::sha256_hex(token.as_bytes()),
+                expires_at,
+                &self.audit(actor),
+            )
             .await
             .map_err(conflict_to_message)?;
         Ok(self.issued(user.email, &token, expires_at))
@@ -81,8 +97,8 @@ impl Service {
                 &account.user.id,
                 &ids::sha256_hex(token.as_bytes()),
                 purpose,
-                now,
                 expires_at,
+                &self.audit(actor),
             )
             .await?;
         Ok(self.issued(email, &token, expires_at))

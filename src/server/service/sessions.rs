@@ -3,6 +3,7 @@
 
 use super::accounts::{normalize_email, password_hash, plausible_email};
 use super::error::Missing;
+use super::people::Actor;
 use super::{Service, ServiceError, ServiceResult};
 use crate::model::ValidationError;
 use crate::server::domain::{ids, SessionInfo, User};
@@ -116,7 +117,7 @@ impl Service {
     pub async fn sign_out_everywhere(&self, user: &User) -> ServiceResult<u64> {
         Ok(self
             .store
-            .end_sessions(&user.email, self.now_ms())
+            .end_sessions(&user.email, &self.audit(Actor::Person(user)))
             .await?
             .unwrap_or(0))
     }

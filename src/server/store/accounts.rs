@@ -2,8 +2,8 @@
 
 use super::StoreResult;
 use crate::server::domain::{
-    Account, AccountLink, ApiKey, FirstUser, Group, KeyOverview, LinkPurpose, NewApiKey, NewUser,
-    Person, Role, SessionInfo, User,
+    Account, AccountLink, ApiKey, Audit, FirstUser, Group, KeyOverview, LinkPurpose, NewApiKey,
+    NewUser, Person, Role, SessionInfo, User,
 };
 use async_trait::async_trait;
 
@@ -61,17 +61,17 @@ pub trait AccountStore {
         &self,
         email: &str,
         active: bool,
-        at: i64,
+        audit: &Audit,
     ) -> StoreResult<Option<User>>;
     /// Ends every session of the person with this email; how many there
     /// were, or None when there is no such person.
-    async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>>;
+    async fn end_sessions(&self, email: &str, audit: &Audit) -> StoreResult<Option<u64>>;
     /// People whose sessions ended, role or groups changed after `since`:
     /// (user id, when).
     async fn access_changed_since(&self, since: i64) -> StoreResult<Vec<(String, i64)>>;
     /// Gives the person with this email `role`. None when there is no such
     /// person; `Conflict` when it would leave no active admin.
-    async fn set_role(&self, email: &str, role: Role, at: i64) -> StoreResult<Option<User>>;
+    async fn set_role(&self, email: &str, role: Role, audit: &Audit) -> StoreResult<Option<User>>;
 
     /// Creates an invited person (no password yet) and their invitation
     /// link, atomically; `Conflict` when the email is taken.
@@ -80,6 +80,7 @@ pub trait AccountStore {
         user: NewUser,
         token_hash: &str,
         expires_at: i64,
+        audit: &Audit,
     ) -> StoreResult<User>;
     /// Replaces this person's links with a new one.
     async fn create_account_link(
@@ -87,8 +88,8 @@ pub trait AccountStore {
         user_id: &str,
         token_hash: &str,
         purpose: LinkPurpose,
-        now: i64,
         expires_at: i64,
+        audit: &Audit,
     ) -> StoreResult<()>;
     /// The live link with this hash, if any.
     async fn account_link(&self, token_hash: &str, now: i64) -> StoreResult<Option<AccountLink>>;
@@ -106,7 +107,7 @@ pub trait AccountStore {
     async fn people(&self, now: i64) -> StoreResult<Vec<Person>>;
 
     /// Creates an empty group; `Conflict` when the name is taken.
-    async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group>;
+    async fn create_group(&self, id: &str, name: &str, audit: &Audit) -> StoreResult<Group>;
     /// Every group with its members, by name.
     async fn groups(&self) -> StoreResult<Vec<Group>>;
     async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>>;
@@ -116,14 +117,14 @@ pub trait AccountStore {
         group_id: &str,
         user_id: &str,
         member: bool,
-        at: i64,
+        audit: &Audit,
     ) -> StoreResult<bool>;
 
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
+    async fn create_api_key(&self, key: NewApiKey, audit: &Audit) -> StoreResult<ApiKey>;
     /// An unrevoked key by the SHA-256 of its secret.
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the unrevoked key with this name; false when there is none.
-    async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool>;
+    async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool>;
     async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
     /// Every key, live ones first, by name, for the Keys page.
     async fn key_overviews(&self) -> StoreResult<Vec<KeyOverview>>;
@@ -522,7 +523,7 @@ macro_rules! account_sql {
                 &self,
                 email: &str,
                 active: bool,
-                at: i64,
+                audit: &Audit,
             ) -> StoreResult<Option<User>> {
                 let mut tx = self.writer.begin().await?;
                 self.serialize_account_changes(&mut tx).await?;
@@ -553,14 +554,16 @@ macro_rules! account_sql {
                     .execute(&mut *tx)
                     .await?;
                 if !active {
-                    end_sessions_of(&mut tx, &user.id, at).await?;
+                    end_sessions_of(&mut tx, &user.id, audit.at).await?;
                 }
+                let kind = if active { "user_reactivated" } else { "user_deactivated" };
+                insert_admin_audit(&mut tx, audit, kind, &format!("user:{}", user.id), None).await?;
                 tx.commit().await?;
                 user.active = active;
                 Ok(Some(user))
             }
 
-            async fn end_sessions(&self, email: &str, at: i64) -> StoreResult<Option<u64>> {
+            async fn end_sessions(&self, email: &str, audit: &Audit) -> StoreResult<Option<u64>> {
                 let mut tx = self.writer.begin().await?;
                 let Some(user_id) =
                     sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE email = $1")
@@ -570,7 +573,9 @@ macro_rules! account_sql {
                 else {
                     return Ok(None);
                 };
-                let ended = end_sessions_of(&mut tx, &user_id, at).await?;
+                let ended = end_sessions_of(&mut tx, &user_id, audit.at).await?;
+                let subject = format!("user:{user_id}");
+                insert_admin_audit(&mut tx, audit, "sessions_ended", &subject, None).await?;
                 tx.commit().await?;
                 Ok(Some(ended))
             }
@@ -579,7 +584,7 @@ macro_rules! account_sql {
                 &self,
                 email: &str,
                 role: Role,
-                at: i64,
+                audit: &Audit,
             ) -> StoreResult<Option<User>> {
                 let mut tx = self.writer.begin().await?;
                 self.serialize_account_changes(&mut tx).await?;
@@ -609,7 +614,10 @@ macro_rules! account_sql {
                     .bind(&user.id)
                     .execute(&mut *tx)
                     .await?;
-                mark_access_changed(&mut tx, &user.id, at).await?;
+                mark_access_changed(&mut tx, &user.id, audit.at).await?;
+                let subject = format!("user:{}", user.id);
+                insert_admin_audit(&mut tx, audit, "role_changed", &subject, Some(role.as_str()))
+                    .await?;
                 tx.commit().await?;
                 user.role = role;
                 user.group_ids = group_ids_of(&self.reader, &user.id).await?;
@@ -621,6 +629,7 @@ macro_rules! account_sql {
                 user: NewUser,
                 token_hash: &str,
                 expires_at: i64,
+                audit: &Audit,
             ) -> StoreResult<User> {
                 let mut tx = self.writer.begin().await?;
                 let inserted = insert_user(
@@ -649,6 +658,9 @@ macro_rules! account_sql {
                     expires_at,
                 )
                 .await?;
+                let subject = format!("user:{}", user.id);
+                insert_admin_audit(&mut tx, audit, "user_invited", &subject, Some(user.role.as_str()))
+                    .await?;
                 tx.commit().await?;
                 Ok(user.into_user())
             }
@@ -658,16 +670,22 @@ macro_rules! account_sql {
                 user_id: &str,
                 token_hash: &str,
                 purpose: LinkPurpose,
-                now: i64,
                 expires_at: i64,
+                audit: &Audit,
             ) -> StoreResult<()> {
                 let mut tx = self.writer.begin().await?;
                 sqlx::query("DELETE FROM account_links WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                insert_account_link(&mut tx, user_id, token_hash, purpose, now, expires_at)
+                insert_account_link(&mut tx, user_id, token_hash, purpose, audit.at, expires_at)
                     .await?;
+                let subject = format!("user:{user_id}");
+                let kind = match purpose {
+                    LinkPurpose::Invite => "invitation_renewed",
+                    LinkPurpose::Reset => "password_link_issued",
+                };
+                insert_admin_audit(&mut tx, audit, kind, &subject, None).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -782,27 +800,37 @@ macro_rules! account_sql {
                 Ok(people)
             }
 
-            async fn create_group(&self, id: &str, name: &str, at: i64) -> StoreResult<Group> {
+            async fn create_group(
+                &self,
+                id: &str,
+                name: &str,
+                audit: &Audit,
+            ) -> StoreResult<Group> {
+                let mut tx = self.writer.begin().await?;
                 let result = sqlx::query(
                     "INSERT INTO approver_groups (id, name, created_at) VALUES ($1, $2, $3)",
                 )
                 .bind(id)
                 .bind(name)
-                .bind(at)
-                .execute(&self.writer)
+                .bind(audit.at)
+                .execute(&mut *tx)
                 .await;
                 match result {
                     Err(e) if is_unique_violation(&e) => {
-                        Err(StoreError::Conflict(format!("a group named {name}")))
+                        return Err(StoreError::Conflict(format!("a group named {name}")))
                     }
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(Group {
-                        id: id.to_owned(),
-                        name: name.to_owned(),
-                        created_at: at,
-                        members: Vec::new(),
-                    }),
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => {}
                 }
+                let subject = format!("group:{id}");
+                insert_admin_audit(&mut tx, audit, "group_created", &subject, Some(name)).await?;
+                tx.commit().await?;
+                Ok(Group {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    created_at: audit.at,
+                    members: Vec::new(),
+                })
             }
 
             async fn groups(&self) -> StoreResult<Vec<Group>> {
@@ -829,7 +857,7 @@ macro_rules! account_sql {
                 group_id: &str,
                 user_id: &str,
                 member: bool,
-                at: i64,
+                audit: &Audit,
             ) -> StoreResult<bool> {
                 let mut tx = self.writer.begin().await?;
                 let changed = if member {
@@ -846,7 +874,11 @@ macro_rules! account_sql {
                 .await?
                 .rows_affected();
                 if changed > 0 {
-                    mark_access_changed(&mut tx, user_id, at).await?;
+                    mark_access_changed(&mut tx, user_id, audit.at).await?;
+                    let kind = if member { "group_member_added" } else { "group_member_removed" };
+                    let subject = format!("group:{group_id}");
+                    let detail = format!("user:{user_id}");
+                    insert_admin_audit(&mut tx, audit, kind, &subject, Some(&detail)).await?;
                 }
                 tx.commit().await?;
                 Ok(changed > 0)
@@ -897,7 +929,7 @@ macro_rules! account_sql {
                 .await?)
             }
 
-            async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+            async fn create_api_key(&self, key: NewApiKey, audit: &Audit) -> StoreResult<ApiKey> {
                 let mut tx = self.writer.begin().await?;
                 let result = sqlx::query(
                     "INSERT INTO api_keys (id, name, key_hash, default_approver_id,
@@ -925,6 +957,8 @@ macro_rules! account_sql {
                 if let Some(endpoint) = &key.webhook {
                     insert_endpoint(&mut tx, endpoint).await?;
                 }
+                let subject = format!("key:{}", key.id);
+                insert_admin_audit(&mut tx, audit, "key_created", &subject, Some(&key.name)).await?;
                 tx.commit().await?;
                 Ok(ApiKey {
                     id: key.id,
@@ -937,20 +971,27 @@ macro_rules! account_sql {
                 live_api_key(&self.reader, "key_hash", key_hash).await
             }
 
-            async fn revoke_api_key(&self, name: &str, at: i64) -> StoreResult<bool> {
-                let result = sqlx::query(
+            async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let revoked: Vec<String> = sqlx::query_scalar(
                     // Strictly after every earlier revocation, whatever this
                     // machine's clock says: servers watch for later ones.
                     "UPDATE api_keys SET revoked_at =
                          (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
                           SELECT MAX(revoked_at) + 1 FROM api_keys) AS marks)
-                     WHERE name = $2 AND revoked_at IS NULL",
+                     WHERE name = $2 AND revoked_at IS NULL
+                     RETURNING id",
                 )
-                .bind(at)
+                .bind(audit.at)
                 .bind(name)
-                .execute(&self.writer)
+                .fetch_all(&mut *tx)
                 .await?;
-                Ok(result.rows_affected() > 0)
+                for id in &revoked {
+                    let subject = format!("key:{id}");
+                    insert_admin_audit(&mut tx, audit, "key_revoked", &subject, Some(name)).await?;
+                }
+                tx.commit().await?;
+                Ok(!revoked.is_empty())
             }
 
             async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>> {

@@ -80,7 +80,7 @@ macro_rules! portable_store {
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::{
             ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
-            AttemptRecord, ClaimedMessage, FirstUser, Group, InsertOutcome, KeyOverview,
+            AttemptRecord, Audit, ClaimedMessage, FirstUser, Group, InsertOutcome, KeyOverview,
             LinkPurpose, MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser,
             NextStep, Order, Person, Role, SessionInfo, Transition, TransitionOutcome, User,
         };

@@ -219,7 +219,14 @@ mod tests {
         .expect("counts");
         assert_eq!(counts, (1, 1, 1));
         let viewer = store
-            .set_role("ana@example.com", crate::server::domain::Role::Viewer, 3)
+            .set_role(
+                "ana@example.com",
+                crate::server::domain::Role::Viewer,
+                &crate::server::domain::Audit {
+                    actor: "cli".to_owned(),
+                    at: 3,
+                },
+            )
             .await
             .expect("the new role is allowed")
             .expect("ana");
