@@ -64,6 +64,14 @@ impl InboxSocket {
         Ok(Self { stream })
     }
 
+    /// Gives a connection opened with a small `receive_buffer` a large one.
+    /// A client that reads through megabytes with a 4 KiB buffer gets them
+    /// a couple of kilobytes per delayed acknowledgement (some 200 ms), so
+    /// catching up would take minutes.
+    pub fn widen_receive_buffer(&self, bytes: usize) -> std::io::Result<()> {
+        socket2::SockRef::from(self.stream.get_ref()).set_recv_buffer_size(bytes)
+    }
+
     /// Opens `/ws` with a session cookie, as a signed-in browser would.
     pub async fn signed_in(server: &Server, cookie: &str) -> Self {
         let how = Connect {

@@ -177,6 +177,7 @@ async fn a_client_that_falls_behind_is_told_to_resync(backend: Backend) {
 
     // Reading again, the slow client finds what fitted in its buffers, then
     // `resync`, then a snapshot with everything.
+    slow.widen_receive_buffer(4 << 20).unwrap();
     let mut changes_before_resync = 0;
     loop {
         match slow.next_news().await {
