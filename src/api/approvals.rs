@@ -20,13 +20,20 @@ pub struct ApprovalData {
     pub now_ms: i64,
 }
 
-/// The inbox, and in full the card it shows first: `selected` if it is
+/// The inbox (an admin's, with `everything`, shows every pending
+/// approval), and in full the card it shows first: `selected` if it is
 /// pending for this person, else the oldest.
 #[server(prefix = "/rpc", endpoint = "inbox")]
-pub async fn inbox(selected: Option<String>) -> Result<InboxData, ServerFnError> {
+pub async fn inbox(
+    selected: Option<String>,
+    everything: Option<bool>,
+) -> Result<InboxData, ServerFnError> {
     let service = ssr::service()?;
     let user = ssr::require_user(&service).await?;
-    let mut data = service.inbox_data(&user).await.map_err(ssr::to_fn_error)?;
+    let mut data = service
+        .inbox_data(&user, everything.unwrap_or(false))
+        .await
+        .map_err(ssr::to_fn_error)?;
     let first = selected
         .filter(|id| data.approvals.iter().any(|a| &a.id == id))
         .or_else(|| data.approvals.first().map(|a| a.id.clone()));

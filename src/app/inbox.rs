@@ -22,8 +22,10 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
-    let selected = use_query_map().get_untracked().get("selected");
-    let data = Resource::new(|| (), move |_| inbox(selected.clone()));
+    let query = use_query_map().get_untracked();
+    let selected = query.get("selected");
+    let everything = Filters::from_query(&query).everything;
+    let data = Resource::new(|| (), move |_| inbox(selected.clone(), Some(everything)));
     view! {
         <Transition fallback=|| view! { <main class="page"><p class="muted">"Loading…"</p></main> }>
             {move || Suspend::new(async move {
@@ -72,6 +74,14 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
                         n => format!("{n} waiting"),
                     }}</h1>
                     <LinkIndicator state=link/>
+                    {initial.may_show_everything.then(|| {
+                        // A new page load: the list and the live link change scope.
+                        if initial.everything {
+                            view! { <a href="/" rel="external" class="scope">"Show what is routed to me"</a> }.into_any()
+                        } else {
+                            view! { <a href="/?everything=1" rel="external" class="scope">"Show everything"</a> }.into_any()
+                        }
+                    })}
                     <NotifyToggle/>
                     <button
                         type="button"
@@ -175,6 +185,10 @@ fn FilterBar() -> impl IntoView {
     view! {
         <form class="filters" method="get" action="/" role="search" aria-label="Filter the inbox"
             on:submit=move |ev| ev.prevent_default()>
+            // Without the WASM the form reloads the page: keep the scope.
+            {inbox.filters.with_untracked(|f| f.everything).then(|| view! {
+                <input type="hidden" name="everything" value="1"/>
+            })}
             <FilterSelect label="Agent" name="agent" all="All agents"
                 of=|approval| Some(approval.agent.clone())
                 get=|filters| filters.agent.clone()

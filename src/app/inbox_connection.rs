@@ -149,7 +149,17 @@ mod browser {
             Ok("https:") => "wss",
             _ => "ws",
         };
-        format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+        // An admin's inbox of everything asks the live link for everything.
+        let everything = location
+            .search()
+            .unwrap_or_default()
+            .split(['?', '&'])
+            .any(|pair| pair == "everything=1");
+        let scope = if everything { "?everything=1" } else { "" };
+        format!(
+            "{scheme}://{}/ws{scope}",
+            location.host().unwrap_or_default()
+        )
     }
 
     fn connect(link: &Shared, on_event: &OnEvent) {

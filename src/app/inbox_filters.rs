@@ -11,6 +11,9 @@ pub struct Filters {
     pub action: Option<String>,
     /// Matched case-insensitively against titles.
     pub text: Option<String>,
+    /// An admin's view of every pending approval, not only theirs (the
+    /// server's choice of what to list, kept in the address).
+    pub everything: bool,
 }
 
 impl Filters {
@@ -20,11 +23,13 @@ impl Filters {
             agent: field("agent"),
             action: field("action"),
             text: field("q"),
+            everything: query.get("everything").as_deref() == Some("1"),
         }
     }
 
+    /// Whether nothing narrows the list (the scope is not a filter).
     pub fn is_empty(&self) -> bool {
-        *self == Filters::default()
+        self.agent.is_none() && self.action.is_none() && self.text.is_none()
     }
 
     pub fn matches(&self, approval: &ApprovalSummary) -> bool {
@@ -46,6 +51,7 @@ impl Filters {
             ("agent", self.agent.as_deref()),
             ("action", self.action.as_deref()),
             ("q", self.text.as_deref()),
+            ("everything", self.everything.then_some("1")),
             ("selected", selected),
         ];
         let query: Vec<String> = pairs
@@ -76,6 +82,7 @@ mod tests {
             agent: Some("billing agent".into()),
             action: None,
             text: Some("refund & co".into()),
+            everything: false,
         };
         assert_eq!(
             filters.url(Some("apr_1")),

@@ -508,6 +508,8 @@ mod tests {
                 last_decided_at: None,
                 viewer_email: ME.to_owned(),
                 may_decide: true,
+                everything: false,
+                may_show_everything: false,
                 now_ms: 0,
                 shown: None,
             },

@@ -25,6 +25,10 @@ pub struct InboxData {
     pub viewer_email: String,
     /// Whether this person decides at all (a viewer only looks).
     pub may_decide: bool,
+    /// An admin's inbox showing every pending approval, not only theirs.
+    pub everything: bool,
+    /// Whether this person may switch to everything (admins).
+    pub may_show_everything: bool,
     pub now_ms: i64,
     /// The card to show first, in full (preview and data), when the page is
     /// rendered; live snapshots carry none.

@@ -11,10 +11,11 @@ use crate::server::inbox_feed::{FeedItem, InboxFeed};
 use crate::server::inbox_seats::Seat;
 use crate::server::service::Service;
 use crate::server::state::AppState;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{
     rejection::WebSocketUpgradeRejection, CloseFrame, Message, WebSocket, WebSocketUpgrade,
 };
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
@@ -28,8 +29,16 @@ const CLOSE_RESTARTING: u16 = 1012;
 /// A browser sends nothing we act on; anything big is not from our page.
 const MAX_INCOMING_MESSAGE: usize = 16 * 1024;
 
+/// `?everything=1`: an admin's inbox of every pending approval.
+#[derive(serde::Deserialize)]
+pub struct Scope {
+    #[serde(default)]
+    everything: Option<String>,
+}
+
 pub async fn inbox_socket(
     State(state): State<AppState>,
+    scope: Result<Query<Scope>, QueryRejection>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
@@ -80,6 +89,8 @@ pub async fn inbox_socket(
         session.append(header::COOKIE, cookie.clone());
     }
     let connection = Connection {
+        // A query that does not parse asks for nothing in particular.
+        everything: scope.is_ok_and(|Query(scope)| scope.everything.as_deref() == Some("1")),
         service,
         feed: state.inbox_feed,
         user,
@@ -97,6 +108,8 @@ pub async fn inbox_socket(
 
 struct Connection {
     service: Arc<Service>,
+    /// An admin who asked for every pending approval.
+    everything: bool,
     feed: InboxFeed,
     user: User,
     /// The request's cookies, to see whether the session still holds.
@@ -124,7 +137,7 @@ impl Connection {
                     Ok(FeedItem::Change(change)) => {
                         // Older changes are in the snapshot already.
                         if change.seq <= shown_up_to
-                            || !self.user.may_see(&change.route)
+                            || !self.user.in_inbox(&change.route, self.everything)
                         {
                             continue;
                         }
@@ -161,7 +174,7 @@ impl Connection {
     /// Sends everything pending for this person; returns the seq it covers.
     async fn send_snapshot(&self, socket: &mut WebSocket) -> Result<i64, Gone> {
         let covers = self.feed.last_seq();
-        match self.service.inbox_data(&self.user).await {
+        match self.service.inbox_data(&self.user, self.everything).await {
             Ok(data) => {
                 send_event(socket, &InboxEvent::Snapshot(data)).await?;
                 Ok(covers)

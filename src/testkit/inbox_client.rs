@@ -27,13 +27,20 @@ pub struct Connect<'a> {
     /// A small kernel receive buffer makes a client that stops reading
     /// fall behind quickly (tests of lagging clients).
     pub receive_buffer: Option<u32>,
+    /// An admin's inbox of every pending approval (`/ws?everything=1`).
+    pub everything: bool,
 }
 
 impl InboxSocket {
     /// Opens `/ws` on `server`; a refused handshake comes back as the
     /// server's HTTP answer (`tungstenite::Error::Http`).
     pub async fn open(server: &Server, how: Connect<'_>) -> Result<Self, tungstenite::Error> {
-        let url = server.url("/ws").replacen("http://", "ws://", 1);
+        let path = if how.everything {
+            "/ws?everything=1"
+        } else {
+            "/ws"
+        };
+        let url = server.url(path).replacen("http://", "ws://", 1);
         let mut request = url.as_str().into_client_request()?;
         let headers = request.headers_mut();
         for (name, value) in [

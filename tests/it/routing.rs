@@ -273,7 +273,73 @@ async fn an_open_inbox_shows_what_a_new_group_brings(backend: Backend) {
     assert_eq!(ids, [approval["id"].as_str().unwrap()]);
 }
 
+/// An admin's inbox shows what is routed to them, their groups or nobody;
+/// "everything" shows every pending approval, on the page and live.
+async fn an_admins_inbox_is_theirs_unless_they_ask_for_everything(backend: Backend) {
+    let app = routed_app(backend).await;
+    let for_ana = created(
+        &app,
+        &app.key,
+        &json!({"title": "For Ana", "approver": APPROVER}),
+    )
+    .await;
+    let for_anyone = created(&app, &app.key, &json!({"title": "For anyone"})).await;
+    let admin = app.login(ADMIN).await;
+    let mine = app.inbox(&admin).await;
+    assert_eq!(ids(&mine), [for_anyone["id"].as_str().unwrap()]);
+    assert_eq!(mine["everything"], false);
+    assert_eq!(mine["may_show_everything"], true);
+    let everything = app.rpc_ok(&admin, "inbox", &[("everything", "true")]).await;
+    assert_eq!(
+        ids(&everything),
+        [
+            for_ana["id"].as_str().unwrap(),
+            for_anyone["id"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(everything["everything"], true);
+    // Asking does nothing for anyone else.
+    let member = app.login(MEMBER).await;
+    let theirs = app
+        .rpc_ok(&member, "inbox", &[("everything", "true")])
+        .await;
+    assert_eq!(theirs["everything"], false);
+    assert_eq!(ids(&theirs), [for_anyone["id"].as_str().unwrap()]);
+
+    // Live: only the socket that asked for everything hears of Ana's next one.
+    let connect = |everything| holdpoint::testkit::inbox_client::Connect {
+        cookie: Some(&admin),
+        everything,
+        ..Default::default()
+    };
+    let mut all = InboxSocket::open(&app.server, connect(true)).await.unwrap();
+    let mut own = InboxSocket::open(&app.server, connect(false))
+        .await
+        .unwrap();
+    let InboxEvent::Snapshot(snapshot) = all.next_event().await else {
+        panic!("a snapshot first");
+    };
+    assert_eq!(snapshot.approvals.len(), 2);
+    assert!(matches!(own.next_event().await, InboxEvent::Snapshot(_)));
+    created(
+        &app,
+        &app.key,
+        &json!({"title": "Also for Ana", "approver": APPROVER}),
+    )
+    .await;
+    created(&app, &app.key, &json!({"title": "For anyone, again"})).await;
+    let InboxEvent::Created(heard) = all.next_news().await else {
+        panic!("a change");
+    };
+    assert_eq!(heard.approval.title, "Also for Ana");
+    let InboxEvent::Created(heard) = own.next_news().await else {
+        panic!("a change");
+    };
+    assert_eq!(heard.approval.title, "For anyone, again", "not Ana's");
+}
+
 on_both_backends!(
+    an_admins_inbox_is_theirs_unless_they_ask_for_everything,
     an_open_inbox_shows_what_a_new_group_brings,
     a_group_route_is_for_its_members,
     membership_changes_take_effect_at_once,

@@ -61,11 +61,26 @@ impl User {
     pub fn may_see(&self, route: &Route) -> bool {
         match self.role {
             Role::Admin | Role::Viewer => true,
-            Role::Approver => match (&route.approver_id, &route.group_id) {
-                (Some(approver), _) => *approver == self.id,
-                (None, Some(group)) => self.group_ids.contains(group),
-                (None, None) => true,
-            },
+            Role::Approver => self.is_routed_to(route),
+        }
+    }
+
+    /// Whether an approval belongs in this person's inbox: what is routed
+    /// to them, to their groups, or to nobody in particular; every pending
+    /// one for a viewer, and for an admin who asked for `everything`.
+    pub fn in_inbox(&self, route: &Route, everything: bool) -> bool {
+        match self.role {
+            Role::Viewer => true,
+            Role::Admin if everything => true,
+            _ => self.is_routed_to(route),
+        }
+    }
+
+    fn is_routed_to(&self, route: &Route) -> bool {
+        match (&route.approver_id, &route.group_id) {
+            (Some(approver), _) => *approver == self.id,
+            (None, Some(group)) => self.group_ids.contains(group),
+            (None, None) => true,
         }
     }
 

@@ -37,12 +37,24 @@ impl Service {
         Ok(user.may_decide(&self.record_for_user(user, id).await?.route))
     }
 
-    /// Pending approvals this person may decide, oldest first, without
-    /// their previews and data (the card on screen loads its own).
-    pub async fn inbox(&self, user: &User, limit: i64) -> ServiceResult<Vec<ApprovalSummary>> {
+    /// Pending approvals in this person's inbox (`User::in_inbox`), oldest
+    /// first, without their previews and data (the card on screen loads
+    /// its own).
+    pub async fn inbox(
+        &self,
+        user: &User,
+        everything: bool,
+        limit: i64,
+    ) -> ServiceResult<Vec<ApprovalSummary>> {
         let mut filter = ApprovalFilter::new(Order::OldestFirst, limit);
         filter.statuses = vec![Status::Pending];
-        filter.visible_to = Self::visibility(user);
+        filter.visible_to = match (user.role, everything) {
+            (Role::Viewer, _) | (Role::Admin, true) => None,
+            _ => Some(Visibility {
+                user_id: user.id.clone(),
+                group_ids: user.group_ids.clone(),
+            }),
+        };
         filter.with_content = false;
         let records = self.store.approvals(&filter).await?;
         Ok(records.into_iter().map(Self::to_summary).collect())
@@ -51,8 +63,9 @@ impl Service {
     /// What the inbox page and a live inbox's snapshot show: everything
     /// pending for this person and when they (or anyone they can see) last
     /// decided.
-    pub async fn inbox_data(&self, user: &User) -> ServiceResult<InboxData> {
-        let approvals = self.inbox(user, INBOX_LIMIT).await?;
+    pub async fn inbox_data(&self, user: &User, everything: bool) -> ServiceResult<InboxData> {
+        let everything = everything && user.role == Role::Admin;
+        let approvals = self.inbox(user, everything, INBOX_LIMIT).await?;
         let mut latest = Self::decided_filter(user, 1);
         latest.with_content = false;
         let latest = self.store.approvals(&latest).await?;
@@ -61,6 +74,8 @@ impl Service {
             last_decided_at: latest.first().and_then(|a| a.decided_at).map(from_ms),
             viewer_email: user.email.clone(),
             may_decide: user.role.decides(),
+            everything,
+            may_show_everything: user.role == Role::Admin,
             now_ms: self.now_ms(),
             shown: None,
         })
