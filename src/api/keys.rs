@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRow {
     pub name: String,
+    /// The route as the page's select spells it (`person:…`, `group:…`,
+    /// or empty).
+    pub route_value: String,
     /// "ana@example.com", "the billing group", or "anyone who may decide".
     pub route: String,
     pub created_at: i64,
@@ -48,6 +51,11 @@ pub async fn keys() -> Result<KeysData, ServerFnError> {
         keys: keys
             .into_iter()
             .map(|key| KeyRow {
+                route_value: match (&key.default_approver, &key.default_group) {
+                    (Some(email), _) => format!("person:{email}"),
+                    (None, Some(group)) => format!("group:{group}"),
+                    (None, None) => String::new(),
+                },
                 route: match (key.default_approver, key.default_group) {
                     (Some(email), _) => email,
                     (None, Some(group)) => format!("the {group} group"),
@@ -81,17 +89,7 @@ pub async fn create_key(
     let service = ssr::service()?;
     let me = ssr::require_user(&service).await?;
     let route = route.unwrap_or_default();
-    let (default_approver, default_group) = match route.split_once(':') {
-        Some(("person", email)) => (Some(email), None),
-        Some(("group", group)) => (None, Some(group)),
-        _ if route.is_empty() => (None, None),
-        _ => {
-            return Err(ssr::fail(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "Choose where this key's approvals go.",
-            ))
-        }
-    };
+    let (default_approver, default_group) = parse_route(&route)?;
     let created = service
         .create_api_key(
             Actor::Person(&me),
@@ -109,6 +107,34 @@ pub async fn create_key(
         secret: created.secret,
         webhook_secret: created.webhook_secret,
     })
+}
+
+/// Changes where a key's approvals go when its agent names no one.
+#[server(prefix = "/rpc", endpoint = "set_key_route")]
+pub async fn set_key_route(name: String, route: Option<String>) -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    let route = route.unwrap_or_default();
+    let (approver, group) = parse_route(&route)?;
+    service
+        .set_key_route(Actor::Person(&me), &name, approver, group)
+        .await
+        .map_err(ssr::to_fn_error)
+}
+
+/// A route as the Keys page's select sends it: empty (anyone who may
+/// decide), `person:EMAIL` or `group:NAME`.
+#[cfg(feature = "ssr")]
+fn parse_route(route: &str) -> Result<(Option<&str>, Option<&str>), ServerFnError> {
+    match route.split_once(':') {
+        Some(("person", email)) => Ok((Some(email), None)),
+        Some(("group", group)) => Ok((None, Some(group))),
+        _ if route.is_empty() => Ok((None, None)),
+        _ => Err(ssr::fail(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose where this key's approvals go.",
+        )),
+    }
 }
 
 /// Revokes the live key with this name: its next request is refused.

@@ -6,7 +6,7 @@
 use super::copy::ShownOnce;
 use super::errors::{error_message, last_error};
 use super::time::stamp_ms;
-use crate::api::{keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey};
+use crate::api::{keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey, SetKeyRoute};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -54,6 +54,19 @@ fn KeysView(
             reload.update(|n| *n += 1);
         }
     });
+    // Where a key's approvals may go: (the select's value, its label).
+    let mut choices = vec![(String::new(), "Anyone who may decide".to_owned())];
+    choices.extend(
+        data.groups
+            .iter()
+            .map(|group| (format!("group:{group}"), format!("The {group} group"))),
+    );
+    choices.extend(
+        data.approvers
+            .iter()
+            .map(|email| (format!("person:{email}"), email.clone())),
+    );
+    let row_choices = choices.clone();
     let rows = if data.keys.is_empty() {
         view! { <p class="muted">"No keys yet."</p> }.into_any()
     } else {
@@ -66,7 +79,7 @@ fn KeysView(
                     </tr>
                 </thead>
                 <tbody>
-                    {data.keys.into_iter().map(|key| view! { <KeyRowView key reload/> }).collect_view()}
+                    {data.keys.into_iter().map(|key| view! { <KeyRowView key choices=row_choices.clone() reload/> }).collect_view()}
                 </tbody>
             </table>
         }
@@ -80,13 +93,7 @@ fn KeysView(
                 <input id="key-name" type="text" name="name" required maxlength="100" placeholder="billing-agent" autocomplete="off"/>
                 <label for="key-route">"Its approvals go to, unless it names someone"</label>
                 <select id="key-route" name="route">
-                    <option value="">"Anyone who may decide"</option>
-                    {data.groups.into_iter().map(|group| view! {
-                        <option value=format!("group:{group}")>{format!("The {group} group")}</option>
-                    }).collect_view()}
-                    {data.approvers.into_iter().map(|email| view! {
-                        <option value=format!("person:{email}")>{email.clone()}</option>
-                    }).collect_view()}
+                    {choices.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
                 </select>
                 <label for="key-webhook">"Webhook URL for outcomes (optional)"</label>
                 <input id="key-webhook" type="url" name="webhook_url" placeholder="https://agent.example.com/hooks/holdpoint"/>
@@ -102,13 +109,20 @@ fn KeysView(
 }
 
 #[component]
-fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
+fn KeyRowView(key: KeyRow, choices: Vec<(String, String)>, reload: RwSignal<u64>) -> impl IntoView {
     let revoke = ServerAction::<RevokeKey>::new();
+    let set_route = ServerAction::<SetKeyRoute>::new();
     Effect::new(move |_| {
-        if matches!(revoke.value().get(), Some(Ok(()))) {
+        let changed = matches!(revoke.value().get(), Some(Ok(())))
+            || matches!(set_route.value().get(), Some(Ok(())));
+        if changed {
             reload.update(|n| *n += 1);
         }
     });
+    let route_id = format!("route-{}", key.name);
+    let route_label = format!("Where approvals of {} go", key.name);
+    let route_name = key.name.clone();
+    let current = key.route_value.clone();
     let revoked = key.revoked_at.is_some();
     let revoke_label = format!("Revoke {}", key.name);
     let revoke_name = key.name.clone();
@@ -118,7 +132,25 @@ fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
                 <span class="person-name">{key.name.clone()}</span>
                 <br/><span class="muted">{format!("created {}", stamp_ms(key.created_at))}</span>
             </td>
-            <td>{key.route.clone()}</td>
+            <td>
+                {if revoked {
+                    view! { <span>{key.route.clone()}</span> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=set_route attr:class="inline">
+                            <input type="hidden" name="name" value=route_name/>
+                            <label for=route_id.clone() class="visually-hidden">{route_label}</label>
+                            <select id=route_id name="route">
+                                {choices.into_iter().map(|(value, label)| {
+                                    let selected = value == current;
+                                    view! { <option value=value selected=selected>{label}</option> }
+                                }).collect_view()}
+                            </select>
+                            <button type="submit" class="button">"Save"</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </td>
             <td>{key.last_used_at.map(stamp_ms).unwrap_or_else(|| "never".to_owned())}</td>
             <td>{key.pending}</td>
             <td>{key.webhook_url.clone().map(|url| view! { <code class="endpoint-url">{url}</code> })}</td>
@@ -136,7 +168,7 @@ fn KeyRowView(key: KeyRow, reload: RwSignal<u64>) -> impl IntoView {
                         </details>
                     }.into_any(),
                 }}
-                <p class="field-error" role="alert">{move || last_error(revoke)}</p>
+                <p class="field-error" role="alert">{move || last_error(revoke).or_else(|| last_error(set_route))}</p>
             </div></td>
         </tr>
     }

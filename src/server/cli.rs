@@ -143,6 +143,16 @@ enum AdminCommand {
         #[arg(long)]
         key: String,
     },
+    /// Change where an API key's approvals go when its agent names no one:
+    /// an approver, a group, or (neither) anyone who may decide.
+    SetKeyRoute {
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with = "group")]
+        approver: Option<String>,
+        #[arg(long)]
+        group: Option<String>,
+    },
     /// Revoke the API key with this name; requests with it get 401 at once.
     RevokeKey {
         #[arg(long)]
@@ -296,6 +306,23 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
             ))
             .print(&secret)
             .with(json!({"key": key, "webhook_secret": secret, "previous_secret_until": old_until}))
+        }
+        AdminCommand::SetKeyRoute {
+            name,
+            approver,
+            group,
+        } => {
+            service
+                .set_key_route(by, &name, approver.as_deref(), group.as_deref())
+                .await
+                .with_context(|| format!("routing the API key {name:?}"))?;
+            let route = match (&approver, &group) {
+                (Some(email), _) => email.clone(),
+                (None, Some(group)) => format!("the {group} group"),
+                (None, None) => "anyone who may decide".to_owned(),
+            };
+            Report::note(format!("Approvals of {name:?} now go to {route}."))
+                .with(json!({"key": name, "approver": approver, "group": group}))
         }
         AdminCommand::RevokeKey { name } => {
             if !service

@@ -387,6 +387,43 @@ async fn keys_are_made_watched_and_revoked_from_the_keys_page(backend: Backend) 
     assert!(key_row(&after, "refund-bot")["last_used_at"].is_i64());
     assert_eq!(key_row(&after, "refund-bot")["pending"], 1);
 
+    // Routed elsewhere: the next approval follows.
+    app.rpc_ok(
+        &admin,
+        "set_key_route",
+        &[
+            ("name", "refund-bot"),
+            ("route", &format!("person:{APPROVER}")),
+        ],
+    )
+    .await;
+    let rerouted: Value = testkit::create_approval(
+        &app.client,
+        &app.server,
+        &secret,
+        &serde_json::json!({"title": "Refund $11"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(rerouted["approver"], APPROVER);
+    let bad = app
+        .rpc(
+            &admin,
+            "set_key_route",
+            &[("name", "refund-bot"), ("route", "group:nope")],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let missing = app
+        .rpc(
+            &admin,
+            "set_key_route",
+            &[("name", "no-such-key"), ("route", "")],
+        )
+        .await;
+    assert_eq!(missing.status(), 404);
     app.rpc_ok(&admin, "revoke_key", &[("name", "refund-bot")])
         .await;
     let refused = testkit::create_approval(

@@ -91,7 +91,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 33] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 34] = [
     (
         "login",
         Rule::Public,
@@ -155,6 +155,7 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 33] = [
     ("keys", Rule::Admin, ""),
     ("create_key", Rule::Admin, "name=matrix-agent"),
     ("revoke_key", Rule::Admin, "name=no-such-key"),
+    ("set_key_route", Rule::Admin, "name=no-such-key&route="),
     ("webhooks", Rule::Admin, ""),
     (
         "set_webhook_url",

@@ -1,5 +1,6 @@
 //! Agents' API keys: creating, revoking, and authenticating a bearer secret.
 
+use super::error::Missing;
 use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
@@ -100,6 +101,28 @@ impl Service {
             }
         }
         Ok(key)
+    }
+
+    /// Sets where a key's approvals go when its agent names no one: an
+    /// approver, a group, or (neither) anyone who may decide.
+    pub async fn set_key_route(
+        &self,
+        actor: Actor<'_>,
+        name: &str,
+        approver: Option<&str>,
+        group: Option<&str>,
+    ) -> ServiceResult<()> {
+        Self::authorize_admin(actor)?;
+        let route = self.named_route(approver, group).await?.unwrap_or_default();
+        if self
+            .store
+            .set_key_route(name, &route, &self.audit(actor))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(Missing::ApiKey))
+        }
     }
 
     /// Every key, live ones first, for the Keys page.

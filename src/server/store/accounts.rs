@@ -3,7 +3,7 @@
 use super::StoreResult;
 use crate::server::domain::{
     Account, AccountLink, ApiKey, Audit, FirstUser, Group, KeyOverview, LinkPurpose, NewApiKey,
-    NewUser, Person, Role, SessionInfo, User,
+    NewUser, Person, Role, Route, SessionInfo, User,
 };
 use async_trait::async_trait;
 
@@ -125,6 +125,9 @@ pub trait AccountStore {
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the unrevoked key with this name; false when there is none.
     async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool>;
+    /// Sets the default route of the live key with this name; false when
+    /// there is none.
+    async fn set_key_route(&self, name: &str, route: &Route, audit: &Audit) -> StoreResult<bool>;
     async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
     /// Every key, live ones first, by name, for the Keys page.
     async fn key_overviews(&self) -> StoreResult<Vec<KeyOverview>>;
@@ -969,6 +972,37 @@ macro_rules! account_sql {
 
             async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
                 live_api_key(&self.reader, "key_hash", key_hash).await
+            }
+
+            async fn set_key_route(
+                &self,
+                name: &str,
+                route: &Route,
+                audit: &Audit,
+            ) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let changed: Vec<String> = sqlx::query_scalar(
+                    "UPDATE api_keys SET default_approver_id = $1, default_group_id = $2
+                     WHERE name = $3 AND revoked_at IS NULL
+                     RETURNING id",
+                )
+                .bind(&route.approver_id)
+                .bind(&route.group_id)
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await?;
+                let detail = match (&route.approver_id, &route.group_id) {
+                    (Some(user), _) => format!("user:{user}"),
+                    (None, Some(group)) => format!("group:{group}"),
+                    (None, None) => "anyone".to_owned(),
+                };
+                for id in &changed {
+                    let subject = format!("key:{id}");
+                    insert_admin_audit(&mut tx, audit, "key_route_changed", &subject, Some(&detail))
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(!changed.is_empty())
             }
 
             async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool> {

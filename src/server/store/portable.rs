@@ -82,7 +82,7 @@ macro_rules! portable_store {
             ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
             AttemptRecord, Audit, ClaimedMessage, FirstUser, Group, InsertOutcome, KeyOverview,
             LinkPurpose, MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser,
-            NextStep, Order, Person, Role, SessionInfo, Transition, TransitionOutcome, User,
+            NextStep, Order, Person, Role, Route, SessionInfo, Transition, TransitionOutcome, User,
         };
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{
