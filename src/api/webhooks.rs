@@ -2,6 +2,8 @@
 //! caller is a signed-in admin.
 
 use crate::model::{KeyWebhook, WebhookMessage};
+#[cfg(feature = "ssr")]
+use crate::server::service::Actor;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +24,21 @@ pub struct IssuedSecret {
 
 #[cfg(feature = "ssr")]
 async fn admin() -> Result<std::sync::Arc<crate::server::service::Service>, ServerFnError> {
+    Ok(admin_and_service().await?.1)
+}
+
+/// The signed-in admin (for the audit trail) and the service.
+#[cfg(feature = "ssr")]
+async fn admin_and_service() -> Result<
+    (
+        crate::server::domain::User,
+        std::sync::Arc<crate::server::service::Service>,
+    ),
+    ServerFnError,
+> {
     let service = super::ssr::service()?;
-    super::ssr::require_admin(&service).await?;
-    Ok(service)
+    let user = super::ssr::require_admin(&service).await?;
+    Ok((user, service))
 }
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]
@@ -58,9 +72,9 @@ pub async fn set_webhook_url(
     key_id: String,
     url: String,
 ) -> Result<Option<IssuedSecret>, ServerFnError> {
-    let service = admin().await?;
+    let (me, service) = admin_and_service().await?;
     let set = service
-        .set_webhook_url(&key_id, &url)
+        .set_webhook_url(Actor::Person(&me), &key_id, &url)
         .await
         .map_err(super::ssr::to_fn_error)?;
     let key_name = set.key_name;
@@ -71,9 +85,9 @@ pub async fn set_webhook_url(
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
 pub async fn rotate_webhook_secret(key_id: String) -> Result<IssuedSecret, ServerFnError> {
-    let service = admin().await?;
+    let (me, service) = admin_and_service().await?;
     let rotated = service
-        .rotate_webhook_secret(&key_id)
+        .rotate_webhook_secret(Actor::Person(&me), &key_id)
         .await
         .map_err(super::ssr::to_fn_error)?;
     Ok(IssuedSecret {
@@ -84,9 +98,9 @@ pub async fn rotate_webhook_secret(key_id: String) -> Result<IssuedSecret, Serve
 
 #[server(prefix = "/rpc", endpoint = "enable_webhook")]
 pub async fn enable_webhook(key_id: String) -> Result<(), ServerFnError> {
-    let service = admin().await?;
+    let (me, service) = admin_and_service().await?;
     service
-        .enable_webhook_endpoint(&key_id)
+        .enable_webhook_endpoint(Actor::Person(&me), &key_id)
         .await
         .map_err(super::ssr::to_fn_error)
 }

@@ -276,7 +276,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
                 .await
                 .with_context(|| format!("finding the API key {key:?}"))?;
             let created = service
-                .set_webhook_url(&key_id, &url)
+                .set_webhook_url(by, &key_id, &url)
                 .await
                 .with_context(|| format!("sending the webhooks of {key:?} to {url}"))?;
             let report = match &created.new_secret {
@@ -296,7 +296,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
                 .await
                 .with_context(|| format!("finding the API key {key:?}"))?;
             let secret = service
-                .rotate_webhook_secret(&key_id)
+                .rotate_webhook_secret(by, &key_id)
                 .await
                 .with_context(|| format!("rotating the signing secret of {key:?}"))?
                 .secret;

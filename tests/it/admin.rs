@@ -479,6 +479,30 @@ async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
     .await;
     app.rpc_ok(&admin, "create_key", &[("name", "audited-agent")])
         .await;
+    app.rpc_ok(
+        &admin,
+        "set_key_route",
+        &[("name", "audited-agent"), ("route", "group:billing")],
+    )
+    .await;
+    let by_cli = testkit::admin(
+        &app.bin,
+        &app.database_url,
+        &[],
+        &[
+            "set-webhook-url",
+            "--key",
+            "audited-agent",
+            "--url",
+            "https://93.184.215.14/hooks",
+        ],
+    )
+    .await;
+    assert!(
+        by_cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_cli.stderr)
+    );
     app.rpc_ok(&admin, "revoke_key", &[("name", "audited-agent")])
         .await;
     app.rpc_ok(
@@ -506,26 +530,30 @@ async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
     // The fixture's own key, made with `holdpoint admin create-key`.
     let setup = trail.remove(0);
     assert_eq!((setup.0.as_str(), setup.1.as_str()), ("key_created", "cli"));
-    let kinds: Vec<&str> = trail.iter().map(|(kind, ..)| kind.as_str()).collect();
+    // (kind, whether the admin in the browser did it rather than the CLI)
+    let seen: Vec<(&str, bool)> = trail
+        .iter()
+        .map(|(kind, actor, _)| (kind.as_str(), actor.starts_with("user:usr_")))
+        .collect();
     assert_eq!(
-        kinds,
+        seen,
         [
-            "user_invited",
-            "password_link_issued",
-            "role_changed",
-            "group_created",
-            "group_member_added",
-            "key_created",
-            "key_revoked",
-            "user_deactivated",
-            "sessions_ended",
+            ("user_invited", true),
+            ("password_link_issued", true),
+            ("role_changed", true),
+            ("group_created", true),
+            ("group_member_added", true),
+            ("key_created", true),
+            ("key_route_changed", true),
+            ("webhook_url_set", false),
+            ("key_revoked", true),
+            ("user_deactivated", true),
+            ("sessions_ended", false),
         ]
     );
-    let by_admin = trail[..8]
+    assert!(trail
         .iter()
-        .all(|(_, actor, _)| actor.starts_with("user:usr_"));
-    assert!(by_admin, "{trail:?}");
-    assert_eq!(trail[8].1, "cli");
+        .all(|(_, actor, _)| actor.starts_with("user:usr_") || actor == "cli"));
     assert!(trail[3].2.starts_with("group:grp_") && trail[5].2.starts_with("key:key_"));
 }
 

@@ -526,7 +526,7 @@ async fn webhooks_and_the_outbox(backend: Backend) {
         .unwrap());
     assert_eq!(store.next_webhook_due().await.unwrap(), Some(T0 + 9));
     assert!(store
-        .rotate_webhook_secret(&endpoint.id, "whsec_bmV3", T0 + 60 * MINUTE)
+        .rotate_webhook_secret(&endpoint.id, "whsec_bmV3", T0 + 60 * MINUTE, &by(T0 + 9))
         .await
         .unwrap());
     let rotated = store
@@ -541,13 +541,16 @@ async fn webhooks_and_the_outbox(backend: Backend) {
     // Moving the URL keeps the endpoint and its secret; enabling again
     // makes held messages due; claims left by a dead run are released.
     assert!(!store
-        .upsert_webhook_endpoint(NewEndpoint {
-            id: ids::new_id("whe", T0 + 11),
-            api_key_id: key.id.clone(),
-            url: "https://hooks.example.com/b".to_owned(),
-            secret: "whsec_unused".to_owned(),
-            created_at: T0 + 11,
-        })
+        .upsert_webhook_endpoint(
+            NewEndpoint {
+                id: ids::new_id("whe", T0 + 11),
+                api_key_id: key.id.clone(),
+                url: "https://hooks.example.com/b".to_owned(),
+                secret: "whsec_unused".to_owned(),
+                created_at: T0 + 11,
+            },
+            &by(T0 + 11)
+        )
         .await
         .unwrap());
     assert_eq!(
@@ -559,7 +562,7 @@ async fn webhooks_and_the_outbox(backend: Backend) {
         "https://hooks.example.com/b"
     );
     assert!(store
-        .enable_webhook_endpoint(&endpoint.id, T0 + 12)
+        .enable_webhook_endpoint(&endpoint.id, &by(T0 + 12))
         .await
         .unwrap());
     store.recover_webhook_claims().await.unwrap();

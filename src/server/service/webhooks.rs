@@ -6,7 +6,7 @@ use crate::server::domain::events::Event;
 use crate::server::domain::ids;
 use crate::server::domain::outcome::{self as payload, TEST_EVENT};
 use crate::server::domain::{MessageFilter, NewEndpoint, NewMessage, Role, User};
-use crate::server::service::{invalid, Missing, Service, ServiceError, ServiceResult};
+use crate::server::service::{invalid, Actor, Missing, Service, ServiceError, ServiceResult};
 use crate::server::webhook::guard::{check_url, literal_ip, refuse_own_address, GuardedResolver};
 use crate::server::webhook::sign::new_secret;
 use reqwest::dns::{Name, Resolve};
@@ -103,11 +103,20 @@ impl Service {
     /// Points a key's webhooks at `url`; returns the key's name and, when
     /// this created the endpoint, its signing secret (an existing endpoint
     /// keeps its secret).
-    pub async fn set_webhook_url(&self, key_id: &str, url: &str) -> ServiceResult<EndpointSet> {
+    pub async fn set_webhook_url(
+        &self,
+        actor: Actor<'_>,
+        key_id: &str,
+        url: &str,
+    ) -> ServiceResult<EndpointSet> {
+        Self::authorize_admin(actor)?;
         let key = self.key_webhook(key_id).await?;
         let endpoint = self.new_endpoint(key_id, url).await?;
         let secret = endpoint.secret.clone();
-        let created = self.store.upsert_webhook_endpoint(endpoint).await?;
+        let created = self
+            .store
+            .upsert_webhook_endpoint(endpoint, &self.audit(actor))
+            .await?;
         Ok(EndpointSet {
             key_name: key.key_name,
             new_secret: created.then_some(secret),
@@ -117,13 +126,23 @@ impl Service {
     /// A new signing secret; the old one keeps signing (both signatures are
     /// sent) for the configured overlap, so receivers can switch over.
     /// Returns the key's name and the secret.
-    pub async fn rotate_webhook_secret(&self, key_id: &str) -> ServiceResult<RotatedSecret> {
+    pub async fn rotate_webhook_secret(
+        &self,
+        actor: Actor<'_>,
+        key_id: &str,
+    ) -> ServiceResult<RotatedSecret> {
+        Self::authorize_admin(actor)?;
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
         let secret = new_secret();
         let overlap = self.config().webhooks.rotation_overlap.as_millis() as i64;
         self.store
-            .rotate_webhook_secret(&endpoint.id, &secret, self.now_ms() + overlap)
+            .rotate_webhook_secret(
+                &endpoint.id,
+                &secret,
+                self.now_ms() + overlap,
+                &self.audit(actor),
+            )
             .await?;
         Ok(RotatedSecret {
             key_name: key.key_name,
@@ -132,11 +151,16 @@ impl Service {
     }
 
     /// Enables a disabled endpoint; the messages it held go out now.
-    pub async fn enable_webhook_endpoint(&self, key_id: &str) -> ServiceResult<()> {
+    pub async fn enable_webhook_endpoint(
+        &self,
+        actor: Actor<'_>,
+        key_id: &str,
+    ) -> ServiceResult<()> {
+        Self::authorize_admin(actor)?;
         let key = self.key_webhook(key_id).await?;
         let endpoint = Self::endpoint_of(&key)?;
         self.store
-            .enable_webhook_endpoint(&endpoint.id, self.now_ms())
+            .enable_webhook_endpoint(&endpoint.id, &self.audit(actor))
             .await?;
         self.wake_webhook_worker();
         Ok(())

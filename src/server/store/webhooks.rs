@@ -5,7 +5,7 @@
 use super::StoreResult;
 use crate::model::{KeyWebhook, WebhookMessage};
 use crate::server::domain::{
-    AttemptRecord, ClaimedMessage, MessageFilter, NewEndpoint, NewMessage,
+    AttemptRecord, Audit, ClaimedMessage, MessageFilter, NewEndpoint, NewMessage,
 };
 use async_trait::async_trait;
 
@@ -14,7 +14,11 @@ use async_trait::async_trait;
 pub trait WebhookStore {
     /// Points the key's endpoint at `endpoint.url`, or creates the endpoint
     /// (with `endpoint.secret`) when it has none; true when created.
-    async fn upsert_webhook_endpoint(&self, endpoint: NewEndpoint) -> StoreResult<bool>;
+    async fn upsert_webhook_endpoint(
+        &self,
+        endpoint: NewEndpoint,
+        audit: &Audit,
+    ) -> StoreResult<bool>;
     /// Every live key with its endpoint, by key name.
     async fn key_webhooks(&self, now: i64) -> StoreResult<Vec<KeyWebhook>>;
     /// Signs with `secret` from now on, and with the current one as well
@@ -24,9 +28,10 @@ pub trait WebhookStore {
         endpoint_id: &str,
         secret: &str,
         previous_until: i64,
+        audit: &Audit,
     ) -> StoreResult<bool>;
     /// Re-enables a disabled endpoint; its held messages are due at once.
-    async fn enable_webhook_endpoint(&self, endpoint_id: &str, now: i64) -> StoreResult<bool>;
+    async fn enable_webhook_endpoint(&self, endpoint_id: &str, audit: &Audit) -> StoreResult<bool>;
     async fn enqueue_webhook(&self, message: NewMessage) -> StoreResult<()>;
     /// Queues a message for delivery again now (unless an attempt is under
     /// way); false when there is no such message.
@@ -128,7 +133,11 @@ macro_rules! webhook_sql {
 
         #[async_trait]
         impl WebhookStore for $store {
-            async fn upsert_webhook_endpoint(&self, endpoint: NewEndpoint) -> StoreResult<bool> {
+            async fn upsert_webhook_endpoint(
+                &self,
+                endpoint: NewEndpoint,
+                audit: &Audit,
+            ) -> StoreResult<bool> {
                 let mut tx = self.writer.begin().await?;
                 let updated = sqlx::query("UPDATE webhook_endpoints SET url = $1 WHERE api_key_id = $2")
                     .bind(&endpoint.url)
@@ -139,6 +148,9 @@ macro_rules! webhook_sql {
                 if updated == 0 {
                     insert_endpoint(&mut tx, &endpoint).await?;
                 }
+                let subject = format!("key:{}", endpoint.api_key_id);
+                insert_admin_audit(&mut tx, audit, "webhook_url_set", &subject, Some(&endpoint.url))
+                    .await?;
                 tx.commit().await?;
                 Ok(updated == 0)
             }
@@ -172,32 +184,50 @@ macro_rules! webhook_sql {
                 endpoint_id: &str,
                 secret: &str,
                 previous_until: i64,
+                audit: &Audit,
             ) -> StoreResult<bool> {
-                let updated = sqlx::query(
+                let mut tx = self.writer.begin().await?;
+                let key_id: Option<String> = sqlx::query_scalar(
                     "UPDATE webhook_endpoints
                      SET previous_secret = secret, previous_until = $1, secret = $2
-                     WHERE id = $3",
+                     WHERE id = $3
+                     RETURNING api_key_id",
                 )
                 .bind(previous_until)
                 .bind(secret)
                 .bind(endpoint_id)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-                Ok(updated == 1)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(key_id) = &key_id {
+                    let subject = format!("key:{key_id}");
+                    insert_admin_audit(&mut tx, audit, "webhook_secret_rotated", &subject, None)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(key_id.is_some())
             }
 
-            async fn enable_webhook_endpoint(&self, endpoint_id: &str, now: i64) -> StoreResult<bool> {
+            async fn enable_webhook_endpoint(
+                &self,
+                endpoint_id: &str,
+                audit: &Audit,
+            ) -> StoreResult<bool> {
+                let now = audit.at;
                 let mut tx = self.writer.begin().await?;
-                let updated = sqlx::query(
+                let key_id: Option<String> = sqlx::query_scalar(
                     "UPDATE webhook_endpoints
                      SET disabled_at = NULL, disabled_reason = NULL, failure_streak = 0
-                     WHERE id = $1",
+                     WHERE id = $1
+                     RETURNING api_key_id",
                 )
                 .bind(endpoint_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(key_id) = &key_id {
+                    let subject = format!("key:{key_id}");
+                    insert_admin_audit(&mut tx, audit, "webhook_enabled", &subject, None).await?;
+                }
+                let updated = u64::from(key_id.is_some());
                 sqlx::query(
                     "UPDATE webhook_messages SET next_attempt_at = $1
                      WHERE endpoint_id = $2 AND status = 'pending'",
