@@ -88,7 +88,7 @@ test("an admin sets up people, a group and a key in the browser; routing and rol
     await page.getByRole("button", { name: "Create key" }).click();
     const key = await shownOnce(page, "API key billing-agent");
     expect(key).toMatch(/^hp_/);
-    await expect(page.locator("tr[data-key=billing-agent]")).toContainText("the billing group");
+    await expect(page.getByLabel("Where approvals of billing-agent go")).toHaveValue("group:billing");
 
     // The agent asks, naming the group.
     const created = await page.request.post(`${base}/api/v1/approvals`, {

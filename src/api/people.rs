@@ -84,12 +84,7 @@ pub async fn people() -> Result<PeopleData, ServerFnError> {
     let rows = people
         .into_iter()
         .map(|person| PersonRow {
-            status: match (person.user.active, person.has_password) {
-                (false, _) => "deactivated",
-                (true, false) => "invited",
-                (true, true) => "active",
-            }
-            .to_owned(),
+            status: person.status().to_owned(),
             email: person.user.email,
             name: person.user.name,
             role: person.user.role.as_str().to_owned(),

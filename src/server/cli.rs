@@ -458,7 +458,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
             let mut report = Report::default();
             let mut list = Vec::new();
             for person in &people {
-                let status = person_status(person);
+                let status = person.status();
                 report = report.print(&format!(
                     "{}\t{}\t{}\t{}",
                     person.user.email,
@@ -485,15 +485,6 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
     };
     report.emit(json);
     Ok(())
-}
-
-/// "active", "invited" or "deactivated".
-fn person_status(person: &crate::server::domain::Person) -> &'static str {
-    match (person.user.active, person.has_password) {
-        (false, _) => "deactivated",
-        (true, false) => "invited",
-        (true, true) => "active",
-    }
 }
 
 /// What a command says: notes for the person (stderr), values for scripts

@@ -114,6 +114,17 @@ pub struct SessionInfo {
     pub device: Option<String>,
 }
 
+impl Person {
+    /// "active", "invited" (no password chosen yet) or "deactivated".
+    pub fn status(&self) -> &'static str {
+        match (self.user.active, self.has_password) {
+            (false, _) => "deactivated",
+            (true, false) => "invited",
+            (true, true) => "active",
+        }
+    }
+}
+
 /// What a one-time account link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {
