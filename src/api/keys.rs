@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRow {
+    pub id: String,
     pub name: String,
     /// The route as the page's select spells it (`person:…`, `group:…`,
     /// or empty).
@@ -61,6 +62,7 @@ pub async fn keys() -> Result<KeysData, ServerFnError> {
                     (None, Some(group)) => format!("the {group} group"),
                     (None, None) => "anyone who may decide".to_owned(),
                 },
+                id: key.id,
                 name: key.name,
                 created_at: key.created_at,
                 revoked_at: key.revoked_at,
@@ -137,21 +139,29 @@ fn parse_route(route: &str) -> Result<(Option<&str>, Option<&str>), ServerFnErro
     }
 }
 
-/// Revokes the live key with this name: its next request is refused.
+/// Revokes one live key (by id): its next request is refused.
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
-pub async fn revoke_key(name: String) -> Result<(), ServerFnError> {
+pub async fn revoke_key(id: String) -> Result<(), ServerFnError> {
     let service = ssr::service()?;
     let me = ssr::require_user(&service).await?;
-    let revoked = service
-        .revoke_api_key(Actor::Person(&me), &name)
+    service
+        .revoke_api_key_by_id(Actor::Person(&me), &id)
+        .await
+        .map_err(ssr::to_fn_error)
+}
+
+/// A second key for the agent named `name`, beside its current one.
+#[server(prefix = "/rpc", endpoint = "rotate_key")]
+pub async fn rotate_key(name: String) -> Result<NewKeyData, ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    let created = service
+        .rotate_api_key(Actor::Person(&me), &name)
         .await
         .map_err(ssr::to_fn_error)?;
-    if revoked {
-        Ok(())
-    } else {
-        Err(ssr::fail(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("No live API key is named {name:?}."),
-        ))
-    }
+    Ok(NewKeyData {
+        name: created.key.name,
+        secret: created.secret,
+        webhook_secret: None,
+    })
 }

@@ -6,7 +6,9 @@
 use super::copy::ShownOnce;
 use super::errors::{error_message, last_error};
 use super::time::stamp_ms;
-use crate::api::{keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey, SetKeyRoute};
+use crate::api::{
+    keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey, RotateKey, SetKeyRoute,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -79,7 +81,7 @@ fn KeysView(
                     </tr>
                 </thead>
                 <tbody>
-                    {data.keys.into_iter().map(|key| view! { <KeyRowView key choices=row_choices.clone() reload/> }).collect_view()}
+                    {data.keys.into_iter().map(|key| view! { <KeyRowView key choices=row_choices.clone() reload issued/> }).collect_view()}
                 </tbody>
             </table>
         }
@@ -109,12 +111,22 @@ fn KeysView(
 }
 
 #[component]
-fn KeyRowView(key: KeyRow, choices: Vec<(String, String)>, reload: RwSignal<u64>) -> impl IntoView {
+fn KeyRowView(
+    key: KeyRow,
+    choices: Vec<(String, String)>,
+    reload: RwSignal<u64>,
+    issued: RwSignal<Option<NewKeyData>>,
+) -> impl IntoView {
     let revoke = ServerAction::<RevokeKey>::new();
     let set_route = ServerAction::<SetKeyRoute>::new();
+    let rotate = ServerAction::<RotateKey>::new();
     Effect::new(move |_| {
+        if let Some(Ok(key)) = rotate.value().get() {
+            issued.set(Some(key));
+        }
         let changed = matches!(revoke.value().get(), Some(Ok(())))
-            || matches!(set_route.value().get(), Some(Ok(())));
+            || matches!(set_route.value().get(), Some(Ok(())))
+            || matches!(rotate.value().get(), Some(Ok(_)));
         if changed {
             reload.update(|n| *n += 1);
         }
@@ -125,7 +137,8 @@ fn KeyRowView(key: KeyRow, choices: Vec<(String, String)>, reload: RwSignal<u64>
     let current = key.route_value.clone();
     let revoked = key.revoked_at.is_some();
     let revoke_label = format!("Revoke {}", key.name);
-    let revoke_name = key.name.clone();
+    let revoke_id = key.id.clone();
+    let rotate_name = key.name.clone();
     view! {
         <tr data-key=key.name.clone() class:revoked=revoked>
             <td>
@@ -158,17 +171,21 @@ fn KeyRowView(key: KeyRow, choices: Vec<(String, String)>, reload: RwSignal<u64>
                 {match key.revoked_at {
                     Some(at) => view! { <span class="status status-deactivated">{format!("revoked {}", stamp_ms(at))}</span> }.into_any(),
                     None => view! {
+                        <ActionForm action=rotate attr:class="inline">
+                            <input type="hidden" name="name" value=rotate_name/>
+                            <button type="submit" class="button" title="A second key for this agent, beside this one">"Rotate"</button>
+                        </ActionForm>
                         <details class="confirm">
                             <summary class="button danger">"Revoke…"</summary>
                             <p>"Its next request is refused, and its parked waits answer 401 at once. Its pending approvals stay decidable."</p>
                             <ActionForm action=revoke attr:class="inline">
-                                <input type="hidden" name="name" value=revoke_name/>
+                                <input type="hidden" name="id" value=revoke_id/>
                                 <button type="submit" class="button danger">{revoke_label}</button>
                             </ActionForm>
                         </details>
                     }.into_any(),
                 }}
-                <p class="field-error" role="alert">{move || last_error(revoke).or_else(|| last_error(set_route))}</p>
+                <p class="field-error" role="alert">{move || last_error(revoke).or_else(|| last_error(set_route)).or_else(|| last_error(rotate))}</p>
             </div></td>
         </tr>
     }

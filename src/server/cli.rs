@@ -153,7 +153,15 @@ enum AdminCommand {
         #[arg(long)]
         group: Option<String>,
     },
-    /// Revoke the API key with this name; requests with it get 401 at once.
+    /// Give the agent of an API key a second key, beside its current one
+    /// (same name, route and webhook endpoint). Prints the new key once;
+    /// revoke the old one (on the Keys page) once the agent has switched.
+    RotateKey {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke every live API key with this name; requests with them get 401
+    /// at once.
     RevokeKey {
         #[arg(long)]
         name: String,
@@ -323,6 +331,18 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
             };
             Report::note(format!("Approvals of {name:?} now go to {route}."))
                 .with(json!({"key": name, "approver": approver, "group": group}))
+        }
+        AdminCommand::RotateKey { name } => {
+            let created = service
+                .rotate_api_key(by, &name)
+                .await
+                .with_context(|| format!("rotating the API key {name:?}"))?;
+            Report::note(format!(
+                "A second key for {:?} ({}), shown only now. Revoke the old one once the agent uses it:",
+                created.key.name, created.key.id
+            ))
+            .print(&created.secret)
+            .with(json!({"id": created.key.id, "name": created.key.name, "key": created.secret}))
         }
         AdminCommand::RevokeKey { name } => {
             if !service

@@ -232,10 +232,11 @@ async fn only_admins_run_the_admin_pages(backend: Backend) {
     .await;
     let approver = app.login(APPROVER).await;
     let viewer = app.login("vic@example.com").await;
-    let calls: [(&str, &[(&str, &str)]); 11] = [
+    let calls: [(&str, &[(&str, &str)]); 12] = [
         ("keys", &[]),
         ("create_key", &[("name", "sneaky-agent")]),
-        ("revoke_key", &[("name", "billing-agent")]),
+        ("revoke_key", &[("id", "key_nope")]),
+        ("rotate_key", &[("name", "billing-agent")]),
         ("people", &[]),
         ("invite", &[("email", "x@example.com"), ("role", "admin")]),
         ("password_link", &[("email", ADMIN)]),
@@ -424,7 +425,11 @@ async fn keys_are_made_watched_and_revoked_from_the_keys_page(backend: Backend) 
         )
         .await;
     assert_eq!(missing.status(), 404);
-    app.rpc_ok(&admin, "revoke_key", &[("name", "refund-bot")])
+    let refund_bot = key_row(&app.rpc_ok(&admin, "keys", &[]).await, "refund-bot")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.rpc_ok(&admin, "revoke_key", &[("id", &refund_bot)])
         .await;
     let refused = testkit::create_approval(
         &app.client,
@@ -434,9 +439,7 @@ async fn keys_are_made_watched_and_revoked_from_the_keys_page(backend: Backend) 
     )
     .await;
     assert_eq!(refused.status(), 401);
-    let gone = app
-        .rpc(&admin, "revoke_key", &[("name", "refund-bot")])
-        .await;
+    let gone = app.rpc(&admin, "revoke_key", &[("id", &refund_bot)]).await;
     assert_eq!(gone.status(), 404);
     let listed = app.rpc_ok(&admin, "keys", &[]).await;
     assert!(key_row(&listed, "refund-bot")["revoked_at"].is_i64());
@@ -503,8 +506,17 @@ async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&by_cli.stderr)
     );
-    app.rpc_ok(&admin, "revoke_key", &[("name", "audited-agent")])
-        .await;
+    let keys = app.rpc_ok(&admin, "keys", &[]).await;
+    let audited = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "audited-agent")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.rpc_ok(&admin, "revoke_key", &[("id", &audited)]).await;
     app.rpc_ok(
         &admin,
         "set_active",
@@ -557,7 +569,94 @@ async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
     assert!(trail[3].2.starts_with("group:grp_") && trail[5].2.starts_with("key:key_"));
 }
 
+/// A rotation gives an agent a second live key beside the first, with the
+/// same name, route and webhook endpoint; the old one is revoked after.
+async fn a_key_is_rotated_without_downtime(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let first = app
+        .rpc_ok(
+            &admin,
+            "create_key",
+            &[
+                ("name", "mailer"),
+                ("route", &format!("person:{APPROVER}")),
+                ("webhook_url", "https://93.184.215.14/hooks"),
+            ],
+        )
+        .await;
+    let old_secret = first["secret"].as_str().unwrap().to_owned();
+    let second = app
+        .rpc_ok(&admin, "rotate_key", &[("name", "mailer")])
+        .await;
+    let new_secret = second["secret"].as_str().unwrap().to_owned();
+    assert_ne!(old_secret, new_secret);
+    assert!(
+        second["webhook_secret"].is_null(),
+        "the endpoint keeps its secret"
+    );
+
+    // Both work meanwhile, as the same agent, routed the same way.
+    for secret in [&old_secret, &new_secret] {
+        let approval: Value = testkit::create_approval(
+            &app.client,
+            &app.server,
+            secret,
+            &serde_json::json!({"title": "Send the newsletter"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(approval["agent"], "mailer");
+        assert_eq!(approval["approver"], APPROVER);
+    }
+    let keys = app.rpc_ok(&admin, "keys", &[]).await;
+    let mailers: Vec<&Value> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["name"] == "mailer")
+        .collect();
+    assert_eq!(mailers.len(), 2);
+    assert!(mailers
+        .iter()
+        .all(|k| k["webhook_url"] == "https://93.184.215.14/hooks"));
+    // A new agent may not take the name.
+    let taken = app.rpc(&admin, "create_key", &[("name", "mailer")]).await;
+    assert_eq!(taken.status(), 409);
+
+    // The old key is revoked by its id: the new one goes on.
+    let old_id = mailers
+        .iter()
+        .min_by_key(|k| k["created_at"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.rpc_ok(&admin, "revoke_key", &[("id", &old_id)]).await;
+    let statuses = [&old_secret, &new_secret].map(|secret| {
+        let app = &app;
+        async move {
+            testkit::create_approval(
+                &app.client,
+                &app.server,
+                secret,
+                &serde_json::json!({"title": "Again"}),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let [old, new] = statuses;
+    assert_eq!((old.await, new.await), (401, 201));
+    let missing = app.rpc(&admin, "rotate_key", &[("name", "nobody")]).await;
+    assert_eq!(missing.status(), 404);
+}
+
 on_both_backends!(
+    a_key_is_rotated_without_downtime,
     every_admin_action_is_in_the_audit_trail,
     keys_are_made_watched_and_revoked_from_the_keys_page,
     the_cli_invites_and_lists_people_as_json,

@@ -91,7 +91,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 34] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 35] = [
     (
         "login",
         Rule::Public,
@@ -154,7 +154,8 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 34] = [
     ),
     ("keys", Rule::Admin, ""),
     ("create_key", Rule::Admin, "name=matrix-agent"),
-    ("revoke_key", Rule::Admin, "name=no-such-key"),
+    ("revoke_key", Rule::Admin, "id=key_nope"),
+    ("rotate_key", Rule::Admin, "name=no-such-key"),
     ("set_key_route", Rule::Admin, "name=no-such-key&route="),
     ("webhooks", Rule::Admin, ""),
     (

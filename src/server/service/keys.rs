@@ -46,6 +46,12 @@ impl Service {
             ));
         }
         refuse_deceptive(name, "the key name", "invalid_name").map_err(ServiceError::Invalid)?;
+        // Names repeat only through a rotation; a new agent needs its own.
+        if self.store.api_key_by_name(name).await?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "an API key named {name} already exists: rotate it to give its agent a second key"
+            )));
+        }
         let default_route = self
             .named_route(request.default_approver, request.default_group)
             .await?
@@ -101,6 +107,53 @@ impl Service {
             }
         }
         Ok(key)
+    }
+
+    /// A second live key for the agent of the live key `name` (the newest,
+    /// if it has several): same name and route, same webhook endpoint and
+    /// signing secret. The admin revokes the old key once the agent has
+    /// switched. Returns the new key and its secret (shown once).
+    pub async fn rotate_api_key(&self, actor: Actor<'_>, name: &str) -> ServiceResult<CreatedKey> {
+        Self::authorize_admin(actor)?;
+        let Some(old) = self.store.api_key_by_name(name).await? else {
+            return Err(ServiceError::NotFound(Missing::ApiKey));
+        };
+        let secret = ids::new_api_key();
+        let now = self.now_ms();
+        let key = self
+            .store
+            .rotate_api_key(
+                NewApiKey {
+                    id: ids::new_id("key", now),
+                    name: old.name.clone(),
+                    key_hash: ids::sha256_hex(secret.as_bytes()),
+                    default_route: old.default_route.clone(),
+                    created_at: now,
+                    webhook: None,
+                },
+                &old.id,
+                &self.audit(actor),
+            )
+            .await?;
+        Ok(CreatedKey {
+            key,
+            secret,
+            webhook_secret: None,
+        })
+    }
+
+    /// Revokes one key by its id (an agent may have several live keys).
+    pub async fn revoke_api_key_by_id(&self, actor: Actor<'_>, id: &str) -> ServiceResult<()> {
+        Self::authorize_admin(actor)?;
+        if self
+            .store
+            .revoke_api_key_by_id(id, &self.audit(actor))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(Missing::ApiKey))
+        }
     }
 
     /// Sets where a key's approvals go when its agent names no one: an

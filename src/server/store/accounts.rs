@@ -125,6 +125,17 @@ pub trait AccountStore {
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// Revokes the unrevoked key with this name; false when there is none.
     async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool>;
+    /// Revokes the live key with this id; false when there is none.
+    async fn revoke_api_key_by_id(&self, id: &str, audit: &Audit) -> StoreResult<bool>;
+    /// Makes `key` beside the live key `old_key_id` (a rotation): the same
+    /// agent name and route, and a copy of its webhook endpoint (same URL
+    /// and signing secret), so the receiver notices nothing.
+    async fn rotate_api_key(
+        &self,
+        key: NewApiKey,
+        old_key_id: &str,
+        audit: &Audit,
+    ) -> StoreResult<ApiKey>;
     /// Sets the default route of the live key with this name; false when
     /// there is none.
     async fn set_key_route(&self, name: &str, route: &Route, audit: &Audit) -> StoreResult<bool>;
@@ -167,7 +178,8 @@ macro_rules! account_sql {
         ) -> StoreResult<Option<ApiKey>> {
             let row = sqlx::query(&format!(
                 "SELECT id, name, default_approver_id, default_group_id FROM api_keys
-                 WHERE {column} = $1 AND revoked_at IS NULL"
+                 WHERE {column} = $1 AND revoked_at IS NULL
+                 ORDER BY created_at DESC, id DESC LIMIT 1"
             ))
             .bind(value)
             .fetch_optional(pool)
@@ -237,6 +249,51 @@ macro_rules! account_sql {
             .execute(&mut *tx)
             .await?;
             Ok(())
+        }
+
+        async fn insert_api_key(tx: &mut $conn, key: &NewApiKey) -> Result<(), sqlx::Error> {
+            sqlx::query(
+                "INSERT INTO api_keys (id, name, key_hash, default_approver_id,
+                                       default_group_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.key_hash)
+            .bind(&key.default_route.approver_id)
+            .bind(&key.default_route.group_id)
+            .bind(key.created_at)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Revokes the live keys whose `column` (a fixed name, never input)
+        /// equals `value`, each with its audit entry; returns their ids.
+        async fn revoke_keys_where(
+            tx: &mut $conn,
+            column: &'static str,
+            value: &str,
+            audit: &Audit,
+        ) -> StoreResult<Vec<String>> {
+            let revoked: Vec<(String, String)> = sqlx::query_as(&format!(
+                // Strictly after every earlier revocation, whatever this
+                // machine's clock says: servers watch for later ones.
+                "UPDATE api_keys SET revoked_at =
+                     (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
+                      SELECT MAX(revoked_at) + 1 FROM api_keys) AS marks)
+                 WHERE {column} = $2 AND revoked_at IS NULL
+                 RETURNING id, name"
+            ))
+            .bind(audit.at)
+            .bind(value)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (id, name) in &revoked {
+                let subject = format!("key:{id}");
+                insert_admin_audit(&mut *tx, audit, "key_revoked", &subject, Some(name)).await?;
+            }
+            Ok(revoked.into_iter().map(|(id, _)| id).collect())
         }
 
         /// The ids of the groups this person belongs to.
@@ -934,19 +991,7 @@ macro_rules! account_sql {
 
             async fn create_api_key(&self, key: NewApiKey, audit: &Audit) -> StoreResult<ApiKey> {
                 let mut tx = self.writer.begin().await?;
-                let result = sqlx::query(
-                    "INSERT INTO api_keys (id, name, key_hash, default_approver_id,
-                                           default_group_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&key.id)
-                .bind(&key.name)
-                .bind(&key.key_hash)
-                .bind(&key.default_route.approver_id)
-                .bind(&key.default_route.group_id)
-                .bind(key.created_at)
-                .execute(&mut *tx)
-                .await;
+                let result = insert_api_key(&mut tx, &key).await;
                 match result {
                     Err(e) if is_unique_violation(&e) => {
                         return Err(StoreError::Conflict(format!(
@@ -1005,25 +1050,45 @@ macro_rules! account_sql {
                 Ok(!changed.is_empty())
             }
 
+            async fn revoke_api_key_by_id(&self, id: &str, audit: &Audit) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let revoked = revoke_keys_where(&mut tx, "id", id, audit).await?;
+                tx.commit().await?;
+                Ok(!revoked.is_empty())
+            }
+
+            async fn rotate_api_key(
+                &self,
+                key: NewApiKey,
+                old_key_id: &str,
+                audit: &Audit,
+            ) -> StoreResult<ApiKey> {
+                let mut tx = self.writer.begin().await?;
+                insert_api_key(&mut tx, &key).await?;
+                sqlx::query(
+                    "INSERT INTO webhook_endpoints (id, api_key_id, url, secret, created_at)
+                     SELECT $1, $2, url, secret, $3 FROM webhook_endpoints WHERE api_key_id = $4",
+                )
+                .bind(ids::new_id("whe", key.created_at))
+                .bind(&key.id)
+                .bind(key.created_at)
+                .bind(old_key_id)
+                .execute(&mut *tx)
+                .await?;
+                let subject = format!("key:{}", key.id);
+                let detail = format!("key:{old_key_id}");
+                insert_admin_audit(&mut tx, audit, "key_rotated", &subject, Some(&detail)).await?;
+                tx.commit().await?;
+                Ok(ApiKey {
+                    id: key.id,
+                    name: key.name,
+                    default_route: key.default_route,
+                })
+            }
+
             async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool> {
                 let mut tx = self.writer.begin().await?;
-                let revoked: Vec<String> = sqlx::query_scalar(
-                    // Strictly after every earlier revocation, whatever this
-                    // machine's clock says: servers watch for later ones.
-                    "UPDATE api_keys SET revoked_at =
-                         (SELECT MAX(v) FROM (SELECT $1 AS v UNION ALL
-                          SELECT MAX(revoked_at) + 1 FROM api_keys) AS marks)
-                     WHERE name = $2 AND revoked_at IS NULL
-                     RETURNING id",
-                )
-                .bind(audit.at)
-                .bind(name)
-                .fetch_all(&mut *tx)
-                .await?;
-                for id in &revoked {
-                    let subject = format!("key:{id}");
-                    insert_admin_audit(&mut tx, audit, "key_revoked", &subject, Some(name)).await?;
-                }
+                let revoked = revoke_keys_where(&mut tx, "name", name, audit).await?;
                 tx.commit().await?;
                 Ok(!revoked.is_empty())
             }
