@@ -61,13 +61,7 @@ pub async fn change_password(current: String, new: String) -> Result<(), ServerF
         .change_password(&me, &current, &new)
         .await
         .map_err(ssr::to_fn_error)?;
-    let token = service
-        .open_session(&me, ssr::device().await.as_deref())
-        .await
-        .map_err(ssr::to_fn_error)?;
-    let secure = service.config().secure_cookies;
-    ssr::set_cookie(session::session_cookie(&token, secure));
-    Ok(())
+    ssr::start_session(&service, &me).await
 }
 
 /// Ends one of the person's own sessions.

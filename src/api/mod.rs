@@ -45,6 +45,18 @@ mod ssr {
         Ok(parts.headers)
     }
 
+    /// Opens a session for `user` in this browser: the cookie is set on
+    /// the answer.
+    pub async fn start_session(service: &Service, user: &User) -> Result<(), ServerFnError> {
+        let token = service
+            .open_session(user, device().await.as_deref())
+            .await
+            .map_err(to_fn_error)?;
+        let secure = service.config().secure_cookies;
+        set_cookie(session::session_cookie(&token, secure));
+        Ok(())
+    }
+
     /// The browser's User-Agent, as a session's device.
     pub async fn device() -> Option<String> {
         headers().await.ok().and_then(|headers| {

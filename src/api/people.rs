@@ -42,6 +42,17 @@ pub struct LinkData {
     pub expires_at: i64,
 }
 
+#[cfg(feature = "ssr")]
+impl From<crate::server::service::IssuedLink> for LinkData {
+    fn from(link: crate::server::service::IssuedLink) -> Self {
+        LinkData {
+            email: link.email,
+            url: link.url,
+            expires_at: link.expires_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRow {
     pub name: String,
@@ -111,11 +122,7 @@ pub async fn invite(
         .invite(Actor::Person(&me), &email, name.as_deref(), role_of(&role)?)
         .await
         .map_err(ssr::to_fn_error)?;
-    Ok(LinkData {
-        email: link.email,
-        url: link.url,
-        expires_at: link.expires_at,
-    })
+    Ok(LinkData::from(link))
 }
 
 #[server(prefix = "/rpc", endpoint = "password_link")]
@@ -126,11 +133,7 @@ pub async fn password_link(email: String) -> Result<LinkData, ServerFnError> {
         .password_link(Actor::Person(&me), &email)
         .await
         .map_err(ssr::to_fn_error)?;
-    Ok(LinkData {
-        email: link.email,
-        url: link.url,
-        expires_at: link.expires_at,
-    })
+    Ok(LinkData::from(link))
 }
 
 #[server(prefix = "/rpc", endpoint = "set_role")]
@@ -245,14 +248,7 @@ pub async fn use_account_link(
         .use_account_link(&token, name.as_deref(), &password)
         .await
         .map_err(ssr::to_fn_error)?;
-    let session = service
-        .open_session(&user, ssr::device().await.as_deref())
-        .await
-        .map_err(ssr::to_fn_error)?;
-    let secure = service.config().secure_cookies;
-    ssr::set_cookie(crate::server::http::session::session_cookie(
-        &session, secure,
-    ));
+    ssr::start_session(&service, &user).await?;
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -161,12 +161,7 @@ pub async fn setup(
         .setup_first_admin(&token, &email, name.as_deref(), &password)
         .await
         .map_err(ssr::to_fn_error)?;
-    let token = service
-        .open_session(&user, ssr::device().await.as_deref())
-        .await
-        .map_err(ssr::to_fn_error)?;
-    let secure = service.config().secure_cookies;
-    ssr::set_cookie(session::session_cookie(&token, secure));
+    ssr::start_session(&service, &user).await?;
     leptos_axum::redirect("/");
     Ok(())
 }

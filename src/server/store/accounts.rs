@@ -190,6 +190,36 @@ macro_rules! account_sql {
                 .map(ApiKey::from))
         }
 
+        /// The person with this email, read inside the caller's transaction.
+        async fn user_by_email_in(tx: &mut $conn, email: &str) -> StoreResult<Option<User>> {
+            let row = sqlx::query("SELECT * FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+            Ok(row.as_ref().map(user_from_row).transpose()?)
+        }
+
+        /// Refuses a change that would take `user` out of the active admins
+        /// when they are the last one.
+        async fn keep_an_active_admin(tx: &mut $conn, user: &User) -> StoreResult<()> {
+            if user.role != Role::Admin || !user.active {
+                return Ok(());
+            }
+            let other_admins: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
+            )
+            .bind(&user.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if other_admins == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{} is the last active admin: make someone else an admin first",
+                    user.email
+                )));
+            }
+            Ok(())
+        }
+
         /// Deletes a person's sessions and notes when, for the instances
         /// that watch for it (their open inboxes close). Returns how many.
         async fn end_sessions_of(
@@ -587,26 +617,11 @@ macro_rules! account_sql {
             ) -> StoreResult<Option<User>> {
                 let mut tx = self.writer.begin().await?;
                 self.serialize_account_changes(&mut tx).await?;
-                let Some(row) = sqlx::query("SELECT * FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
+                let Some(mut user) = user_by_email_in(&mut tx, email).await? else {
                     return Ok(None);
                 };
-                let mut user = user_from_row(&row)?;
-                if !active && user.active && user.role == Role::Admin {
-                    let other_admins: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
-                    )
-                    .bind(&user.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if other_admins == 0 {
-                        return Err(StoreError::Conflict(format!(
-                            "{email} is the last active admin: make someone else an admin first"
-                        )));
-                    }
+                if !active {
+                    keep_an_active_admin(&mut tx, &user).await?;
                 }
                 sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
                     .bind(active)
@@ -648,26 +663,11 @@ macro_rules! account_sql {
             ) -> StoreResult<Option<User>> {
                 let mut tx = self.writer.begin().await?;
                 self.serialize_account_changes(&mut tx).await?;
-                let Some(row) = sqlx::query("SELECT * FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
+                let Some(mut user) = user_by_email_in(&mut tx, email).await? else {
                     return Ok(None);
                 };
-                let mut user = user_from_row(&row)?;
-                if user.role == Role::Admin && role != Role::Admin && user.active {
-                    let other_admins: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
-                    )
-                    .bind(&user.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if other_admins == 0 {
-                        return Err(StoreError::Conflict(format!(
-                            "{email} is the last active admin: make someone else an admin first"
-                        )));
-                    }
+                if role != Role::Admin {
+                    keep_an_active_admin(&mut tx, &user).await?;
                 }
                 sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
                     .bind(role.as_str())
