@@ -3,7 +3,7 @@
 use crate::server::app::{open_service_for_commands, Application};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::Role;
-use crate::server::service::{Actor, CreatedKey, NewKey};
+use crate::server::service::{Actor, ChainCheck, CreatedKey, NewKey};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -38,6 +38,22 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Check the audit log's hash chain.
+    Audit {
+        /// Print the outcome as one JSON object on stdout.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the whole chain (in constant memory) and name the first entry
+    /// that was edited, inserted or deleted; exits 1 if there is one. Prints
+    /// the chain's head, to be written down elsewhere and compared later.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +218,7 @@ pub async fn run() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Serve) => serve(&cli.config).await,
         Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
+        Some(Command::Audit { json, command }) => audit(&cli.config, command, json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -505,6 +522,33 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
     };
     report.emit(json);
     Ok(())
+}
+
+async fn audit(args: &ConfigArgs, command: AuditCommand, json: bool) -> anyhow::Result<()> {
+    let service = open_service_for_commands(args).await?;
+    match command {
+        AuditCommand::Verify => match service.verify_audit_chain().await? {
+            ChainCheck::Holds { entries, head } => {
+                Report::note(format!(
+                    "The audit chain holds: {entries} entries. Its head is entry {} with hash:",
+                    head.seq
+                ))
+                .print(&head.hash)
+                .with(json!({"holds": true, "entries": entries, "head": head}))
+                .emit(json);
+                Ok(())
+            }
+            ChainCheck::Broken { entries, at } => {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"holds": false, "entries_before": entries, "broken": at.to_string()})
+                    );
+                }
+                bail!("the audit chain is broken: {at} ({entries} entries before it hold)")
+            }
+        },
+    }
 }
 
 /// What a command says: notes for the person (stderr), values for scripts

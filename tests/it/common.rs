@@ -193,6 +193,43 @@ impl TestApp {
         serde_json::from_str(&text).expect("rpc JSON")
     }
 
+    /// Runs a statement on the database directly, around the server (as
+    /// someone with access to the database could).
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        if self.database_url.starts_with("postgres") {
+            let db = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+            sqlx::query(sql).execute(&db).await.unwrap().rows_affected()
+        } else {
+            let db = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+            sqlx::query(sql).execute(&db).await.unwrap().rows_affected()
+        }
+    }
+
+    /// Reads rows straight from the database.
+    pub async fn query_sql<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        if self.database_url.starts_with("postgres") {
+            let db = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&db).await.unwrap()
+        } else {
+            let db = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_all(&db).await.unwrap()
+        }
+    }
+
+    /// Runs a `holdpoint` command (not the server) on this app's database.
+    pub async fn command(&self, args: &[&str]) -> std::process::Output {
+        testkit::holdpoint(&self.bin, &self.database_url, &[])
+            .args(args)
+            .output()
+            .await
+            .expect("run holdpoint")
+    }
+
     pub async fn new_key(&self, name: &str, approver: Option<&str>) -> String {
         testkit::create_key(&self.bin, &self.database_url, name, approver).await
     }

@@ -13,5 +13,5 @@ mod webhook;
 
 pub use account::*;
 pub use approval::*;
-pub use audit::Audit;
+pub use audit::*;
 pub use webhook::*;

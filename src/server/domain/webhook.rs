@@ -68,3 +68,24 @@ pub struct MessageFilter {
     pub endpoint_id: Option<String>,
     pub limit: i64,
 }
+
+impl AttemptRecord {
+    /// The attempt in one line, for the audit log: `message msg_1: HTTP 500
+    /// in 12 ms; retry at 1764400000000`.
+    pub fn audit_detail(&self) -> String {
+        let answer = match (self.status_code, &self.error) {
+            (Some(code), _) => format!("HTTP {code}"),
+            (None, Some(error)) => error.clone(),
+            (None, None) => "no answer".to_owned(),
+        };
+        let next = match self.next {
+            NextStep::Delivered => "delivered".to_owned(),
+            NextStep::RetryAt(at) => format!("retry at {at}"),
+            NextStep::GiveUp => "retries used up".to_owned(),
+        };
+        format!(
+            "message {}: {answer} in {} ms; {next}",
+            self.message_id, self.latency_ms
+        )
+    }
+}

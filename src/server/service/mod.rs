@@ -8,6 +8,7 @@
 mod accounts;
 mod agent;
 mod approver;
+mod audit;
 mod error;
 mod expiry;
 mod groups;
@@ -20,6 +21,7 @@ mod webhooks;
 
 pub use accounts::{normalize_email, plausible_email};
 pub use agent::{CreateApproval, Created};
+pub use audit::ChainCheck;
 pub use error::{ErrorKind, Missing, ServiceError, ServiceResult};
 pub use groups::normalize_group_name;
 pub use keys::{CreatedKey, NewKey};

@@ -30,7 +30,7 @@ impl Service {
     pub fn authorize_admin(actor: Actor<'_>) -> ServiceResult<()> {
         match actor {
             Actor::Person(user) if user.role != Role::Admin => Err(ServiceError::Forbidden(
-                "only admins manage people, groups and API keys".to_owned(),
+                "only admins manage people, groups and API keys, and read the audit log".to_owned(),
             )),
             _ => Ok(()),
         }

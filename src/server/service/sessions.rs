@@ -6,7 +6,7 @@ use super::error::Missing;
 use super::people::Actor;
 use super::{Service, ServiceError, ServiceResult};
 use crate::model::ValidationError;
-use crate::server::domain::{ids, SessionInfo, User};
+use crate::server::domain::{ids, NewAuditEntry, SessionInfo, User};
 use crate::server::password::decoy_hash;
 use crate::server::signin_throttle::Locked;
 use std::net::IpAddr;
@@ -62,17 +62,47 @@ impl Service {
                 });
             }
         };
-        let Some(account) = found.filter(|account| account.user.active && password_ok) else {
-            // The reservation stands: this was a failure.
-            drop(attempt);
-            return Ok(None);
+        let account = match found {
+            Some(account) if account.user.active && password_ok => account,
+            refused => {
+                // The reservation stands: this was a failure.
+                drop(attempt);
+                let subject = refused.map(|account| format!("user:{}", account.user.id));
+                self.record_sign_in("sign_in_failed", "anonymous", subject, &email, address)
+                    .await?;
+                return Ok(None);
+            }
         };
         throttle.succeeded(attempt);
+        let actor = format!("user:{}", account.user.id);
+        self.record_sign_in("signed_in", &actor, Some(actor.clone()), &email, address)
+            .await?;
         let session_token = self.open_session(&account.user, device).await?;
         Ok(Some(SignedIn {
             user: account.user,
             session_token,
         }))
+    }
+
+    /// A sign-in, or a failed one, in the audit log.
+    async fn record_sign_in(
+        &self,
+        kind: &str,
+        actor: &str,
+        subject: Option<String>,
+        email: &str,
+        address: Option<IpAddr>,
+    ) -> ServiceResult<()> {
+        let from = address.map_or_else(|| "an unknown address".to_owned(), |a| a.to_string());
+        let entry = NewAuditEntry {
+            at: self.now_ms(),
+            kind: kind.to_owned(),
+            actor: actor.to_owned(),
+            approval_id: None,
+            subject,
+            detail: Some(format!("{email} from {from}")),
+        };
+        Ok(self.store.append_audit(&entry).await?)
     }
 
     /// Opens a session for `user` from `device` (the browser's

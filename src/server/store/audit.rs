@@ -1,7 +1,32 @@
-//! The audit trail: every write of it goes through `insert_audit_entry`,
-//! inside the transaction of the change it records (where the hash chain of
-//! the audit log will be kept): an approval's events, and admins' actions on
-//! people, groups and keys.
+//! The audit log, a hash chain (`domain::audit`). Every write goes through
+//! `insert_audit_entry`, inside the transaction of the change it records:
+//! it takes the next position from the one `audit_chain` row, whose update
+//! holds that row until the commit, so appends are serialized across
+//! instances on PostgreSQL (as SQLite's single writer already does) and the
+//! chain stays one chain in commit order.
+
+use super::StoreResult;
+use crate::server::domain::{AuditFilter, ChainHead, NewAuditEntry, StoredAuditEntry};
+use async_trait::async_trait;
+
+/// Reading the audit log, and the entries no other change goes with.
+#[async_trait]
+pub trait AuditStore {
+    /// Appends an entry on its own (a sign-in, a failed sign-in).
+    async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()>;
+    /// Entries as the filter says, at most `filter.limit`, chained ones only.
+    async fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<StoredAuditEntry>>;
+    /// The first row without a position: one inserted around the writer.
+    async fn first_unchained_audit_row(&self) -> StoreResult<Option<StoredAuditEntry>>;
+    async fn audit_head(&self) -> StoreResult<ChainHead>;
+    /// Chains, once, the entries written before the chain existed; returns
+    /// how many it chained.
+    async fn chain_earlier_audit_entries(&self) -> StoreResult<u64>;
+}
+
+pub(super) const SELECT_AUDIT: &str =
+    "SELECT id, seq, at, kind, actor, approval_id, subject, detail, prev_hash, hash
+     FROM audit_events";
 
 macro_rules! audit_sql {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
@@ -14,11 +39,19 @@ macro_rules! audit_sql {
             detail: Option<&str>,
             at: i64,
         ) -> StoreResult<()> {
-            insert_audit_entry(conn, Some(approval_id), None, kind, actor, detail, at).await
+            let entry = NewAuditEntry {
+                at,
+                kind: kind.to_owned(),
+                actor: actor.to_owned(),
+                approval_id: Some(approval_id.to_owned()),
+                subject: None,
+                detail: detail.map(str::to_owned),
+            };
+            insert_audit_entry(conn, &entry).await
         }
 
-        /// An admin action on a person, a group or a key (`subject`:
-        /// `user:ID`, `group:ID`, `key:ID`).
+        /// An admin action on a person, a group, a key or an endpoint
+        /// (`subject`: `user:ID`, `group:ID`, `key:ID`, `endpoint:ID`).
         async fn insert_admin_audit(
             conn: &mut $conn,
             audit: &Audit,
@@ -26,41 +59,193 @@ macro_rules! audit_sql {
             subject: &str,
             detail: Option<&str>,
         ) -> StoreResult<()> {
-            insert_audit_entry(
-                conn,
-                None,
-                Some(subject),
-                kind,
-                &audit.actor,
-                detail,
-                audit.at,
-            )
-            .await
+            let entry = NewAuditEntry {
+                at: audit.at,
+                kind: kind.to_owned(),
+                actor: audit.actor.clone(),
+                approval_id: None,
+                subject: Some(subject.to_owned()),
+                detail: detail.map(str::to_owned),
+            };
+            insert_audit_entry(conn, &entry).await
         }
 
-        /// The one write of the audit trail.
-        async fn insert_audit_entry(
+        /// The one write of the audit log: the next link of the chain.
+        async fn insert_audit_entry(conn: &mut $conn, entry: &NewAuditEntry) -> StoreResult<()> {
+            // Taking the next position locks the head row until the commit;
+            // `hash` is not set here, so RETURNING gives the previous one.
+            let (seq, prev_hash): (i64, String) = sqlx::query_as(
+                "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            let hash = chain_hash(&prev_hash, seq, entry);
+            insert_chained_row(conn, seq, &prev_hash, &hash, entry).await?;
+            sqlx::query("UPDATE audit_chain SET hash = $1 WHERE id = 1")
+                .bind(&hash)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        async fn insert_chained_row(
             conn: &mut $conn,
-            approval_id: Option<&str>,
-            subject: Option<&str>,
-            kind: &str,
-            actor: &str,
-            detail: Option<&str>,
-            at: i64,
+            seq: i64,
+            prev_hash: &str,
+            hash: &str,
+            entry: &NewAuditEntry,
         ) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO audit_events (approval_id, subject, kind, actor, detail, at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO audit_events (approval_id, subject, kind, actor, detail, at, seq,
+                     prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(approval_id)
-            .bind(subject)
-            .bind(kind)
-            .bind(actor)
-            .bind(detail)
-            .bind(at)
-            .execute(conn)
+            .bind(&entry.approval_id)
+            .bind(&entry.subject)
+            .bind(&entry.kind)
+            .bind(&entry.actor)
+            .bind(&entry.detail)
+            .bind(entry.at)
+            .bind(seq)
+            .bind(prev_hash)
+            .bind(hash)
+            .execute(&mut *conn)
             .await?;
             Ok(())
+        }
+
+        fn audit_query(filter: &AuditFilter) -> QueryBuilder<'_, $db> {
+            let mut query: QueryBuilder<$db> =
+                QueryBuilder::new(crate::server::store::audit::SELECT_AUDIT);
+            query.push(" WHERE seq IS NOT NULL");
+            if let Some(actor) = &filter.actor {
+                query.push(" AND actor = ").push_bind(actor.clone());
+            }
+            if let Some(approval_id) = &filter.approval_id {
+                query
+                    .push(" AND approval_id = ")
+                    .push_bind(approval_id.clone());
+            }
+            if let Some(kind) = &filter.kind {
+                query.push(" AND kind = ").push_bind(kind.clone());
+            }
+            if let Some(since) = filter.since {
+                query.push(" AND at >= ").push_bind(since);
+            }
+            if let Some(until) = filter.until {
+                query.push(" AND at < ").push_bind(until);
+            }
+            let (comparison, direction) = match filter.order {
+                Order::OldestFirst => (">", "ASC"),
+                Order::NewestFirst => ("<", "DESC"),
+            };
+            if let Some(after) = filter.after_seq {
+                query
+                    .push(format!(" AND seq {comparison} "))
+                    .push_bind(after);
+            }
+            query
+                .push(format!(" ORDER BY seq {direction} LIMIT "))
+                .push_bind(filter.limit);
+            query
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                insert_audit_entry(&mut tx, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_entries(
+                &self,
+                filter: &AuditFilter,
+            ) -> StoreResult<Vec<StoredAuditEntry>> {
+                let rows: Vec<AuditRow> = audit_query(filter)
+                    .build_query_as()
+                    .fetch_all(&self.reader)
+                    .await?;
+                Ok(rows.into_iter().map(StoredAuditEntry::from).collect())
+            }
+
+            async fn first_unchained_audit_row(&self) -> StoreResult<Option<StoredAuditEntry>> {
+                let row: Option<AuditRow> = sqlx::query_as(&format!(
+                    "{} WHERE seq IS NULL ORDER BY id LIMIT 1",
+                    crate::server::store::audit::SELECT_AUDIT
+                ))
+                .fetch_optional(&self.reader)
+                .await?;
+                Ok(row.map(StoredAuditEntry::from))
+            }
+
+            async fn audit_head(&self) -> StoreResult<ChainHead> {
+                let (seq, hash): (i64, String) =
+                    sqlx::query_as("SELECT seq, hash FROM audit_chain WHERE id = 1")
+                        .fetch_one(&self.reader)
+                        .await?;
+                Ok(ChainHead { seq, hash })
+            }
+
+            async fn chain_earlier_audit_entries(&self) -> StoreResult<u64> {
+                let mut tx = self.writer.begin().await?;
+                // Locks the head first, so of instances starting together
+                // one chains and the others find nothing left to do.
+                let (mut seq, mut hash, until): (i64, String, Option<i64>) = sqlx::query_as(
+                    "UPDATE audit_chain SET seq = seq WHERE id = 1
+                     RETURNING seq, hash, unchained_until",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let Some(until) = until else {
+                    return Ok(0);
+                };
+                let mut chained = 0;
+                let mut after = 0_i64;
+                loop {
+                    let rows: Vec<StoredAuditEntry> = sqlx::query_as::<_, AuditRow>(&format!(
+                        "{} WHERE seq IS NULL AND id > $1 AND id <= $2 ORDER BY id LIMIT 1000",
+                        crate::server::store::audit::SELECT_AUDIT
+                    ))
+                    .bind(after)
+                    .bind(until)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(StoredAuditEntry::from)
+                    .collect();
+                    let Some(last) = rows.last() else { break };
+                    after = last.row_id;
+                    for row in rows {
+                        let entry = row.content();
+                        seq += 1;
+                        let next = chain_hash(&hash, seq, &entry);
+                        sqlx::query(
+                            "UPDATE audit_events SET seq = $1, prev_hash = $2, hash = $3
+                             WHERE id = $4",
+                        )
+                        .bind(seq)
+                        .bind(&hash)
+                        .bind(&next)
+                        .bind(row.row_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        hash = next;
+                        chained += 1;
+                    }
+                }
+                sqlx::query(
+                    "UPDATE audit_chain SET seq = $1, hash = $2, unchained_until = NULL
+                     WHERE id = 1",
+                )
+                .bind(seq)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(chained)
+            }
         }
     };
 }

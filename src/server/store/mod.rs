@@ -18,6 +18,7 @@ mod webhooks;
 
 pub use accounts::AccountStore;
 pub use approvals::ApprovalStore;
+pub use audit::AuditStore;
 pub use webhooks::WebhookStore;
 
 pub use postgres::PgStore;
@@ -44,7 +45,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything the service keeps, by aggregate. Each part is implemented
 /// once in portable SQL for both backends.
 #[async_trait]
-pub trait Store: AccountStore + ApprovalStore + WebhookStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + ApprovalStore + AuditStore + WebhookStore + Send + Sync + 'static
+{
     /// Starts hearing changes made by other instances (a server does this;
     /// one-shot admin commands need not). Returns once it is listening.
     async fn start_listening(&self) -> StoreResult<()>;

@@ -79,19 +79,21 @@ macro_rules! portable_store {
         use crate::model::{WebhookAttempt, WebhookEndpoint};
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::{
-            ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
-            AttemptRecord, Audit, ClaimedMessage, FirstUser, Group, InsertOutcome, KeyOverview,
-            LinkPurpose, MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser,
-            NextStep, Order, Person, Role, Route, SessionInfo, Transition, TransitionOutcome, User,
+            chain_hash, ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
+            AttemptRecord, Audit, AuditFilter, ChainHead, ClaimedMessage, FirstUser, Group,
+            InsertOutcome, KeyOverview, LinkPurpose, MessageFilter, NewApiKey, NewApproval,
+            NewAuditEntry, NewEndpoint, NewMessage, NewUser, NextStep, Order, Person, Role, Route,
+            SessionInfo, StoredAuditEntry, Transition, TransitionOutcome, User,
         };
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{
             like_pattern, SELECT_APPROVAL, SELECT_APPROVAL_WITHOUT_CONTENT,
         };
         use crate::server::store::rows::{
-            ApiKeyRow, ApprovalRow, AttemptRow, EndpointRow, KeyOverviewRow, MessageRow, UserRow,
+            ApiKeyRow, ApprovalRow, AttemptRow, AuditRow, EndpointRow, KeyOverviewRow, MessageRow,
+            UserRow,
         };
-        use crate::server::store::{AccountStore, ApprovalStore, WebhookStore};
+        use crate::server::store::{AccountStore, ApprovalStore, AuditStore, WebhookStore};
         use sqlx::{FromRow, QueryBuilder, Row};
 
         crate::server::store::accounts::account_sql!($store, $db, $row, $conn);

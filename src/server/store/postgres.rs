@@ -55,11 +55,13 @@ impl PgStore {
             .connect_with(options)
             .await?;
         migrate(&pool).await?;
-        Ok(Self {
+        let store = Self {
             writer: pool.clone(),
             reader: pool,
             hub,
-        })
+        };
+        store.chain_earlier_audit_entries().await?;
+        Ok(store)
     }
 
     async fn announce_in(&self, tx: &mut PgConnection, event: &ApprovalEvent) -> StoreResult<()> {

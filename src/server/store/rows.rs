@@ -3,7 +3,9 @@
 //! stored text (a status, a role) is read back, and refused if unknown.
 
 use crate::model::{DeliveryStatus, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
-use crate::server::domain::{ApiKey, ApprovalRecord, KeyOverview, Role, Route, User};
+use crate::server::domain::{
+    ApiKey, ApprovalRecord, KeyOverview, Role, Route, StoredAuditEntry, User,
+};
 
 fn unknown(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unknown {what} {value:?} in the database").into())
@@ -227,6 +229,37 @@ impl From<AttemptRow> for WebhookAttempt {
             latency_ms: row.latency_ms,
             error: row.error,
             response_body: row.response_body,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: i64,
+    seq: Option<i64>,
+    at: i64,
+    kind: String,
+    actor: String,
+    approval_id: Option<String>,
+    subject: Option<String>,
+    detail: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+impl From<AuditRow> for StoredAuditEntry {
+    fn from(row: AuditRow) -> Self {
+        StoredAuditEntry {
+            row_id: row.id,
+            seq: row.seq,
+            at: row.at,
+            kind: row.kind,
+            actor: row.actor,
+            approval_id: row.approval_id,
+            subject: row.subject,
+            detail: row.detail,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
         }
     }
 }

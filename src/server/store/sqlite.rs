@@ -78,11 +78,13 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self {
+        let store = Self {
             writer,
             reader,
             hub,
-        })
+        };
+        store.chain_earlier_audit_entries().await?;
+        Ok(store)
     }
 
     async fn announce_in(

@@ -485,6 +485,21 @@ macro_rules! webhook_sql {
                         .await?;
                     }
                 }
+                let approval_id: Option<String> =
+                    sqlx::query_scalar("SELECT approval_id FROM webhook_messages WHERE id = $1")
+                        .bind(&attempt.message_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .flatten();
+                let entry = NewAuditEntry {
+                    at: attempt.attempted_at,
+                    kind: "webhook_attempted".to_owned(),
+                    actor: "system".to_owned(),
+                    approval_id,
+                    subject: Some(format!("endpoint:{}", attempt.endpoint_id)),
+                    detail: Some(attempt.audit_detail()),
+                };
+                insert_audit_entry(&mut tx, &entry).await?;
                 tx.commit().await?;
                 Ok(())
             }
