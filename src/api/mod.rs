@@ -1,13 +1,15 @@
 //! Server functions: the browser's door to the server. Each one is a public
 //! HTTP endpoint, so each checks the session itself before calling the
 //! service. They live under /rpc, apart from the agent REST API, by area:
-//! signing in and out, one's own account, approvals, people and groups, API keys, webhooks.
+//! signing in and out, one's own account, approvals, people and groups, API
+//! keys, webhooks, statistics.
 
 mod account;
 mod approvals;
 mod keys;
 mod people;
 mod session;
+mod stats;
 mod webhooks;
 
 pub use account::*;
@@ -15,6 +17,7 @@ pub use approvals::*;
 pub use keys::*;
 pub use people::*;
 pub use session::*;
+pub use stats::*;
 pub use webhooks::*;
 
 pub use crate::model::InboxData;

@@ -1,5 +1,6 @@
 //! The approval as agents (REST) and people (the inbox) see it.
 
+use super::ExpectedDecision;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -108,6 +109,10 @@ pub struct Approval {
     pub expires_at: DateTime<Utc>,
     /// Where a person sees this approval in the web inbox.
     pub url: String,
+    /// While pending: how long people usually take on approvals like this
+    /// one (same route and action kind), or null without enough history.
+    #[serde(default)]
+    pub expected_decision: Option<ExpectedDecision>,
 }
 
 /// An approval without its preview and data, as lists show it (the inbox,

@@ -4,11 +4,13 @@
 
 mod approval;
 mod inbox_protocol;
+mod stats;
 mod validated;
 mod webhook;
 
 pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
 pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
+pub use stats::*;
 pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};
 pub use webhook::{
     DeliveryStatus, DeliverySummary, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage,

@@ -91,7 +91,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 35] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 36] = [
     (
         "login",
         Rule::Public,
@@ -120,6 +120,7 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 35] = [
     ("end_session", Rule::SignedIn, "id=no-such-session"),
     ("sign_out_everywhere", Rule::SignedIn, ""),
     ("history", Rule::SignedIn, ""),
+    ("stats", Rule::SignedIn, "window=30d"),
     ("approval_detail", Rule::SeesApproval, "id={id}"),
     ("approval_card", Rule::SeesApproval, "id={id}"),
     (

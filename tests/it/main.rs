@@ -18,6 +18,7 @@ mod limits;
 mod live;
 mod routing;
 mod signin;
+mod stats;
 mod store_contract;
 mod webhook_durability;
 mod webhook_tls;

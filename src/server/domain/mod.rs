@@ -9,6 +9,7 @@ pub mod clock;
 pub mod events;
 pub mod ids;
 pub mod outcome;
+pub mod stats;
 mod webhook;
 
 pub use account::*;

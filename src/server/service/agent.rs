@@ -76,7 +76,7 @@ impl Service {
         };
         match self.store.insert_approval(new).await? {
             InsertOutcome::Created(record) => Ok(Created {
-                approval: self.to_approval(record),
+                approval: self.to_agents_approval(record).await?,
                 replayed: false,
             }),
             InsertOutcome::Replayed {
@@ -86,7 +86,7 @@ impl Service {
                 let same_request = idempotency.is_some_and(|(_, hash)| hash == request_hash);
                 if same_request {
                     Ok(Created {
-                        approval: self.to_approval(existing),
+                        approval: self.to_agents_approval(existing).await?,
                         replayed: true,
                     })
                 } else {
@@ -115,7 +115,17 @@ impl Service {
     }
 
     pub async fn approval_for_key(&self, key: &ApiKey, id: &str) -> ServiceResult<Approval> {
-        Ok(self.to_approval(self.record_for_key(key, id).await?))
+        let record = self.record_for_key(key, id).await?;
+        self.to_agents_approval(record).await
+    }
+
+    /// An approval as its agent is told it: while pending, with the wait
+    /// to expect.
+    async fn to_agents_approval(&self, record: ApprovalRecord) -> ServiceResult<Approval> {
+        let expected = self.expected_decision(&record).await?;
+        let mut approval = self.to_approval(record);
+        approval.expected_decision = expected;
+        Ok(approval)
     }
 
     /// Waits until the approval leaves `pending` or `timeout` passes, woken
@@ -154,7 +164,7 @@ impl Service {
                 },
             }
         }
-        Ok(self.to_approval(record))
+        self.to_agents_approval(record).await
     }
 
     pub async fn list_for_key(

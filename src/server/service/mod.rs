@@ -16,6 +16,7 @@ mod keys;
 mod outbox;
 mod people;
 mod sessions;
+mod stats;
 mod use_marks;
 mod webhooks;
 
@@ -55,6 +56,8 @@ pub struct Service {
     waits: Arc<WaitRoom>,
     /// Per API key: how fast it may create approvals.
     creates: RateLimiter,
+    /// Recent decision times by route and kind, for agents' expected waits.
+    expected_waits: stats::ExpectedWaits,
     /// Cancelled at shutdown: parked waits answer, tasks stop.
     stopping: CancellationToken,
     /// Every "now" of the service and, through it, of the store.
@@ -86,6 +89,7 @@ impl Service {
             password_checks: PasswordChecks::for_this_machine(),
             waits: WaitRoom::new(config.max_waits_per_key),
             creates: RateLimiter::new(config.create_rate),
+            expected_waits: stats::ExpectedWaits::default(),
             stopping: CancellationToken::new(),
             key_uses: use_marks::UseMarks::default(),
             session_uses: use_marks::UseMarks::default(),
@@ -153,6 +157,7 @@ impl Service {
             decided_at: record.decided_at.map(from_ms),
             created_at: from_ms(record.created_at),
             expires_at: from_ms(record.expires_at),
+            expected_decision: None,
         }
     }
 

@@ -283,6 +283,8 @@ macro_rules! approval_sql {
                 let record = approval_by_id(&mut tx, id).await?;
                 let applied = match &record {
                     Some(record) if updated == 1 => {
+                        count_in_rollups(&mut tx, record, change.decided_by.as_deref(), change.at)
+                            .await?;
                         enqueue_outcome(&mut tx, record).await?;
                         let event = event_of(record);
                         self.announce_in(&mut tx, &event).await?;
@@ -324,6 +326,7 @@ macro_rules! approval_sql {
                 for id in &ids {
                     insert_audit(&mut tx, id, "expired", "system", None, now).await?;
                     if let Some(record) = approval_by_id(&mut tx, id).await? {
+                        count_in_rollups(&mut tx, &record, None, now).await?;
                         enqueue_outcome(&mut tx, &record).await?;
                         self.announce_in(&mut tx, &event_of(&record)).await?;
                         expired.push(record);

@@ -1,6 +1,6 @@
 //! Persistence, by aggregate: accounts (people, sessions, API keys),
-//! approvals, webhooks (endpoints and the outbox) and the audit trail, one
-//! file each. Each is written once in portable SQL and instantiated for
+//! approvals, webhooks (endpoints and the outbox), the audit log and the
+//! statistics' rollups, one file each. Each is written once in portable SQL and instantiated for
 //! SQLite (the embedded default, one process) and PostgreSQL (several
 //! instances on one database) by `portable_store!`; each backend keeps its
 //! own migrations folder and the few hooks where the two really differ.
@@ -14,11 +14,13 @@ mod portable;
 mod postgres;
 mod rows;
 mod sqlite;
+mod stats;
 mod webhooks;
 
 pub use accounts::AccountStore;
 pub use approvals::ApprovalStore;
 pub use audit::AuditStore;
+pub use stats::StatsStore;
 pub use webhooks::WebhookStore;
 
 pub use postgres::PgStore;
@@ -46,7 +48,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// once in portable SQL for both backends.
 #[async_trait]
 pub trait Store:
-    AccountStore + ApprovalStore + AuditStore + WebhookStore + Send + Sync + 'static
+    AccountStore + ApprovalStore + AuditStore + StatsStore + WebhookStore + Send + Sync + 'static
 {
     /// Starts hearing changes made by other instances (a server does this;
     /// one-shot admin commands need not). Returns once it is listening.

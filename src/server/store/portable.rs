@@ -78,6 +78,10 @@ macro_rules! portable_store {
         use crate::model::{KeyWebhook, WebhookMessage};
         use crate::model::{WebhookAttempt, WebhookEndpoint};
         use crate::server::domain::events::ApprovalEvent;
+        use crate::server::domain::stats::{
+            bucket_of, day_of, Backlog, DecidedApproval, DecisionStats, DeliveryStats, Dimension,
+            FailingEndpoint, Histogram, RollupCounts, StatsFilter, StatsNames,
+        };
         use crate::server::domain::{
             chain_hash, ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
             AttemptRecord, Audit, AuditFilter, ChainHead, ClaimedMessage, FirstUser, Group,
@@ -93,13 +97,17 @@ macro_rules! portable_store {
             ApiKeyRow, ApprovalRow, AttemptRow, AuditRow, EndpointRow, KeyOverviewRow, MessageRow,
             UserRow,
         };
-        use crate::server::store::{AccountStore, ApprovalStore, AuditStore, WebhookStore};
+        use crate::server::store::stats::{REBUILD_CHUNK, REBUILD_PAGE};
+        use crate::server::store::{
+            AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
+        };
         use sqlx::{FromRow, QueryBuilder, Row};
 
         crate::server::store::accounts::account_sql!($store, $db, $row, $conn);
         crate::server::store::approvals::approval_sql!($store, $db, $row, $conn);
         crate::server::store::webhooks::webhook_sql!($store, $db, $row, $conn);
         crate::server::store::audit::audit_sql!($store, $db, $row, $conn);
+        crate::server::store::stats::stats_sql!($store, $db, $row, $conn);
 
         #[async_trait]
         impl Store for $store {

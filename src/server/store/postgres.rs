@@ -61,6 +61,7 @@ impl PgStore {
             hub,
         };
         store.chain_earlier_audit_entries().await?;
+        store.rebuild_rollups_if_pending().await?;
         Ok(store)
     }
 

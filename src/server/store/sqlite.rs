@@ -84,6 +84,7 @@ impl SqliteStore {
             hub,
         };
         store.chain_earlier_audit_entries().await?;
+        store.rebuild_rollups_if_pending().await?;
         Ok(store)
     }
 

@@ -417,6 +417,26 @@ macro_rules! webhook_sql {
 
             async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()> {
                 let mut tx = self.writer.begin().await?;
+                // What the statistics and the audit log need, read before
+                // this attempt changes it.
+                let (approval_id, created_at, delivered_before, attempts_before): (
+                    Option<String>,
+                    i64,
+                    Option<i64>,
+                    i64,
+                ) = sqlx::query_as(
+                    "SELECT approval_id, created_at, delivered_at,
+                         (SELECT COUNT(*) FROM webhook_attempts WHERE message_id = $1)
+                     FROM webhook_messages WHERE id = $1",
+                )
+                .bind(&attempt.message_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let first_success_after = (matches!(attempt.next, NextStep::Delivered)
+                    && delivered_before.is_none())
+                .then(|| attempt.attempted_at - created_at);
+                count_attempt_in_rollups(&mut tx, attempt, attempts_before == 0, first_success_after)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO webhook_attempts (message_id, attempted_at, status_code, latency_ms,
                          error, response_body)
@@ -485,12 +505,6 @@ macro_rules! webhook_sql {
                         .await?;
                     }
                 }
-                let approval_id: Option<String> =
-                    sqlx::query_scalar("SELECT approval_id FROM webhook_messages WHERE id = $1")
-                        .bind(&attempt.message_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .flatten();
                 let entry = NewAuditEntry {
                     at: attempt.attempted_at,
                     kind: "webhook_attempted".to_owned(),
