@@ -28,6 +28,7 @@
 mod large_inbox;
 mod live;
 mod search;
+mod stats;
 mod webhooks;
 
 use holdpoint::testkit::{self, Backend, Server};
@@ -61,8 +62,13 @@ pub struct Options {
     large_inbox: bool,
     /// Measure history search at many decided approvals (bench/search.rs).
     search: bool,
-    /// Decided approvals in the search figures.
+    /// Decided approvals in the search figures; approvals in the stats ones.
     rows: usize,
+    /// Measure the Stats page and the inbox at many approvals (bench/stats.rs).
+    stats: bool,
+    /// Only write a seeded history into this database, print the figures it
+    /// must show, and exit.
+    seed_only: Option<String>,
 }
 
 fn parse_options() -> Options {
@@ -79,6 +85,8 @@ fn parse_options() -> Options {
         large_inbox: false,
         search: false,
         rows: 1_000_000,
+        stats: false,
+        seed_only: None,
     };
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     for (flag, set) in [
@@ -86,6 +94,7 @@ fn parse_options() -> Options {
         ("--live", &mut options.live),
         ("--large-inbox", &mut options.large_inbox),
         ("--search", &mut options.search),
+        ("--stats", &mut options.stats),
     ] {
         if let Some(at) = args.iter().position(|a| a == flag) {
             args.remove(at);
@@ -105,11 +114,13 @@ fn parse_options() -> Options {
             ("--rows", Some(v), _) if v >= 1 => options.rows = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
+            ("--seed-only", _, Some(url)) => options.seed_only = Some(url.to_owned()),
             _ => {
                 eprintln!(
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
                      [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
-                     [--live [--rounds N]] [--large-inbox] [--search [--rows N]]"
+                     [--live [--rounds N]] [--large-inbox] [--search [--rows N]] [--stats [--rows N]] \
+                     [--seed-only DATABASE_URL --rows N]"
                 );
                 std::process::exit(2);
             }
@@ -133,6 +144,16 @@ pub fn ms(d: Duration) -> String {
 #[tokio::main]
 async fn main() {
     let options = parse_options();
+    if let Some(database_url) = &options.seed_only {
+        let backend = if database_url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        stats::seed(database_url, backend, options.rows as i64).await;
+        println!("{}", stats::expected(options.rows as i64));
+        return;
+    }
     let bin = testkit::binary_path();
     let dir = std::env::temp_dir().join(format!("holdpoint-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench directory");
@@ -147,8 +168,10 @@ async fn main() {
         None,
     )
     .await;
-    if options.webhooks || options.live || options.large_inbox || options.search {
-        if options.webhooks {
+    if options.webhooks || options.live || options.large_inbox || options.search || options.stats {
+        if options.stats {
+            stats::run(&options, &bin, &database_url, email, password).await;
+        } else if options.webhooks {
             webhooks::run(&options, &bin, &database_url, email, password).await;
         } else if options.live {
             live::run(&options, &bin, &database_url, email, password, &key).await;

@@ -46,7 +46,10 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
     let inbox = Inbox::new(&initial, &use_query_map().get_untracked());
     provide_context(inbox);
     let now = use_clock(initial.now_ms);
-    let link = use_live_link(move |event| inbox.perform(inbox.apply(event, dom::page_hidden())));
+    // An admin's inbox of everything asks the live link for everything.
+    let link = use_live_link(initial.everything, move |event| {
+        inbox.perform(inbox.apply(event, dom::page_hidden()))
+    });
     use_inbox_keys(inbox);
     // The address shows the filters and the card, for reloads and links.
     Effect::new(move |_| {

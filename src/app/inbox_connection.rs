@@ -38,20 +38,24 @@ impl LinkState {
 
 /// Opens the link once the page runs in the browser (on the server it stays
 /// `Connecting`) and calls `on_event` with each message; it closes with the
-/// calling component.
-pub fn use_live_link(on_event: impl Fn(InboxEvent) + 'static) -> ReadSignal<LinkState> {
+/// calling component. With `everything`, an admin hears of every approval
+/// (others hear of what they may see either way).
+pub fn use_live_link(
+    everything: bool,
+    on_event: impl Fn(InboxEvent) + 'static,
+) -> ReadSignal<LinkState> {
     let (state, set_state) = signal(LinkState::Connecting);
     #[cfg(feature = "hydrate")]
     {
         let on_event = std::rc::Rc::new(on_event);
         Effect::new(move |started: Option<()>| {
             if started.is_none() {
-                browser::start(on_event.clone(), set_state);
+                browser::start(everything, on_event.clone(), set_state);
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (on_event, set_state);
+    let _ = (everything, on_event, set_state);
     state
 }
 
@@ -78,6 +82,7 @@ mod browser {
 
     struct Link {
         set_state: WriteSignal<LinkState>,
+        everything: bool,
         socket: Option<Socket>,
         /// Attempts since the last message; sets the backoff.
         failures: u32,
@@ -103,10 +108,15 @@ mod browser {
 
     type Shared = Rc<RefCell<Link>>;
 
-    pub fn start(on_event: Rc<impl Fn(InboxEvent) + 'static>, set_state: WriteSignal<LinkState>) {
+    pub fn start(
+        everything: bool,
+        on_event: Rc<impl Fn(InboxEvent) + 'static>,
+        set_state: WriteSignal<LinkState>,
+    ) {
         let on_event: OnEvent = on_event;
         let link: Shared = Rc::new(RefCell::new(Link {
             set_state,
+            everything,
             socket: None,
             failures: 0,
             retry: None,
@@ -143,18 +153,12 @@ mod browser {
         });
     }
 
-    fn socket_url() -> String {
+    fn socket_url(everything: bool) -> String {
         let location = window().location();
         let scheme = match location.protocol().as_deref() {
             Ok("https:") => "wss",
             _ => "ws",
         };
-        // An admin's inbox of everything asks the live link for everything.
-        let everything = location
-            .search()
-            .unwrap_or_default()
-            .split(['?', '&'])
-            .any(|pair| pair == "everything=1");
         let scope = if everything { "?everything=1" } else { "" };
         format!(
             "{scheme}://{}/ws{scope}",
@@ -172,7 +176,7 @@ mod browser {
         } else {
             LinkState::Reconnecting
         });
-        let ws = match WebSocket::new(&socket_url()) {
+        let ws = match WebSocket::new(&socket_url(link.borrow().everything)) {
             Ok(ws) => ws,
             Err(_) => return retry_later(link, on_event),
         };

@@ -33,6 +33,7 @@ pub fn Layout() -> impl IntoView {
                             <nav aria-label="Main">
                                 <A href="/" exact=true>"Inbox"</A>
                                 <A href="/history">"History"</A>
+                                <A href="/stats">"Stats"</A>
                                 {me.admin.then(|| view! {
                                     <A href="/admin/people">"People"</A>
                                     <A href="/admin/groups">"Groups"</A>

@@ -3,6 +3,7 @@
 mod account;
 mod batch;
 mod card;
+mod charts;
 mod copy;
 mod detail;
 mod dom;
@@ -19,6 +20,7 @@ mod keys;
 mod layout;
 mod login;
 mod people;
+mod stats;
 pub mod time;
 mod webhooks;
 
@@ -67,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("stats") view=stats::StatsPage ssr=SsrMode::Async/>
                     <Route path=path!("account") view=account::AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>

@@ -20,6 +20,23 @@ pub fn humanize(ms: i64) -> String {
     }
 }
 
+/// A measured duration, with the precision a figure deserves: "0.4 s",
+/// "4.2 s", "45 s", "4.5 min", "12 min", "2.3 h", "14 h", "2.1 d".
+pub fn duration_label(ms: f64) -> String {
+    let secs = ms.max(0.0) / 1000.0;
+    let (value, unit) = match secs {
+        s if s < 60.0 => (s, "s"),
+        s if s < 3_600.0 => (s / 60.0, "min"),
+        s if s < 86_400.0 => (s / 3_600.0, "h"),
+        s => (s / 86_400.0, "d"),
+    };
+    if value < 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.0} {unit}")
+    }
+}
+
 /// "just now" or "4 min ago".
 pub fn ago(ms: i64) -> String {
     match humanize(ms) {
@@ -55,6 +72,16 @@ pub fn stamp_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_measured_durations() {
+        assert_eq!(duration_label(400.0), "0.4 s");
+        assert_eq!(duration_label(4_200.0), "4.2 s");
+        assert_eq!(duration_label(45_000.0), "45 s");
+        assert_eq!(duration_label(270_000.0), "4.5 min");
+        assert_eq!(duration_label(8_280_000.0), "2.3 h");
+        assert_eq!(duration_label(181_440_000.0), "2.1 d");
+    }
 
     #[test]
     fn humanizes_durations() {
