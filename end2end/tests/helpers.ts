@@ -104,15 +104,42 @@ export function setupLink(server: { baseURL: string; dataDir: string }): string 
   }).trim();
 }
 
-/** A separate holdpoint process on a free port with an empty database; resolves
- *  with its base URL and everything it printed before listening. */
-export async function startFreshServer(): Promise<{
+/** What a seeded history must show (bench/stats.rs `expected`). */
+export type SeededFigures = {
+  decisions: number;
+  p50_ms: number;
+  p90_ms: number;
+  counts: Record<string, number>;
+};
+
+/** A new data directory with an admin (`admin@example.com`) and `rows`
+ *  approvals over 90 days written by `holdpoint-bench --seed-only` (built
+ *  by `cargo test`); returns the directory and the figures it must show. */
+export function seededDataDir(rows: number): { dataDir: string; figures: SeededFigures } {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "holdpoint-e2e-"));
+  const own = { ...env, HOLDPOINT_DATA_DIR: dataDir };
+  execFileSync(bin, ["admin", "create-user", "--email", "admin@example.com", "--password-stdin", "--admin"], {
+    input: PASSWORD,
+    env: own,
+    cwd: root,
+    stdio: "pipe",
+  });
+  const seeder = path.join(root, "target/debug/holdpoint-bench");
+  const url = `sqlite://${path.join(dataDir, "holdpoint.db")}`;
+  const printed = execFileSync(seeder, ["--seed-only", url, "--rows", String(rows)], { env: own, cwd: root });
+  return { dataDir, figures: JSON.parse(printed.toString()) };
+}
+
+/** A separate holdpoint process on a free port with an empty database (or
+ *  the one in `dataDir`); resolves with its base URL and everything it
+ *  printed before listening. */
+export async function startFreshServer(existingDataDir?: string): Promise<{
   baseURL: string;
   startup: string[];
   process: ChildProcess;
   dataDir: string;
 }> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "holdpoint-e2e-"));
+  const dataDir = existingDataDir ?? mkdtempSync(path.join(os.tmpdir(), "holdpoint-e2e-"));
   const child = spawn(bin, ["serve", "--addr", "127.0.0.1:0"], {
     cwd: root,
     env: { ...process.env, HOLDPOINT_DATA_DIR: dataDir, HOLDPOINT_LOG: "warn" },

@@ -8,7 +8,7 @@
 use super::batch::BatchBar;
 use super::card::ApprovalCard;
 use super::errors::error_message;
-use super::inbox_connection::{use_live_link, LinkState};
+use super::inbox_connection::{use_live_link, LinkIndicator};
 use super::inbox_filters::{non_empty, Filters};
 use super::inbox_keys::{use_inbox_keys, KeyHelp};
 use super::inbox_state::{confirmation, Card, Inbox};
@@ -76,7 +76,7 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
                         0 => "Nothing waiting".to_owned(),
                         n => format!("{n} waiting"),
                     }}</h1>
-                    <LinkIndicator state=link/>
+                    <LinkIndicator state=link title="Whether this inbox is receiving new approvals as they arrive"/>
                     {initial.may_show_everything.then(|| {
                         // A new page load: the list and the live link change scope.
                         if initial.everything {
@@ -130,22 +130,6 @@ fn EmptyInbox(now: RwSignal<i64>) -> impl IntoView {
                 }
             })}
         </div>
-    }
-}
-
-/// Live, reconnecting or offline: small, never in the way.
-#[component]
-fn LinkIndicator(state: ReadSignal<LinkState>) -> impl IntoView {
-    view! {
-        <span
-            class=move || state.get().class()
-            data-state=move || format!("{:?}", state.get()).to_lowercase()
-            aria-live="polite"
-            title="Whether this inbox is receiving new approvals as they arrive"
-        >
-            <span class="dot" aria-hidden="true"></span>
-            {move || state.get().label()}
-        </span>
     }
 }
 

@@ -59,6 +59,26 @@ pub fn use_live_link(
     state
 }
 
+/// Live, reconnecting or offline: small, never in the way.
+#[component]
+pub fn LinkIndicator(
+    state: ReadSignal<LinkState>,
+    /// What the link keeps up to date, for the tooltip.
+    title: &'static str,
+) -> impl IntoView {
+    view! {
+        <span
+            class=move || state.get().class()
+            data-state=move || format!("{:?}", state.get()).to_lowercase()
+            aria-live="polite"
+            title=title
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || state.get().label()}
+        </span>
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::LinkState;

@@ -5,7 +5,7 @@
 
 use super::charts::{LatencyHistogram, TrendChart};
 use super::errors::error_message;
-use super::inbox_connection::use_live_link;
+use super::inbox_connection::{use_live_link, LinkIndicator};
 use super::time::{ago, duration_label, stamp};
 use super::url_encode;
 use crate::api::stats;
@@ -74,10 +74,7 @@ pub fn StatsPage() -> impl IntoView {
         <main class="page stats">
             <div class="page-head">
                 <h1>"Stats"</h1>
-                <span class=move || link.get().class() role="status">
-                    <span class="dot" aria-hidden="true"></span>
-                    {move || link.get().label()}
-                </span>
+                <LinkIndicator state=link title="Whether these figures are counted again as decisions happen"/>
             </div>
             <Transition fallback=|| view! { <p class="muted">"Counting…"</p> }>
                 {move || Suspend::new(async move {
@@ -229,17 +226,18 @@ fn Filters(query: StatsQuery, choices: crate::model::StatsChoices) -> impl IntoV
                   chosen: Option<String>,
                   options: Vec<String>| {
         let any = format!("Any {}", label.to_lowercase());
+        let id = format!("filter-{name}");
         view! {
-            <label>
-                <span>{label}</span>
-                <select name=name>
+            <div class="filter">
+                <label for=id.clone()>{label}</label>
+                <select name=name id=id>
                     <option value="" selected=chosen.is_none()>{any}</option>
                     {options.into_iter().map(|option| {
                         let selected = chosen.as_deref() == Some(option.as_str());
                         view! { <option value=option.clone() selected=selected>{option.clone()}</option> }
                     }).collect_view()}
                 </select>
-            </label>
+            </div>
         }
     };
     let mut kinds = choices.kinds;
@@ -272,9 +270,9 @@ fn Figures(latency: Latency) -> impl IntoView {
     view! {
         <dl class="figures">
             <div><dt>"Decisions"</dt><dd data-figure="decisions">{latency.decisions}</dd></div>
-            <div><dt>"p50"</dt><dd data-figure="p50">{figure(latency.p50_ms)}</dd></div>
-            <div><dt>"p90"</dt><dd data-figure="p90">{figure(latency.p90_ms)}</dd></div>
-            <div><dt>"p99"</dt><dd data-figure="p99">{figure(latency.p99_ms)}</dd></div>
+            <div><dt>"p50"</dt><dd data-figure="p50" data-ms=latency.p50_ms>{figure(latency.p50_ms)}</dd></div>
+            <div><dt>"p90"</dt><dd data-figure="p90" data-ms=latency.p90_ms>{figure(latency.p90_ms)}</dd></div>
+            <div><dt>"p99"</dt><dd data-figure="p99" data-ms=latency.p99_ms>{figure(latency.p99_ms)}</dd></div>
         </dl>
     }
 }
