@@ -15,7 +15,7 @@ use crate::server::service::Service;
 use crate::server::state::AppState;
 use crate::server::tasks::webhook_delivery::Worker;
 use crate::server::tasks::{expiry, revocation_watch, BackgroundTasks};
-use crate::server::{inbox_socket, rest, store};
+use crate::server::{exports, inbox_socket, rest, store};
 use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
@@ -150,6 +150,7 @@ pub fn router(
     let routes = generate_route_list(App);
     Router::new()
         .nest("/api/v1", rest::router())
+        .merge(exports::router())
         .route("/ws", get(inbox_socket::inbox_socket))
         .leptos_routes_with_context(
             &state,

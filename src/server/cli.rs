@@ -3,7 +3,8 @@
 use crate::server::app::{open_service_for_commands, Application};
 use crate::server::config::ConfigArgs;
 use crate::server::domain::Role;
-use crate::server::service::{Actor, ChainCheck, CreatedKey, NewKey};
+use crate::server::exports::decision_query;
+use crate::server::service::{Actor, ChainCheck, CreatedKey, DecisionReader, NewKey};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -38,6 +39,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Write decided approvals (with their reasons) as JSON lines to
+    /// stdout, streamed: the denial reasons as data.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Check the audit log's hash chain.
     Audit {
         /// Print the outcome as one JSON object on stdout.
@@ -45,6 +52,31 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Decided approvals: id, title, action, agent, data, outcome, reason,
+    /// decided_by, created_at, decided_at, decision_seconds; one JSON object
+    /// per line, oldest first.
+    Decisions {
+        /// Only this action kind ("none": approvals without one).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this agent (API key name).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only these outcomes: approved, denied, expired, cancelled
+        /// (comma-separated).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Decided at or after: a date (2026-11-01) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Decided before: a date or an RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
     },
 }
 
@@ -169,6 +201,15 @@ enum AdminCommand {
         #[arg(long)]
         group: Option<String>,
     },
+    /// Allow an agent's API keys to read the export of decided approvals
+    /// (GET /api/v1/decisions), or with --refuse stop them.
+    AllowDecisions {
+        /// The API key's name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        refuse: bool,
+    },
     /// Give the agent of an API key a second key, beside its current one
     /// (same name, route and webhook endpoint). Prints the new key once;
     /// revoke the old one (on the Keys page) once the agent has switched.
@@ -219,6 +260,7 @@ pub async fn run() -> ExitCode {
         None | Some(Command::Serve) => serve(&cli.config).await,
         Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
         Some(Command::Audit { json, command }) => audit(&cli.config, command, json).await,
+        Some(Command::Export { command }) => export(&cli.config, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -348,6 +390,15 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
             };
             Report::note(format!("Approvals of {name:?} now go to {route}."))
                 .with(json!({"key": name, "approver": approver, "group": group}))
+        }
+        AdminCommand::AllowDecisions { name, refuse } => {
+            service
+                .set_key_reads_decisions(by, &name, !refuse)
+                .await
+                .with_context(|| format!("changing what the API key {name:?} may read"))?;
+            let may = if refuse { "may no longer" } else { "may now" };
+            Report::note(format!("The keys of {name:?} {may} read decisions."))
+                .with(json!({"key": name, "reads_decisions": !refuse}))
         }
         AdminCommand::RotateKey { name } => {
             let created = service
@@ -521,6 +572,48 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
         }
     };
     report.emit(json);
+    Ok(())
+}
+
+async fn export(args: &ConfigArgs, command: ExportCommand) -> anyhow::Result<()> {
+    use std::io::Write;
+    let ExportCommand::Decisions {
+        kind,
+        agent,
+        outcome,
+        since,
+        until,
+    } = command;
+    let params: std::collections::HashMap<String, String> = [
+        ("kind", kind),
+        ("agent", agent),
+        ("outcome", outcome),
+        ("since", since),
+        ("until", until),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name.to_owned(), v)))
+    .collect();
+    let query = decision_query(&params).map_err(|problem| anyhow::anyhow!(problem.detail))?;
+    let service = open_service_for_commands(args).await?;
+    let mut filter = service
+        .decision_filter(DecisionReader::Command, &query)
+        .await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    loop {
+        let lines = service
+            .decisions_page(DecisionReader::Command, &filter)
+            .await?;
+        for line in &lines {
+            serde_json::to_writer(&mut out, line)?;
+            out.write_all(b"\n")?;
+        }
+        if (lines.len() as i64) < filter.limit {
+            break;
+        }
+        filter.after = lines.last().map(|line| line.id.clone());
+    }
+    out.flush()?;
     Ok(())
 }
 

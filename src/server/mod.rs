@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod duration;
+pub mod exports;
 pub mod http;
 pub mod inbox_feed;
 pub mod inbox_seats;

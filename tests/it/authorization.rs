@@ -88,6 +88,9 @@ enum Rule {
     AgentKey,
     /// The valid agent key whose approval it is; other keys' are hidden.
     OwnApproval,
+    /// A valid agent key an admin allowed (`other-agent` here); other keys
+    /// are refused.
+    AllowedKey,
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
@@ -174,12 +177,13 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 36] = [
 const SIGN_OUTS: [&str; 2] = ["sign_out_everywhere", "logout"];
 
 /// Every REST endpoint (as `rest::ROUTES` spells it) with its rule.
-const REST: [(&str, &str, Rule); 5] = [
+const REST: [(&str, &str, Rule); 6] = [
     ("POST", "/approvals", Rule::AgentKey),
     ("GET", "/approvals", Rule::AgentKey),
     ("GET", "/approvals/{id}", Rule::OwnApproval),
     ("GET", "/approvals/{id}/wait", Rule::OwnApproval),
     ("POST", "/approvals/{id}/cancel", Rule::OwnApproval),
+    ("GET", "/decisions", Rule::AllowedKey),
 ];
 
 fn expected(rule: Rule, caller: Caller, target: Target) -> Seen {
@@ -202,6 +206,11 @@ fn expected(rule: Rule, caller: Caller, target: Target) -> Seen {
         Rule::OwnApproval => match caller {
             Key => Seen::Allowed,
             OtherKey => Seen::Hidden,
+            _ => Seen::Unauthenticated,
+        },
+        Rule::AllowedKey => match caller {
+            OtherKey => Seen::Allowed,
+            Key => Seen::Forbidden,
             _ => Seen::Unauthenticated,
         },
         _ if !person => Seen::Unauthenticated,
@@ -252,6 +261,14 @@ async fn world(backend: Backend) -> World {
     ])
     .await;
     let other_key = app.new_key("other-agent", None).await;
+    let allowed = testkit::admin(
+        &app.bin,
+        &app.database_url,
+        &[],
+        &["allow-decisions", "--name", "other-agent"],
+    )
+    .await;
+    assert!(allowed.status.success(), "{allowed:?}");
     let revoked_key = app.new_key("revoked-agent", None).await;
     admin_cli(vec!["revoke-key", "--name", "revoked-agent"]).await;
     let create = |body: Value| {

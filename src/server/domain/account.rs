@@ -206,6 +206,8 @@ pub struct ApiKey {
     /// Where approvals from this key go when the agent names no approver
     /// and no group.
     pub default_route: Route,
+    /// Whether an admin allowed it to read the export of decisions.
+    pub reads_decisions: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +236,7 @@ pub struct KeyOverview {
     /// Its approvals still pending.
     pub pending: i64,
     pub webhook_url: Option<String>,
+    pub reads_decisions: bool,
 }
 
 /// What became of a first-start setup.

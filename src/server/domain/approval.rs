@@ -123,3 +123,22 @@ impl ApprovalFilter {
         }
     }
 }
+
+/// Which decided approvals (any terminal status) to export, in order of id,
+/// a page at a time.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionFilter {
+    /// An action kind ("" for approvals without one).
+    pub kind: Option<String>,
+    /// The keys of one agent; empty matches nothing.
+    pub api_key_ids: Option<Vec<String>>,
+    /// Empty: every terminal status.
+    pub outcomes: Vec<Status>,
+    /// Decided at or after, Unix ms.
+    pub since: Option<i64>,
+    /// Decided before, Unix ms.
+    pub until: Option<i64>,
+    /// Continue after this id.
+    pub after: Option<String>,
+    pub limit: i64,
+}

@@ -4,6 +4,7 @@
 //! REST, the socket and server functions together is `server::app`.
 
 pub mod middleware;
+pub mod paged_body;
 pub mod problem;
 pub mod request_span;
 pub mod session;

@@ -1,6 +1,7 @@
 //! The agent REST API under /api/v1 (the README's "The API" is the contract).
 
 mod approvals;
+mod decisions;
 pub mod extract;
 
 use crate::server::http::problem::Problem;
@@ -12,12 +13,13 @@ use axum::Router;
 /// Every endpoint of the agent API, as (method, path under /api/v1). The
 /// router is built from this list, so a test that covers each entry covers
 /// the whole API (the authorization matrix does).
-pub const ROUTES: [(&str, &str); 5] = [
+pub const ROUTES: [(&str, &str); 6] = [
     ("POST", "/approvals"),
     ("GET", "/approvals"),
     ("GET", "/approvals/{id}"),
     ("GET", "/approvals/{id}/wait"),
     ("POST", "/approvals/{id}/cancel"),
+    ("GET", "/decisions"),
 ];
 
 /// The handler of one entry of `ROUTES`.
@@ -28,6 +30,7 @@ fn endpoint(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/approvals/{id}") => get(approvals::get_one),
         ("GET", "/approvals/{id}/wait") => get(approvals::wait),
         ("POST", "/approvals/{id}/cancel") => post(approvals::cancel),
+        ("GET", "/decisions") => get(decisions::list),
         _ => unreachable!("ROUTES lists {method} {path} without a handler"),
     }
 }

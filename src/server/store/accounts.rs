@@ -139,6 +139,14 @@ pub trait AccountStore {
     /// Sets the default route of the live key with this name; false when
     /// there is none.
     async fn set_key_route(&self, name: &str, route: &Route, audit: &Audit) -> StoreResult<bool>;
+    /// Allows (or stops) the live keys with this name reading the export of
+    /// decisions; false when there is none.
+    async fn set_key_reads_decisions(
+        &self,
+        name: &str,
+        allowed: bool,
+        audit: &Audit,
+    ) -> StoreResult<bool>;
     async fn api_key_by_name(&self, name: &str) -> StoreResult<Option<ApiKey>>;
     /// Every key, live ones first, by name, for the Keys page.
     async fn key_overviews(&self) -> StoreResult<Vec<KeyOverview>>;
@@ -177,8 +185,8 @@ macro_rules! account_sql {
             value: &str,
         ) -> StoreResult<Option<ApiKey>> {
             let row = sqlx::query(&format!(
-                "SELECT id, name, default_approver_id, default_group_id FROM api_keys
-                 WHERE {column} = $1 AND revoked_at IS NULL
+                "SELECT id, name, default_approver_id, default_group_id, reads_decisions
+                 FROM api_keys WHERE {column} = $1 AND revoked_at IS NULL
                  ORDER BY created_at DESC, id DESC LIMIT 1"
             ))
             .bind(value)
@@ -950,7 +958,7 @@ macro_rules! account_sql {
                             k.created_at, k.revoked_at, k.last_used_at,
                             (SELECT COUNT(*) FROM approvals a
                              WHERE a.api_key_id = k.id AND a.status = 'pending') AS pending,
-                            e.url AS webhook_url
+                            e.url AS webhook_url, k.reads_decisions
                      FROM api_keys k
                      LEFT JOIN users u ON u.id = k.default_approver_id
                      LEFT JOIN approver_groups g ON g.id = k.default_group_id
@@ -1012,6 +1020,7 @@ macro_rules! account_sql {
                     id: key.id,
                     name: key.name,
                     default_route: key.default_route,
+                    reads_decisions: false,
                 })
             }
 
@@ -1075,6 +1084,17 @@ macro_rules! account_sql {
                 .bind(old_key_id)
                 .execute(&mut *tx)
                 .await?;
+                // The new key may do what the old one may.
+                let reads_decisions: bool = sqlx::query_scalar(
+                    "UPDATE api_keys
+                     SET reads_decisions = (SELECT reads_decisions FROM api_keys WHERE id = $1)
+                     WHERE id = $2
+                     RETURNING reads_decisions",
+                )
+                .bind(old_key_id)
+                .bind(&key.id)
+                .fetch_one(&mut *tx)
+                .await?;
                 let subject = format!("key:{}", key.id);
                 let detail = format!("key:{old_key_id}");
                 insert_admin_audit(&mut tx, audit, "key_rotated", &subject, Some(&detail)).await?;
@@ -1083,7 +1103,36 @@ macro_rules! account_sql {
                     id: key.id,
                     name: key.name,
                     default_route: key.default_route,
+                    reads_decisions,
                 })
+            }
+
+            async fn set_key_reads_decisions(
+                &self,
+                name: &str,
+                allowed: bool,
+                audit: &Audit,
+            ) -> StoreResult<bool> {
+                let mut tx = self.writer.begin().await?;
+                let changed: Vec<String> = sqlx::query_scalar(
+                    "UPDATE api_keys SET reads_decisions = $1
+                     WHERE name = $2 AND revoked_at IS NULL
+                     RETURNING id",
+                )
+                .bind(allowed)
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await?;
+                let kind = if allowed {
+                    "key_decisions_allowed"
+                } else {
+                    "key_decisions_refused"
+                };
+                for id in &changed {
+                    insert_admin_audit(&mut tx, audit, kind, &format!("key:{id}"), None).await?;
+                }
+                tx.commit().await?;
+                Ok(!changed.is_empty())
             }
 
             async fn revoke_api_key(&self, name: &str, audit: &Audit) -> StoreResult<bool> {

@@ -4,7 +4,8 @@
 
 use super::StoreResult;
 use crate::server::domain::{
-    ApprovalFilter, ApprovalRecord, InsertOutcome, NewApproval, Transition, TransitionOutcome,
+    ApprovalFilter, ApprovalRecord, DecisionFilter, InsertOutcome, NewApproval, Transition,
+    TransitionOutcome,
 };
 use async_trait::async_trait;
 
@@ -24,6 +25,8 @@ pub trait ApprovalStore {
     async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>>;
     /// The earliest deadline among pending approvals.
     async fn next_expiry(&self) -> StoreResult<Option<i64>>;
+    /// A page of approvals that left `pending`, in order of id.
+    async fn decided_approvals(&self, filter: &DecisionFilter) -> StoreResult<Vec<ApprovalRecord>>;
 }
 
 macro_rules! approval_sql {
@@ -337,6 +340,54 @@ macro_rules! approval_sql {
                     self.announce_after(event_of(record));
                 }
                 Ok(expired)
+            }
+
+            async fn decided_approvals(
+                &self,
+                filter: &DecisionFilter,
+            ) -> StoreResult<Vec<ApprovalRecord>> {
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(SELECT_APPROVAL);
+                query.push(" WHERE a.decided_at IS NOT NULL");
+                match filter.kind.as_deref() {
+                    Some("") => {
+                        query.push(" AND a.action IS NULL");
+                    }
+                    Some(kind) => {
+                        query.push(" AND a.action = ").push_bind(kind.to_owned());
+                    }
+                    None => {}
+                }
+                if let Some(keys) = &filter.api_key_ids {
+                    // '' is no key's id: the list is never empty.
+                    query.push(" AND a.api_key_id IN (''");
+                    for key in keys {
+                        query.push(", ").push_bind(key.clone());
+                    }
+                    query.push(")");
+                }
+                if !filter.outcomes.is_empty() {
+                    query.push(" AND a.status IN (");
+                    let mut list = query.separated(", ");
+                    for status in &filter.outcomes {
+                        list.push_bind(status.as_str());
+                    }
+                    query.push(")");
+                }
+                if let Some(since) = filter.since {
+                    query.push(" AND a.decided_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    query.push(" AND a.decided_at < ").push_bind(until);
+                }
+                if let Some(after) = &filter.after {
+                    query.push(" AND a.id > ").push_bind(after.clone());
+                }
+                query.push(" ORDER BY a.id LIMIT ").push_bind(filter.limit);
+                let rows = query.build().fetch_all(&self.reader).await?;
+                Ok(rows
+                    .iter()
+                    .map(approval_from_row)
+                    .collect::<Result<_, _>>()?)
             }
 
             async fn next_expiry(&self) -> StoreResult<Option<i64>> {

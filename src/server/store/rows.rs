@@ -42,6 +42,7 @@ pub struct ApiKeyRow {
     name: String,
     default_approver_id: Option<String>,
     default_group_id: Option<String>,
+    reads_decisions: bool,
 }
 
 impl From<ApiKeyRow> for ApiKey {
@@ -53,6 +54,7 @@ impl From<ApiKeyRow> for ApiKey {
                 approver_id: row.default_approver_id,
                 group_id: row.default_group_id,
             },
+            reads_decisions: row.reads_decisions,
         }
     }
 }
@@ -69,6 +71,7 @@ pub struct KeyOverviewRow {
     last_used_at: Option<i64>,
     pending: i64,
     webhook_url: Option<String>,
+    reads_decisions: bool,
 }
 
 impl From<KeyOverviewRow> for KeyOverview {
@@ -83,6 +86,7 @@ impl From<KeyOverviewRow> for KeyOverview {
             last_used_at: row.last_used_at,
             pending: row.pending,
             webhook_url: row.webhook_url,
+            reads_decisions: row.reads_decisions,
         }
     }
 }
