@@ -11,6 +11,7 @@ mod api;
 mod audit;
 mod authorization;
 mod bad_input;
+mod exports;
 mod hardening;
 mod inbox;
 mod instances;
