@@ -22,6 +22,8 @@ pub struct KeyRow {
     pub last_used_at: Option<i64>,
     pub pending: i64,
     pub webhook_url: Option<String>,
+    /// Whether it may read the export of decisions (GET /api/v1/decisions).
+    pub reads_decisions: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +71,7 @@ pub async fn keys() -> Result<KeysData, ServerFnError> {
                 last_used_at: key.last_used_at,
                 pending: key.pending,
                 webhook_url: key.webhook_url,
+                reads_decisions: key.reads_decisions,
             })
             .collect(),
         approvers: people
@@ -120,6 +123,17 @@ pub async fn set_key_route(name: String, route: Option<String>) -> Result<(), Se
     let (approver, group) = parse_route(&route)?;
     service
         .set_key_route(Actor::Person(&me), &name, approver, group)
+        .await
+        .map_err(ssr::to_fn_error)
+}
+
+/// Allows (or stops) an agent's keys reading the export of decisions.
+#[server(prefix = "/rpc", endpoint = "set_key_reads_decisions")]
+pub async fn set_key_reads_decisions(name: String, allowed: bool) -> Result<(), ServerFnError> {
+    let service = ssr::service()?;
+    let me = ssr::require_user(&service).await?;
+    service
+        .set_key_reads_decisions(Actor::Person(&me), &name, allowed)
         .await
         .map_err(ssr::to_fn_error)
 }

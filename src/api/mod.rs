@@ -6,6 +6,7 @@
 
 mod account;
 mod approvals;
+mod audit;
 mod keys;
 mod people;
 mod session;
@@ -14,6 +15,7 @@ mod webhooks;
 
 pub use account::*;
 pub use approvals::*;
+pub use audit::*;
 pub use keys::*;
 pub use people::*;
 pub use session::*;

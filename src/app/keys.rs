@@ -7,7 +7,8 @@ use super::copy::ShownOnce;
 use super::errors::{error_message, last_error};
 use super::time::stamp_ms;
 use crate::api::{
-    keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey, RotateKey, SetKeyRoute,
+    keys, CreateKey, KeyRow, KeysData, NewKeyData, RevokeKey, RotateKey, SetKeyReadsDecisions,
+    SetKeyRoute,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -120,13 +121,15 @@ fn KeyRowView(
     let revoke = ServerAction::<RevokeKey>::new();
     let set_route = ServerAction::<SetKeyRoute>::new();
     let rotate = ServerAction::<RotateKey>::new();
+    let reads = ServerAction::<SetKeyReadsDecisions>::new();
     Effect::new(move |_| {
         if let Some(Ok(key)) = rotate.value().get() {
             issued.set(Some(key));
         }
         let changed = matches!(revoke.value().get(), Some(Ok(())))
             || matches!(set_route.value().get(), Some(Ok(())))
-            || matches!(rotate.value().get(), Some(Ok(_)));
+            || matches!(rotate.value().get(), Some(Ok(_)))
+            || matches!(reads.value().get(), Some(Ok(())));
         if changed {
             reload.update(|n| *n += 1);
         }
@@ -139,11 +142,16 @@ fn KeyRowView(
     let revoke_label = format!("Revoke {}", key.name);
     let revoke_id = key.id.clone();
     let rotate_name = key.name.clone();
+    let reads_name = key.name.clone();
+    let reads_decisions = key.reads_decisions;
     view! {
         <tr data-key=key.name.clone() class:revoked=revoked>
             <td>
                 <span class="person-name">{key.name.clone()}</span>
                 <br/><span class="muted">{format!("created {}", stamp_ms(key.created_at))}</span>
+                {reads_decisions.then(|| view! {
+                    <br/><span class="badge" title="May read GET /api/v1/decisions">"reads decisions"</span>
+                })}
             </td>
             <td>
                 {if revoked {
@@ -175,6 +183,14 @@ fn KeyRowView(
                             <input type="hidden" name="name" value=rotate_name/>
                             <button type="submit" class="button" title="A second key for this agent, beside this one">"Rotate"</button>
                         </ActionForm>
+                        <ActionForm action=reads attr:class="inline">
+                            <input type="hidden" name="name" value=reads_name/>
+                            <input type="hidden" name="allowed" value=(!reads_decisions).to_string()/>
+                            <button type="submit" class="button"
+                                title="Whether this agent may read every decision and its reason (GET /api/v1/decisions)">
+                                {if reads_decisions { "Stop reading decisions" } else { "Allow reading decisions" }}
+                            </button>
+                        </ActionForm>
                         <details class="confirm">
                             <summary class="button danger">"Revoke…"</summary>
                             <p>"Its next request is refused, and its parked waits answer 401 at once. Its pending approvals stay decidable."</p>
@@ -185,7 +201,10 @@ fn KeyRowView(
                         </details>
                     }.into_any(),
                 }}
-                <p class="field-error" role="alert">{move || last_error(revoke).or_else(|| last_error(set_route)).or_else(|| last_error(rotate))}</p>
+                <p class="field-error" role="alert">{move || last_error(revoke)
+                    .or_else(|| last_error(set_route))
+                    .or_else(|| last_error(rotate))
+                    .or_else(|| last_error(reads))}</p>
             </div></td>
         </tr>
     }

@@ -39,6 +39,7 @@ pub fn Layout() -> impl IntoView {
                                     <A href="/admin/groups">"Groups"</A>
                                     <A href="/admin/keys">"API keys"</A>
                                     <A href="/admin/webhooks">"Webhooks"</A>
+                                    <A href="/admin/audit">"Audit"</A>
                                 })}
                             </nav>
                             <div class="whoami">

@@ -1,6 +1,7 @@
 //! The web inbox: shell, router and pages.
 
 mod account;
+mod audit;
 mod batch;
 mod card;
 mod charts;
@@ -76,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/people") view=people::PeoplePage ssr=SsrMode::Async/>
                     <Route path=path!("admin/groups") view=groups::GroupsPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/keys") view=keys::KeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -3,12 +3,14 @@
 //! entry point goes through.
 
 mod approval;
+mod audit;
 mod inbox_protocol;
 mod stats;
 mod validated;
 mod webhook;
 
 pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
+pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
 pub use stats::*;
 pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};

@@ -290,7 +290,7 @@ async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::
             let password = password.trim_end_matches(['\r', '\n']);
             let role = if admin { Role::Admin } else { role };
             let user = service
-                .create_user(&email, name.as_deref(), password, role)
+                .create_user(by, &email, name.as_deref(), password, role)
                 .await
                 .with_context(|| format!("creating the account {email}"))?;
             Report::note(format!(

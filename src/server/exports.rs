@@ -46,26 +46,29 @@ fn text(params: &HashMap<String, String>, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A time parameter: RFC 3339 (`2026-11-29T10:00:00Z`) or a UTC date
-/// (`2026-11-29`, its midnight).
-fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Problem> {
-    let Some(raw) = text(params, name) else {
-        return Ok(None);
-    };
-    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&raw) {
-        return Ok(Some(at.timestamp_millis()));
+/// A time filter: RFC 3339 (`2026-11-29T10:00:00Z`) or a UTC date
+/// (`2026-11-29`, its midnight), as Unix ms; the error names `name`.
+pub fn parse_time(name: &str, raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.timestamp_millis());
     }
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
-        return Ok(Some(
-            day.and_time(chrono::NaiveTime::MIN)
-                .and_utc()
-                .timestamp_millis(),
-        ));
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(day
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .timestamp_millis());
     }
-    Err(Problem::unprocessable(
-        "invalid_time",
-        format!("{name} must be a date (2026-11-29) or an RFC 3339 time (got {raw:?})"),
+    Err(format!(
+        "{name} must be a date (2026-11-29) or an RFC 3339 time (got {raw:?})"
     ))
+}
+
+fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Problem> {
+    text(params, name)
+        .map(|raw| parse_time(name, &raw))
+        .transpose()
+        .map_err(|detail| Problem::unprocessable("invalid_time", detail))
 }
 
 async fn signed_in(service: &Service, headers: &HeaderMap) -> Result<User, Problem> {
@@ -93,7 +96,8 @@ fn streamed(content_type: &'static str, file_name: &str, body: Body) -> Response
 /// The audit filter of a query: actor, approval, kind, since, until.
 pub fn audit_filter(params: &HashMap<String, String>) -> Result<AuditFilter, Problem> {
     Ok(AuditFilter {
-        actor: text(params, "actor"),
+        // Resolved from words (an email, an agent's name) by the caller.
+        actors: None,
         approval_id: text(params, "approval"),
         kind: text(params, "kind"),
         since: time(params, "since")?,
@@ -148,9 +152,13 @@ async fn audit_export(
     content_type: &'static str,
     extension: &str,
 ) -> Result<Response, Problem> {
-    let filter = audit_filter(&params(query)?)?;
+    let params = params(query)?;
+    let mut filter = audit_filter(&params)?;
     let service = state.service;
     let user = signed_in(&service, &headers).await?;
+    if let Some(words) = text(&params, "actor") {
+        filter.actors = Some(service.audit_actors(&words).await?);
+    }
     let read = move |service: Arc<Service>, user: User, filter: AuditFilter| async move {
         let entries = service.audit_log(Actor::Person(&user), &filter).await?;
         let after = entries.last().and_then(|e| e.seq);

@@ -537,9 +537,16 @@ async fn every_admin_action_is_in_the_audit_trail(backend: Backend) {
     assert!(output.status.success());
 
     let mut trail = admin_audit(&app).await;
-    // The fixture's own key, made with `holdpoint admin create-key`.
-    let setup = trail.remove(0);
-    assert_eq!((setup.0.as_str(), setup.1.as_str()), ("key_created", "cli"));
+    // The fixture's own admin, approver and key, made with `holdpoint admin`.
+    let setup: Vec<(String, String)> = trail
+        .drain(..3)
+        .map(|(kind, actor, _)| (kind, actor))
+        .collect();
+    let cli = |kind: &str| (kind.to_owned(), "cli".to_owned());
+    assert_eq!(
+        setup,
+        [cli("user_created"), cli("user_created"), cli("key_created")]
+    );
     // (kind, whether the admin in the browser did it rather than the CLI)
     let seen: Vec<(&str, bool)> = trail
         .iter()

@@ -94,7 +94,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 36] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 38] = [
     (
         "login",
         Rule::Public,
@@ -124,6 +124,12 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 36] = [
     ("sign_out_everywhere", Rule::SignedIn, ""),
     ("history", Rule::SignedIn, ""),
     ("stats", Rule::SignedIn, "window=30d"),
+    ("audit_log", Rule::Admin, "kind=created"),
+    (
+        "set_key_reads_decisions",
+        Rule::Admin,
+        "name=other-agent&allowed=true",
+    ),
     ("approval_detail", Rule::SeesApproval, "id={id}"),
     ("approval_card", Rule::SeesApproval, "id={id}"),
     (

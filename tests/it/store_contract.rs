@@ -130,12 +130,12 @@ async fn accounts_sessions_and_setup(backend: Backend) {
 
     // Emails are unique; lookups return the hash beside the user.
     let ana = store
-        .create_user(new_user("ana@example.com", Role::Approver, T0))
+        .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
         .await
         .unwrap();
     assert!(matches!(
         store
-            .create_user(new_user("ana@example.com", Role::Approver, T0))
+            .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -284,7 +284,7 @@ async fn approvals_lifecycle(backend: Backend) {
     let f = fixture(backend).await;
     let store = &f.store;
     let ana = store
-        .create_user(new_user("ana@example.com", Role::Approver, T0))
+        .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
         .await
         .unwrap();
     let key = store
@@ -407,7 +407,7 @@ async fn webhooks_and_the_outbox(backend: Backend) {
     let f = fixture(backend).await;
     let store = &f.store;
     let ana = store
-        .create_user(new_user("ana@example.com", Role::Admin, T0))
+        .create_user(new_user("ana@example.com", Role::Admin, T0), &by(T0))
         .await
         .unwrap();
     let key = store
@@ -572,11 +572,11 @@ async fn roles_groups_and_routes(backend: Backend) {
     let fixture = fixture(backend).await;
     let store = &fixture.store;
     let admin = store
-        .create_user(new_user("admin@example.com", Role::Admin, T0))
+        .create_user(new_user("admin@example.com", Role::Admin, T0), &by(T0))
         .await
         .unwrap();
     let ana = store
-        .create_user(new_user("ana@example.com", Role::Approver, T0 + 1))
+        .create_user(new_user("ana@example.com", Role::Approver, T0 + 1), &by(T0))
         .await
         .unwrap();
 

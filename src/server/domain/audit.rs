@@ -17,6 +17,39 @@ use serde::Serialize;
 /// The hash "before" the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Every kind of entry, for the Audit page's filter (docs/audit.md says
+/// what each records).
+pub const AUDIT_KINDS: [&str; 28] = [
+    "created",
+    "approved",
+    "denied",
+    "expired",
+    "cancelled",
+    "webhook_attempted",
+    "signed_in",
+    "sign_in_failed",
+    "user_created",
+    "user_invited",
+    "invitation_renewed",
+    "password_link_issued",
+    "role_changed",
+    "user_deactivated",
+    "user_reactivated",
+    "sessions_ended",
+    "group_created",
+    "group_member_added",
+    "group_member_removed",
+    "key_created",
+    "key_rotated",
+    "key_route_changed",
+    "key_revoked",
+    "key_decisions_allowed",
+    "key_decisions_refused",
+    "webhook_url_set",
+    "webhook_secret_rotated",
+    "webhook_enabled",
+];
+
 /// The actor and time of an admin action: `user:ID` for a person, `cli`
 /// for `holdpoint admin` at the server's shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +170,8 @@ pub enum ChainBreak {
 /// exports), or a filtered page (the Audit page).
 #[derive(Debug, Clone)]
 pub struct AuditFilter {
-    pub actor: Option<String>,
+    /// Any of these actors (`user:ID`, `key:ID`, `system`, ...).
+    pub actors: Option<Vec<String>>,
     pub approval_id: Option<String>,
     pub kind: Option<String>,
     /// From this time (inclusive), Unix ms.
@@ -154,7 +188,7 @@ impl AuditFilter {
     /// Every entry, in order of position, `limit` at a time.
     pub fn whole_chain(limit: i64) -> Self {
         Self {
-            actor: None,
+            actors: None,
             approval_id: None,
             kind: None,
             since: None,

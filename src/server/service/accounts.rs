@@ -18,14 +18,16 @@ impl Service {
 
     pub async fn create_user(
         &self,
+        actor: Actor<'_>,
         email: &str,
         name: Option<&str>,
         password: &str,
         role: Role,
     ) -> ServiceResult<User> {
+        Self::authorize_admin(actor)?;
         let user = new_user(email, name, password, role, self.now_ms()).await?;
         self.store
-            .create_user(user)
+            .create_user(user, &self.audit(actor))
             .await
             .map_err(conflict_to_message)
     }

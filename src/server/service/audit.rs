@@ -3,8 +3,11 @@
 //! transaction of each change (`store/audit.rs`).
 
 use super::people::Actor;
-use super::{Service, ServiceResult};
-use crate::server::domain::{AuditFilter, ChainBreak, ChainHead, ChainWalk, StoredAuditEntry};
+use super::{from_ms, Service, ServiceResult};
+use crate::model::{AuditEntryView, AuditPage, AuditQuery};
+use crate::server::domain::{
+    AuditFilter, ChainBreak, ChainHead, ChainWalk, StoredAuditEntry, AUDIT_KINDS,
+};
 
 /// Entries read per query while walking the chain.
 const WALK_PAGE: i64 = 1_000;
@@ -72,6 +75,90 @@ impl Service {
     pub async fn audit_head(&self, by: Actor<'_>) -> ServiceResult<ChainHead> {
         Self::authorize_admin(by)?;
         Ok(self.store.audit_head().await?)
+    }
+
+    /// The actors a person means by `words`: an email (that person), an
+    /// agent's name (its keys), or an actor as stored (`user:ID`, `key:ID`,
+    /// `system`, `cli`, `anonymous`).
+    pub async fn audit_actors(&self, words: &str) -> ServiceResult<Vec<String>> {
+        let words = words.trim();
+        if words.contains(':') || ["system", "cli", "setup", "anonymous"].contains(&words) {
+            return Ok(vec![words.to_owned()]);
+        }
+        let names = self.store.stats_names().await?;
+        Ok(if words.contains('@') {
+            names
+                .people
+                .into_iter()
+                .filter(|(_, email)| email.eq_ignore_ascii_case(words))
+                .map(|(id, _)| format!("user:{id}"))
+                .collect()
+        } else {
+            names
+                .keys
+                .into_iter()
+                .filter(|(_, name)| name == words)
+                .map(|(id, _)| format!("key:{id}"))
+                .collect()
+        })
+    }
+
+    /// A page of the log as the Audit page shows it, newest first, with
+    /// actors and subjects named, and the chain's head.
+    pub async fn audit_page(
+        &self,
+        by: Actor<'_>,
+        query: &AuditQuery,
+        filter: AuditFilter,
+    ) -> ServiceResult<AuditPage> {
+        Self::authorize_admin(by)?;
+        let mut filter = filter;
+        if let Some(words) = &query.actor {
+            filter.actors = Some(self.audit_actors(words).await?);
+        }
+        let entries = self.store.audit_entries(&filter).await?;
+        let head = self.store.audit_head().await?;
+        let names = self.store.stats_names().await?;
+        let name_of = |reference: &str| -> Option<String> {
+            let (kind, id) = reference.split_once(':')?;
+            let list = match kind {
+                "user" => &names.people,
+                "group" => &names.groups,
+                "key" => &names.keys,
+                _ => return None,
+            };
+            list.iter()
+                .find(|(known, _)| known == id)
+                .map(|(_, name)| name.clone())
+        };
+        let older_than = (entries.len() as i64 == filter.limit)
+            .then(|| entries.last().and_then(|e| e.seq))
+            .flatten();
+        let mut agents: Vec<String> = names.keys.iter().map(|(_, name)| name.clone()).collect();
+        agents.sort();
+        agents.dedup();
+        Ok(AuditPage {
+            entries: entries
+                .into_iter()
+                .map(|entry| AuditEntryView {
+                    actor_name: name_of(&entry.actor).unwrap_or_else(|| entry.actor.clone()),
+                    subject_name: entry.subject.as_deref().and_then(name_of),
+                    seq: entry.seq.unwrap_or_default(),
+                    at: from_ms(entry.at),
+                    kind: entry.kind,
+                    actor: entry.actor,
+                    approval_id: entry.approval_id,
+                    subject: entry.subject,
+                    detail: entry.detail,
+                    hash: entry.hash.unwrap_or_default(),
+                })
+                .collect(),
+            older_than,
+            head_seq: head.seq,
+            head_hash: head.hash,
+            kinds: AUDIT_KINDS.iter().map(|k| (*k).to_owned()).collect(),
+            agents,
+        })
     }
 
     /// A page of the audit log, for admins.

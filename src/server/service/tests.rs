@@ -100,6 +100,7 @@ async fn sessions_end_when_the_clock_passes_their_last_day() {
     let (service, _key, _dir) = service_on(clock.clone()).await;
     let user = service
         .create_user(
+            super::Actor::Command,
             "ana@example.com",
             None,
             "correct horse battery",

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 /// Accounts: who may sign in, for how long, and which keys are live.
 #[async_trait]
 pub trait AccountStore {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    /// Creates a person (by `holdpoint admin create-user`), audited.
+    async fn create_user(&self, user: NewUser, audit: &Audit) -> StoreResult<User>;
     /// Keeps a one-time setup token (its hash) until `expires_at`; false,
     /// keeping nothing, when an account already exists.
     async fn create_setup_token(&self, token_hash: &str, expires_at: i64) -> StoreResult<bool>;
@@ -380,22 +381,31 @@ macro_rules! account_sql {
 
         #[async_trait]
         impl AccountStore for $store {
-            async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+            async fn create_user(&self, user: NewUser, audit: &Audit) -> StoreResult<User> {
+                let mut tx = self.writer.begin().await?;
                 let result = insert_user(
                     "INSERT INTO users (id, email, name, password_hash, role, active, created_at)
                      VALUES ($1, $2, $3, $4, $5, TRUE, $6)",
                     &user,
                 )
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await;
                 match result {
-                    Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                        "a user with email {}",
-                        user.email
-                    ))),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(user.into_user()),
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(StoreError::Conflict(format!(
+                            "a user with email {}",
+                            user.email
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(_) => {}
                 }
+                let user = user.into_user();
+                let subject = format!("user:{}", user.id);
+                insert_admin_audit(&mut tx, audit, "user_created", &subject, Some(user.role.as_str()))
+                    .await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             async fn create_setup_token(
@@ -464,8 +474,16 @@ macro_rules! account_sql {
                 sqlx::query("DELETE FROM setup_tokens")
                     .execute(&mut *tx)
                     .await?;
+                let user = user.into_user();
+                let subject = format!("user:{}", user.id);
+                let by = Audit {
+                    actor: "setup".to_owned(),
+                    at: now,
+                };
+                insert_admin_audit(&mut tx, &by, "user_created", &subject, Some("admin, by the setup link"))
+                    .await?;
                 tx.commit().await?;
-                Ok(FirstUser::Created(user.into_user()))
+                Ok(FirstUser::Created(user))
             }
 
             async fn has_users(&self) -> StoreResult<bool> {

@@ -118,8 +118,13 @@ macro_rules! audit_sql {
             let mut query: QueryBuilder<$db> =
                 QueryBuilder::new(crate::server::store::audit::SELECT_AUDIT);
             query.push(" WHERE seq IS NOT NULL");
-            if let Some(actor) = &filter.actor {
-                query.push(" AND actor = ").push_bind(actor.clone());
+            if let Some(actors) = &filter.actors {
+                // '' is no one: the list is never empty.
+                query.push(" AND actor IN (''");
+                for actor in actors {
+                    query.push(", ").push_bind(actor.clone());
+                }
+                query.push(")");
             }
             if let Some(approval_id) = &filter.approval_id {
                 query
