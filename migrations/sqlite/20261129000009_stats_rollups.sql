@@ -2,26 +2,30 @@
 -- Stats page reads a few thousand rows whatever the number of approvals
 -- (src/server/domain/stats.rs: buckets, dimensions, percentiles).
 
--- Decision times by dimension (all, approver, group, kind, agent,
--- route_kind; and `delivery`: time to a webhook's first success, by
--- endpoint), UTC day, value and logarithmic bucket.
+-- Decision times by scope ('' for every approval; `kind:K`, `agent:KEY_ID`,
+-- `approver:USER_ID`, `group:GROUP_ID` for the views narrowed to one),
+-- dimension (all, approver, group, kind, agent, route_kind; and
+-- `delivery`: time to a webhook's first success, by endpoint), UTC day,
+-- value and logarithmic bucket.
 CREATE TABLE latency_rollup (
+    scope     TEXT NOT NULL,
     dimension TEXT NOT NULL,
     day       INTEGER NOT NULL,
     value     TEXT NOT NULL,
     bucket    INTEGER NOT NULL,
     decisions INTEGER NOT NULL,
-    PRIMARY KEY (dimension, day, value, bucket)
+    PRIMARY KEY (scope, dimension, day, value, bucket)
 );
 
--- How approvals ended (approved, denied, expired, cancelled), by UTC day
--- and action kind ('' for none).
+-- How approvals ended (approved, denied, expired, cancelled), by scope
+-- (as above), UTC day and action kind ('' for none).
 CREATE TABLE outcome_rollup (
+    scope     TEXT NOT NULL,
     day       INTEGER NOT NULL,
     kind      TEXT NOT NULL,
     outcome   TEXT NOT NULL,
     approvals INTEGER NOT NULL,
-    PRIMARY KEY (day, kind, outcome)
+    PRIMARY KEY (scope, day, kind, outcome)
 );
 
 -- Webhook delivery attempts by UTC day and endpoint: how many, how many
@@ -50,4 +54,4 @@ CREATE INDEX approvals_pending_by_route ON approvals (approver_id, group_id, cre
     WHERE status = 'pending';
 -- One value's decision times over a span of days (the expected wait for a
 -- route and kind, read at each create).
-CREATE INDEX latency_rollup_by_value ON latency_rollup (dimension, value, day);
+CREATE INDEX latency_rollup_by_value ON latency_rollup (scope, dimension, value, day);

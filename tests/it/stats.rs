@@ -107,6 +107,17 @@ async fn stats(app: &TestApp, query: &[(&str, &str)]) -> Value {
 
 /// What every view of the known history shows.
 fn assert_known_figures(stats: &Value) {
+    assert_known_figures_but_backlog(stats);
+    let backlog = &stats["backlog"];
+    assert_eq!(backlog["pending"], 3);
+    assert_eq!(backlog["expiring_within_hour"], 1);
+    assert_eq!(backlog["unrouted"], 1);
+    assert_eq!(row(&backlog["by_approver"], APPROVER)["pending"], 2);
+    assert!(backlog["oldest_created_at"].is_string());
+}
+
+/// The decided figures of every view of the known history.
+fn assert_known_figures_but_backlog(stats: &Value) {
     let latency = &stats["latency"];
     assert_eq!(latency["decisions"], 22);
     assert_about(&latency["p50_ms"], 11.0, "p50");
@@ -151,13 +162,6 @@ fn assert_known_figures(stats: &Value) {
         [&emails["denied"], &emails["cancelled"], &emails["expired"]],
         [&json!(2), &json!(1), &json!(1)]
     );
-
-    let backlog = &stats["backlog"];
-    assert_eq!(backlog["pending"], 3);
-    assert_eq!(backlog["expiring_within_hour"], 1);
-    assert_eq!(backlog["unrouted"], 1);
-    assert_eq!(row(&backlog["by_approver"], APPROVER)["pending"], 2);
-    assert!(backlog["oldest_created_at"].is_string());
 }
 
 async fn the_figures_of_a_known_history(backend: Backend) {
@@ -174,10 +178,23 @@ async fn the_figures_of_a_known_history(backend: Backend) {
     assert_known_figures(&counted);
     assert_eq!(rolled_up["histogram"], counted["histogram"]);
 
-    // Narrowed: one kind, one approver, one agent.
+    // Narrowed to one kind, one approver, one agent: read from their own
+    // rollups, the same as counted; two narrowings at once are counted.
     let refunds = stats(&app, &[("kind", "billing.refund")]).await;
+    assert_eq!(refunds["whole_days"], true);
     assert_eq!(refunds["latency"]["decisions"], 20);
     assert_eq!(refunds["backlog"]["pending"], 2);
+    let counted_refunds = stats(&app, &[("kind", "billing.refund"), ("window", "24h")]).await;
+    assert_eq!(counted_refunds["whole_days"], false);
+    assert_eq!(counted_refunds["histogram"], refunds["histogram"]);
+    assert_eq!(counted_refunds["by_approver"], refunds["by_approver"]);
+    assert_eq!(counted_refunds["outcomes"], refunds["outcomes"]);
+    let two = stats(&app, &[("kind", "email.send"), ("approver", ADMIN)]).await;
+    assert_eq!(two["whole_days"], false);
+    assert_eq!(two["latency"]["decisions"], 2);
+    let by_agent = stats(&app, &[("agent", "billing-agent"), ("window", "30d")]).await;
+    assert_eq!(by_agent["whole_days"], true);
+    assert_known_figures_but_backlog(&by_agent);
     let by_admin = stats(&app, &[("approver", ADMIN), ("window", "all")]).await;
     assert_eq!(by_admin["latency"]["decisions"], 2);
     assert_about(&by_admin["latency"]["p50_ms"], 21.0, "the admin's p50");

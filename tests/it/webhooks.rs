@@ -684,7 +684,50 @@ async fn webhooks_never_go_to_this_server_itself(backend: Backend) {
     assert!(error.contains("own address"), "{error}");
 }
 
+/// The Stats page's webhook health: attempts, successes, attempts per
+/// message, time to the first delivery, and endpoints failing now.
+async fn webhook_health_is_counted_on_the_stats_page(backend: Backend) {
+    let hooked = hooked(backend, "/fail-first/2").await;
+    // Polls the Stats page's webhook health until `done` holds for it.
+    let health_until = |done: fn(&Value) -> bool| {
+        let (app, admin) = (&hooked.app, hooked.admin.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + PATIENCE;
+            loop {
+                let stats = app.rpc_ok(&admin, "stats", &[("window", "24h")]).await;
+                let health = stats["webhooks"].clone();
+                if done(&health) {
+                    return health;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{health}");
+                tokio::time::sleep(LOOK_AGAIN).await;
+            }
+        }
+    };
+    let id = hooked.create("Counted").await;
+    hooked.approve(&id).await;
+    // The first attempt fails: the endpoint is failing now.
+    hooked.wait_for("/fail-first/2", 1).await;
+    let health = health_until(|h| h["attempts"] == 1).await;
+    assert_eq!(health["successes"], 0);
+    assert_eq!(health["failing"][0]["agent"], "mailer");
+    assert!(health["failing"][0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/fail-first/2"));
+
+    // The third attempt succeeds.
+    hooked.wait_for("/fail-first/2", 3).await;
+    let health = health_until(|h| h["successes"] == 1).await;
+    assert_eq!(health["attempts"], 3);
+    assert_eq!(health["messages"], 1);
+    assert_eq!(health["first_delivery"]["decisions"], 1);
+    assert!(health["first_delivery"]["p50_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(health["failing"], serde_json::json!([]));
+}
+
 on_both_backends!(
+    webhook_health_is_counted_on_the_stats_page,
     webhooks_never_go_to_this_server_itself,
     a_revoked_key_leaves_no_loose_ends,
     approve_and_deny_each_deliver_one_signed_message,

@@ -181,6 +181,31 @@ impl Dimension {
     }
 }
 
+/// A view narrowed to one kind, agent key, approver or group: the rollups
+/// keep a scope for each (`kind:billing.refund`, `agent:KEY_ID`, ...), so
+/// such a view reads rollups too. Two narrowings at once are counted from
+/// the approvals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Kind,
+    Agent,
+    Approver,
+    Group,
+}
+
+impl Scope {
+    /// The scope's key for `value` (a kind, "" for none, or an id).
+    pub fn of(self, value: &str) -> String {
+        let prefix = match self {
+            Scope::Kind => "kind",
+            Scope::Agent => "agent",
+            Scope::Approver => "approver",
+            Scope::Group => "group",
+        };
+        format!("{prefix}:{value}")
+    }
+}
+
 /// The route of an approval as the stats key it: `user:ID`, `group:ID`, or
 /// `anyone`.
 pub fn route_key(approver_id: Option<&str>, group_id: Option<&str>) -> String {
@@ -213,6 +238,24 @@ impl DecidedApproval {
 
     pub fn latency_ms(&self) -> i64 {
         (self.decided_at - self.created_at).max(0)
+    }
+
+    /// The scopes it is counted in: every approval's (""), and those of the
+    /// views narrowed to its kind, its agent's key, the person who decided
+    /// (if one did) and its group (if it was routed to one).
+    pub fn scopes(&self) -> Vec<String> {
+        let mut scopes = vec![
+            String::new(),
+            Scope::Kind.of(self.kind.as_deref().unwrap_or_default()),
+            Scope::Agent.of(&self.api_key_id),
+        ];
+        if let Some(person) = &self.decided_by {
+            scopes.push(Scope::Approver.of(person));
+        }
+        if let Some(group) = &self.group_id {
+            scopes.push(Scope::Group.of(group));
+        }
+        scopes
     }
 
     /// The (dimension, value) pairs its decision time is counted under.
@@ -303,38 +346,63 @@ pub struct StatsFilter {
 }
 
 impl StatsFilter {
-    /// Whether it narrows beyond a time window.
-    pub fn narrows(&self) -> bool {
-        self.kind.is_some()
-            || self.api_key_ids.is_some()
-            || self.approver_id.is_some()
-            || self.group_id.is_some()
+    /// The rollup scopes that hold exactly what it narrows to: every
+    /// approval's with no narrowing, one narrowing's (an agent's keys'
+    /// together), or None for two narrowings at once, which are counted
+    /// from the approvals.
+    pub fn scopes(&self) -> Option<Vec<String>> {
+        let narrowings = [
+            self.kind.as_ref().map(|kind| vec![Scope::Kind.of(kind)]),
+            self.api_key_ids
+                .as_ref()
+                .map(|keys| keys.iter().map(|key| Scope::Agent.of(key)).collect()),
+            self.approver_id
+                .as_ref()
+                .map(|person| vec![Scope::Approver.of(person)]),
+            self.group_id
+                .as_ref()
+                .map(|group| vec![Scope::Group.of(group)]),
+        ];
+        let mut given = narrowings.into_iter().flatten();
+        match (given.next(), given.next()) {
+            (None, _) => Some(vec![String::new()]),
+            (Some(scopes), None) => Some(scopes),
+            (Some(_), Some(_)) => None,
+        }
     }
 }
 
 /// Counts of the rollup rows, by key: what a rebuild writes back.
 #[derive(Debug, Default)]
 pub struct RollupCounts {
-    /// (dimension, day, value, bucket) -> decisions.
-    pub latency: BTreeMap<(Dimension, i64, String, i64), u64>,
-    /// (day, kind, outcome) -> approvals.
-    pub outcomes: BTreeMap<(i64, String, String), u64>,
+    /// (scope, dimension, day, value, bucket) -> decisions.
+    pub latency: BTreeMap<(String, Dimension, i64, String, i64), u64>,
+    /// (scope, day, kind, outcome) -> approvals.
+    pub outcomes: BTreeMap<(String, i64, String, String), u64>,
 }
 
 impl RollupCounts {
     pub fn add(&mut self, approval: &DecidedApproval) {
         let day = day_of(approval.decided_at);
         let kind = approval.kind.clone().unwrap_or_default();
-        *self
-            .outcomes
-            .entry((day, kind, approval.outcome.clone()))
-            .or_default() += 1;
-        if approval.decided_by_a_person() {
-            let bucket = bucket_of(approval.latency_ms());
-            for (dimension, value) in approval.dimensions() {
+        let dimensions = approval.dimensions();
+        let bucket = bucket_of(approval.latency_ms());
+        for scope in approval.scopes() {
+            *self
+                .outcomes
+                .entry((scope.clone(), day, kind.clone(), approval.outcome.clone()))
+                .or_default() += 1;
+            if !approval.decided_by_a_person() {
+                continue;
+            }
+            for (dimension, value) in &dimensions {
+                // The expected wait reads every approval's scope only.
+                if *dimension == Dimension::RouteKind && !scope.is_empty() {
+                    continue;
+                }
                 *self
                     .latency
-                    .entry((dimension, day, value, bucket))
+                    .entry((scope.clone(), *dimension, day, value.clone(), bucket))
                     .or_default() += 1;
             }
         }

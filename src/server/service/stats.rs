@@ -1,10 +1,10 @@
 //! How long decisions take: the Stats page's figures, and the expected
 //! wait told to an agent with each pending approval.
 //!
-//! An unfiltered window of whole days is read from the rollups (a few
-//! thousand rows whatever the number of approvals); the last 24 hours, and
-//! any view narrowed by kind, agent, approver or group, are counted from
-//! the approvals decided in the window.
+//! A window of whole days, unfiltered or narrowed to one kind, agent,
+//! approver or group, is read from the rollups (a few thousand rows
+//! whatever the number of approvals); the last 24 hours, and views narrowed
+//! two ways at once, are counted from the approvals decided in the window.
 
 use super::{from_ms, Service, ServiceResult};
 use crate::model::{
@@ -46,9 +46,10 @@ impl Service {
         let names = self.store.stats_names().await?;
         let mut filter = filter_for(query, &names);
         let since_day = query.window.days().map(|days| day_of(now) - (days - 1));
-        let whole_days = !filter.narrows() && query.window != StatsWindow::Day;
-        let decisions = if whole_days {
-            self.store.rolled_up_stats(since_day).await?
+        let scopes = filter.scopes().filter(|_| query.window != StatsWindow::Day);
+        let whole_days = scopes.is_some();
+        let decisions = if let Some(scopes) = scopes {
+            self.store.rolled_up_stats(&scopes, since_day).await?
         } else {
             filter.since = query.window.days().map(|days| now - days * DAY_MS);
             self.store.counted_stats(&filter).await?

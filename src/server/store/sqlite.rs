@@ -74,6 +74,15 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         migrate(&writer).await?;
+        // Fresh statistics for the query planner (bounded work): without
+        // them SQLite may pick the status index over the pending-by-route
+        // one, which is ten times slower for the backlog at 100,000 pending.
+        sqlx::query("PRAGMA analysis_limit = 1000")
+            .execute(&writer)
+            .await?;
+        sqlx::query("PRAGMA optimize = 0x10002")
+            .execute(&writer)
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))

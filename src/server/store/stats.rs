@@ -15,8 +15,13 @@ use async_trait::async_trait;
 /// Reading the statistics.
 #[async_trait]
 pub trait StatsStore {
-    /// Decisions from the rollups, from UTC day `since_day` (all with None).
-    async fn rolled_up_stats(&self, since_day: Option<i64>) -> StoreResult<DecisionStats>;
+    /// Decisions from the rollups of these scopes (summed: they hold
+    /// disjoint approvals), from UTC day `since_day` (all with None).
+    async fn rolled_up_stats(
+        &self,
+        scopes: &[String],
+        since_day: Option<i64>,
+    ) -> StoreResult<DecisionStats>;
     /// Decisions counted from the approvals themselves.
     async fn counted_stats(&self, filter: &StatsFilter) -> StoreResult<DecisionStats>;
     /// Decision times of one route and kind (`route|kind`) since a day.
@@ -94,33 +99,36 @@ macro_rules! stats_sql {
             let latency: Vec<_> = counts.latency.iter().collect();
             for chunk in latency.chunks(REBUILD_CHUNK) {
                 let mut query: QueryBuilder<$db> = QueryBuilder::new(
-                    "INSERT INTO latency_rollup (dimension, day, value, bucket, decisions) ",
+                    "INSERT INTO latency_rollup (scope, dimension, day, value, bucket, decisions) ",
                 );
-                query.push_values(chunk, |mut row, ((dimension, day, value, bucket), n)| {
-                    row.push_bind(dimension.as_str())
+                query.push_values(chunk, |mut row, ((scope, dimension, day, value, bucket), n)| {
+                    row.push_bind(scope.clone())
+                        .push_bind(dimension.as_str())
                         .push_bind(*day)
                         .push_bind(value.clone())
                         .push_bind(*bucket)
                         .push_bind(**n as i64);
                 });
                 query.push(
-                    " ON CONFLICT (dimension, day, value, bucket)
+                    " ON CONFLICT (scope, dimension, day, value, bucket)
                       DO UPDATE SET decisions = latency_rollup.decisions + excluded.decisions",
                 );
                 query.build().execute(&mut *conn).await?;
             }
             let outcomes: Vec<_> = counts.outcomes.iter().collect();
             for chunk in outcomes.chunks(REBUILD_CHUNK) {
-                let mut query: QueryBuilder<$db> =
-                    QueryBuilder::new("INSERT INTO outcome_rollup (day, kind, outcome, approvals) ");
-                query.push_values(chunk, |mut row, ((day, kind, outcome), n)| {
-                    row.push_bind(*day)
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO outcome_rollup (scope, day, kind, outcome, approvals) ",
+                );
+                query.push_values(chunk, |mut row, ((scope, day, kind, outcome), n)| {
+                    row.push_bind(scope.clone())
+                        .push_bind(*day)
                         .push_bind(kind.clone())
                         .push_bind(outcome.clone())
                         .push_bind(**n as i64);
                 });
                 query.push(
-                    " ON CONFLICT (day, kind, outcome)
+                    " ON CONFLICT (scope, day, kind, outcome)
                       DO UPDATE SET approvals = outcome_rollup.approvals + excluded.approvals",
                 );
                 query.build().execute(&mut *conn).await?;
@@ -156,9 +164,9 @@ macro_rules! stats_sql {
             .await?;
             if let Some(after) = first_success_after {
                 sqlx::query(
-                    "INSERT INTO latency_rollup (dimension, day, value, bucket, decisions)
-                     VALUES ('delivery', $1, $2, $3, 1)
-                     ON CONFLICT (dimension, day, value, bucket)
+                    "INSERT INTO latency_rollup (scope, dimension, day, value, bucket, decisions)
+                     VALUES ('', 'delivery', $1, $2, $3, 1)
+                     ON CONFLICT (scope, dimension, day, value, bucket)
                      DO UPDATE SET decisions = latency_rollup.decisions + 1",
                 )
                 .bind(day)
@@ -168,6 +176,20 @@ macro_rules! stats_sql {
                 .await?;
             }
             Ok(())
+        }
+
+        /// `AND scope IN (...)`: never empty ('' is every approval's scope,
+        /// so an empty list is given a scope no row has).
+        fn push_scopes(query: &mut QueryBuilder<'_, $db>, scopes: &[String]) {
+            query.push(" AND scope IN (");
+            if scopes.is_empty() {
+                query.push("'none:'");
+            }
+            let mut list = query.separated(", ");
+            for scope in scopes {
+                list.push_bind(scope.clone());
+            }
+            query.push(")");
         }
 
         /// `AND day >= $n` when there is a start.
@@ -203,13 +225,18 @@ macro_rules! stats_sql {
 
         #[async_trait]
         impl StatsStore for $store {
-            async fn rolled_up_stats(&self, since_day: Option<i64>) -> StoreResult<DecisionStats> {
+            async fn rolled_up_stats(
+                &self,
+                scopes: &[String],
+                since_day: Option<i64>,
+            ) -> StoreResult<DecisionStats> {
                 let mut stats = DecisionStats::default();
                 let mut query: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT dimension, value, bucket, CAST(SUM(decisions) AS BIGINT) AS n
                      FROM latency_rollup
                      WHERE dimension IN ('all', 'approver', 'group', 'kind', 'agent')",
                 );
+                push_scopes(&mut query, scopes);
                 push_since_day(&mut query, since_day);
                 query.push(" GROUP BY dimension, value, bucket");
                 for row in query.build().fetch_all(&self.reader).await? {
@@ -229,6 +256,7 @@ macro_rules! stats_sql {
                     "SELECT day, bucket, CAST(SUM(decisions) AS BIGINT) AS n FROM latency_rollup
                      WHERE dimension = 'all'",
                 );
+                push_scopes(&mut query, scopes);
                 push_since_day(&mut query, since_day);
                 query.push(" GROUP BY day, bucket");
                 for row in query.build().fetch_all(&self.reader).await? {
@@ -244,6 +272,7 @@ macro_rules! stats_sql {
                     "SELECT kind, outcome, CAST(SUM(approvals) AS BIGINT) AS n FROM outcome_rollup
                      WHERE 1 = 1",
                 );
+                push_scopes(&mut query, scopes);
                 push_since_day(&mut query, since_day);
                 query.push(" GROUP BY kind, outcome");
                 for row in query.build().fetch_all(&self.reader).await? {
@@ -286,7 +315,7 @@ macro_rules! stats_sql {
             ) -> StoreResult<Histogram> {
                 let rows: Vec<(i64, i64)> = sqlx::query_as(
                     "SELECT bucket, CAST(SUM(decisions) AS BIGINT) FROM latency_rollup
-                     WHERE dimension = 'route_kind' AND value = $1 AND day >= $2
+                     WHERE scope = '' AND dimension = 'route_kind' AND value = $1 AND day >= $2
                      GROUP BY bucket",
                 )
                 .bind(route_kind)
@@ -373,7 +402,7 @@ macro_rules! stats_sql {
                     query.build_query_as().fetch_one(&self.reader).await?;
                 let mut query: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT bucket, CAST(SUM(decisions) AS BIGINT) FROM latency_rollup
-                     WHERE dimension = 'delivery'",
+                     WHERE scope = '' AND dimension = 'delivery'",
                 );
                 push_since_day(&mut query, since_day);
                 query.push(" GROUP BY bucket");
@@ -425,7 +454,8 @@ macro_rules! stats_sql {
                         .fetch_all(&self.reader)
                         .await?,
                     kinds: sqlx::query_scalar(
-                        "SELECT DISTINCT kind FROM outcome_rollup WHERE kind <> '' ORDER BY kind",
+                        "SELECT DISTINCT kind FROM outcome_rollup
+                         WHERE scope = '' AND kind <> '' ORDER BY kind",
                     )
                     .fetch_all(&self.reader)
                     .await?,
@@ -478,6 +508,7 @@ macro_rules! stats_sql {
                 .await?;
                 for (endpoint, created_at, delivered_at) in firsts {
                     let key = (
+                        String::new(),
                         Dimension::Delivery,
                         day_of(delivered_at),
                         endpoint,
