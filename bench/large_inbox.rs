@@ -71,7 +71,7 @@ pub async fn run(bin: &Path, database_url: &str, email: &str, password: &str, ke
 }
 
 /// "412.3 MiB (peak 650.1 MiB)": the server's resident memory, from /proc.
-fn memory(server: &Server) -> String {
+pub fn memory(server: &Server) -> String {
     let Some(pid) = server.pid() else {
         return "unknown (server exited)".to_owned();
     };

@@ -19,7 +19,8 @@ pub struct ExpectedDecision {
     pub based_on: u64,
     /// Over how many days back.
     pub window_days: i64,
-    /// Pending approvals on the same route created before this one.
+    /// Pending approvals on the same route created before this one,
+    /// counted up to 1,000.
     pub pending_ahead: u64,
 }
 

@@ -210,6 +210,45 @@ async fn concurrent_decisions_through_both_instances_have_one_winner() {
 }
 
 #[tokio::test]
+async fn both_instances_append_to_one_audit_chain() {
+    let pair = start_pair().await;
+    let (cookie_a, cookie_b) = tokio::join!(pair.login(&pair.a), pair.login(&pair.b));
+    // Creates and decisions through both at once: their audit entries
+    // interleave, and must still form one unbroken chain.
+    let through = |server: &'static str| {
+        let pair = &pair;
+        let (server, cookie) = match server {
+            "a" => (&pair.a, &cookie_a),
+            _ => (&pair.b, &cookie_b),
+        };
+        async move {
+            for n in 0..10 {
+                let id = pair
+                    .create(server, &testkit::sample_request(&format!("Chained {n}")))
+                    .await;
+                let decided =
+                    testkit::decide(&pair.client, server, cookie, &id, "approve", None).await;
+                assert_eq!(decided.status(), 200);
+            }
+        }
+    };
+    tokio::join!(through("a"), through("b"));
+    let output = testkit::holdpoint(&testkit::binary_path(), &pair.database_url, &[])
+        .args(["audit", "verify", "--json"])
+        .output()
+        .await
+        .expect("run holdpoint audit verify");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["holds"], true, "{report}");
+    let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(&pair.db().await)
+        .await
+        .expect("count");
+    assert_eq!(report["entries"], entries);
+    assert!(entries >= 40);
+}
+
+#[tokio::test]
 async fn an_idempotent_retry_on_the_other_instance_returns_the_same_approval() {
     let pair = start_pair().await;
     let (first_replayed, first) = pair.create_with_key(&pair.a, "refund-1042").await;

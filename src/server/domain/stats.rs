@@ -154,16 +154,6 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 7] = [
-        Dimension::All,
-        Dimension::Approver,
-        Dimension::Group,
-        Dimension::Kind,
-        Dimension::Agent,
-        Dimension::RouteKind,
-        Dimension::Delivery,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Dimension::All => "all",
@@ -174,10 +164,6 @@ impl Dimension {
             Dimension::RouteKind => "route_kind",
             Dimension::Delivery => "delivery",
         }
-    }
-
-    pub fn parse(raw: &str) -> Option<Dimension> {
-        Dimension::ALL.into_iter().find(|d| d.as_str() == raw)
     }
 }
 

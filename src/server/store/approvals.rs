@@ -78,7 +78,7 @@ macro_rules! approval_sql {
             {
                 // Every decided one: through the partial index on decided
                 // approvals' ids, newest first without a sort.
-                query.push(" AND a.decided_at IS NOT NULL");
+                query.push(" AND a.status <> 'pending'");
             } else if !filter.statuses.is_empty() {
                 query.push(" AND a.status IN (");
                 let mut list = query.separated(", ");
@@ -354,7 +354,7 @@ macro_rules! approval_sql {
                 filter: &DecisionFilter,
             ) -> StoreResult<Vec<ApprovalRecord>> {
                 let mut query: QueryBuilder<$db> = QueryBuilder::new(SELECT_APPROVAL);
-                query.push(" WHERE a.decided_at IS NOT NULL");
+                query.push(" WHERE a.status <> 'pending'");
                 match filter.kind.as_deref() {
                     Some("") => {
                         query.push(" AND a.action IS NULL");

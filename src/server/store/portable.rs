@@ -28,6 +28,10 @@
 /// Selects an approval with the names joined in; callers add the WHERE.
 /// `$content` is the preview and data columns: the stored ones, or empty
 /// stand-ins for lists that show neither (their sizes come either way).
+/// Every approval has its key, so `LEFT JOIN api_keys` finds the same rows
+/// as a plain join; it keeps `approvals` the outer loop, which SQLite's
+/// planner would otherwise swap for the small keys table once it has
+/// statistics, and then sort a million rows to find the first page.
 macro_rules! select_approval {
     ($content:literal) => {
         concat!(
@@ -40,7 +44,7 @@ macro_rules! select_approval {
             d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
             a.created_at, a.expires_at
         FROM approvals a
-        JOIN api_keys k ON k.id = a.api_key_id
+        LEFT JOIN api_keys k ON k.id = a.api_key_id
         LEFT JOIN users ap ON ap.id = a.approver_id
         LEFT JOIN approver_groups g ON g.id = a.group_id
         LEFT JOIN users d ON d.id = a.decided_by"
@@ -97,7 +101,7 @@ macro_rules! portable_store {
             ApiKeyRow, ApprovalRow, AttemptRow, AuditRow, EndpointRow, KeyOverviewRow, MessageRow,
             UserRow,
         };
-        use crate::server::store::stats::{REBUILD_CHUNK, REBUILD_PAGE};
+        use crate::server::store::stats::{PENDING_AHEAD_LIMIT, REBUILD_CHUNK, REBUILD_PAGE};
         use crate::server::store::{
             AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
         };

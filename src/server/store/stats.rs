@@ -28,7 +28,8 @@ pub trait StatsStore {
     async fn route_kind_latency(&self, route_kind: &str, since_day: i64) -> StoreResult<Histogram>;
     /// What is pending now, narrowed by kind, agent, approver or group.
     async fn backlog(&self, filter: &StatsFilter, now: i64) -> StoreResult<Backlog>;
-    /// Pending approvals on the same route created before `created_at`.
+    /// Pending approvals on the same route created before `created_at`,
+    /// counted up to [`PENDING_AHEAD_LIMIT`].
     async fn pending_ahead(
         &self,
         approver_id: Option<&str>,
@@ -43,6 +44,9 @@ pub trait StatsStore {
     /// if `stats_state` asks; returns whether it did.
     async fn rebuild_rollups_if_pending(&self) -> StoreResult<bool>;
 }
+
+/// The most pending approvals ahead of one that are counted.
+pub const PENDING_AHEAD_LIMIT: i64 = 1_000;
 
 /// Rows written per multi-row insert of a rebuild.
 pub(super) const REBUILD_CHUNK: usize = 500;
@@ -231,25 +235,32 @@ macro_rules! stats_sql {
                 since_day: Option<i64>,
             ) -> StoreResult<DecisionStats> {
                 let mut stats = DecisionStats::default();
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT dimension, value, bucket, CAST(SUM(decisions) AS BIGINT) AS n
-                     FROM latency_rollup
-                     WHERE dimension IN ('all', 'approver', 'group', 'kind', 'agent')",
-                );
-                push_scopes(&mut query, scopes);
-                push_since_day(&mut query, since_day);
-                query.push(" GROUP BY dimension, value, bucket");
-                for row in query.build().fetch_all(&self.reader).await? {
-                    let dimension: String = row.try_get("dimension")?;
-                    let Some(dimension) = Dimension::parse(&dimension) else {
-                        continue;
-                    };
-                    let n: i64 = row.try_get("n")?;
-                    stats
-                        .latency
-                        .entry((dimension, row.try_get("value")?))
-                        .or_default()
-                        .add_bucket(row.try_get("bucket")?, n as u64);
+                // One dimension at a time: each reads a range of the primary
+                // key (scope, dimension, day, ...), where a list of
+                // dimensions leads SQLite to scan every day of them.
+                for dimension in [
+                    Dimension::All,
+                    Dimension::Approver,
+                    Dimension::Group,
+                    Dimension::Kind,
+                    Dimension::Agent,
+                ] {
+                    let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT value, bucket, CAST(SUM(decisions) AS BIGINT) AS n
+                         FROM latency_rollup WHERE dimension = ",
+                    );
+                    query.push_bind(dimension.as_str());
+                    push_scopes(&mut query, scopes);
+                    push_since_day(&mut query, since_day);
+                    query.push(" GROUP BY value, bucket");
+                    for row in query.build().fetch_all(&self.reader).await? {
+                        let n: i64 = row.try_get("n")?;
+                        stats
+                            .latency
+                            .entry((dimension, row.try_get("value")?))
+                            .or_default()
+                            .add_bucket(row.try_get("bucket")?, n as u64);
+                    }
                 }
 
                 let mut query: QueryBuilder<$db> = QueryBuilder::new(
@@ -371,8 +382,11 @@ macro_rules! stats_sql {
                 group_id: Option<&str>,
                 created_at: i64,
             ) -> StoreResult<u64> {
-                let mut query: QueryBuilder<$db> =
-                    QueryBuilder::new("SELECT COUNT(*) FROM approvals WHERE status = 'pending'");
+                // Counted up to a bound: a create must not pay for a backlog
+                // of any length.
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM approvals WHERE status = 'pending'",
+                );
                 match (approver_id, group_id) {
                     (Some(person), _) => {
                         query.push(" AND approver_id = ").push_bind(person.to_owned());
@@ -386,7 +400,12 @@ macro_rules! stats_sql {
                         query.push(" AND approver_id IS NULL AND group_id IS NULL");
                     }
                 }
-                query.push(" AND created_at < ").push_bind(created_at);
+                query
+                    .push(" AND created_at < ")
+                    .push_bind(created_at)
+                    .push(" LIMIT ")
+                    .push_bind(PENDING_AHEAD_LIMIT)
+                    .push(") AS ahead");
                 let ahead: i64 = query.build_query_scalar().fetch_one(&self.reader).await?;
                 Ok(ahead as u64)
             }
@@ -484,7 +503,7 @@ macro_rules! stats_sql {
                 let mut after = String::new();
                 loop {
                     let rows = sqlx::query(&format!(
-                        "{} WHERE decided_at IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
+                        "{} WHERE status <> 'pending' AND id > $1 ORDER BY id LIMIT $2",
                         crate::server::store::stats::SELECT_DECIDED
                     ))
                     .bind(&after)
