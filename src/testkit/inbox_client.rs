@@ -148,7 +148,7 @@ impl InboxSocket {
         };
         tokio::time::timeout(PATIENCE, text)
             .await
-            .expect("no message within 15 s")
+            .expect("no message within 30 s")
     }
 
     /// The next event, waiting as long as it takes (the benchmark's clock
