@@ -419,6 +419,37 @@ pub struct StatsNames {
     pub kinds: Vec<String>,
 }
 
+impl StatsNames {
+    /// The ids of an agent's keys (several after a rotation).
+    pub fn key_ids(&self, agent: &str) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|(_, name)| name == agent)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The id of the person with this email.
+    pub fn person_id(&self, email: &str) -> Option<&str> {
+        self.people
+            .iter()
+            .find(|(_, known)| known.eq_ignore_ascii_case(email))
+            .map(|(id, _)| id.as_str())
+    }
+}
+
+/// How people and addresses name approvals without an action kind.
+pub const NO_KIND: &str = "none";
+
+/// The stored kind a filter's word means: "" for [`NO_KIND`].
+pub fn stored_kind(word: &str) -> String {
+    if word == NO_KIND {
+        String::new()
+    } else {
+        word.to_owned()
+    }
+}
+
 /// Webhook deliveries over a window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryStats {

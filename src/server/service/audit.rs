@@ -5,6 +5,7 @@
 use super::people::Actor;
 use super::{from_ms, Service, ServiceResult};
 use crate::model::{AuditEntryView, AuditPage, AuditQuery};
+use crate::server::domain::stats::StatsNames;
 use crate::server::domain::{
     AuditFilter, ChainBreak, ChainHead, ChainWalk, StoredAuditEntry, AUDIT_KINDS,
 };
@@ -81,26 +82,7 @@ impl Service {
     /// agent's name (its keys), or an actor as stored (`user:ID`, `key:ID`,
     /// `system`, `cli`, `anonymous`).
     pub async fn audit_actors(&self, words: &str) -> ServiceResult<Vec<String>> {
-        let words = words.trim();
-        if words.contains(':') || ["system", "cli", "setup", "anonymous"].contains(&words) {
-            return Ok(vec![words.to_owned()]);
-        }
-        let names = self.store.stats_names().await?;
-        Ok(if words.contains('@') {
-            names
-                .people
-                .into_iter()
-                .filter(|(_, email)| email.eq_ignore_ascii_case(words))
-                .map(|(id, _)| format!("user:{id}"))
-                .collect()
-        } else {
-            names
-                .keys
-                .into_iter()
-                .filter(|(_, name)| name == words)
-                .map(|(id, _)| format!("key:{id}"))
-                .collect()
-        })
+        Ok(actors_meant(words, &self.store.stats_names().await?))
     }
 
     /// A page of the log as the Audit page shows it, newest first, with
@@ -112,13 +94,13 @@ impl Service {
         filter: AuditFilter,
     ) -> ServiceResult<AuditPage> {
         Self::authorize_admin(by)?;
+        let names = self.store.stats_names().await?;
         let mut filter = filter;
         if let Some(words) = &query.actor {
-            filter.actors = Some(self.audit_actors(words).await?);
+            filter.actors = Some(actors_meant(words, &names));
         }
         let entries = self.store.audit_entries(&filter).await?;
         let head = self.store.audit_head().await?;
-        let names = self.store.stats_names().await?;
         let name_of = |reference: &str| -> Option<String> {
             let (kind, id) = reference.split_once(':')?;
             let list = match kind {
@@ -169,5 +151,26 @@ impl Service {
     ) -> ServiceResult<Vec<StoredAuditEntry>> {
         Self::authorize_admin(by)?;
         Ok(self.store.audit_entries(filter).await?)
+    }
+}
+
+/// [`Service::audit_actors`] with the names at hand.
+fn actors_meant(words: &str, names: &StatsNames) -> Vec<String> {
+    let words = words.trim();
+    if words.contains(':') || ["system", "cli", "setup", "anonymous"].contains(&words) {
+        return vec![words.to_owned()];
+    }
+    if words.contains('@') {
+        names
+            .person_id(words)
+            .map(|id| format!("user:{id}"))
+            .into_iter()
+            .collect()
+    } else {
+        names
+            .key_ids(words)
+            .into_iter()
+            .map(|id| format!("key:{id}"))
+            .collect()
     }
 }

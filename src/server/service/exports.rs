@@ -6,6 +6,7 @@
 use super::people::Actor;
 use super::{from_ms, Service, ServiceError, ServiceResult};
 use crate::model::Status;
+use crate::server::domain::stats::stored_kind;
 use crate::server::domain::{ApiKey, ApprovalRecord, DecisionFilter, User};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -102,23 +103,11 @@ impl Service {
     ) -> ServiceResult<DecisionFilter> {
         Self::authorize_decisions(reader)?;
         let api_key_ids = match &query.agent {
-            Some(agent) => Some(
-                self.store
-                    .stats_names()
-                    .await?
-                    .keys
-                    .into_iter()
-                    .filter(|(_, name)| name == agent)
-                    .map(|(id, _)| id)
-                    .collect(),
-            ),
+            Some(agent) => Some(self.store.stats_names().await?.key_ids(agent)),
             None => None,
         };
         Ok(DecisionFilter {
-            kind: query.kind.as_ref().map(|kind| match kind.as_str() {
-                "none" => String::new(),
-                kind => kind.to_owned(),
-            }),
+            kind: query.kind.as_deref().map(stored_kind),
             api_key_ids,
             outcomes: query.outcomes.clone(),
             since: query.since,

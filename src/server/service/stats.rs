@@ -13,8 +13,8 @@ use crate::model::{
     WebhookHealth,
 };
 use crate::server::domain::stats::{
-    bucket_start_ms, day_of, route_key, Backlog, DecisionStats, Dimension, Histogram, StatsFilter,
-    StatsNames, BUCKET_ERROR, DAY_MS,
+    bucket_start_ms, day_of, route_key, stored_kind, Backlog, DecisionStats, Dimension, Histogram,
+    StatsFilter, StatsNames, BUCKET_ERROR, DAY_MS, NO_KIND,
 };
 use crate::server::domain::{ApprovalRecord, User};
 use std::collections::{BTreeMap, HashMap};
@@ -179,38 +179,25 @@ impl Service {
 /// The store's filter for a page's query: names resolved to ids. A name
 /// that matches nothing gives a filter that matches nothing.
 fn filter_for(query: &StatsQuery, names: &StatsNames) -> StatsFilter {
-    let id_of = |list: &[(String, String)], wanted: &str| {
-        list.iter()
-            .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
-            .map_or_else(|| format!("unknown:{wanted}"), |(id, _)| id.clone())
-    };
+    let unknown = |wanted: &str| format!("unknown:{wanted}");
     StatsFilter {
         since: None,
-        kind: query.kind.as_ref().map(|kind| match kind.as_str() {
-            NO_KIND => String::new(),
-            kind => kind.to_owned(),
-        }),
-        api_key_ids: query.agent.as_ref().map(|agent| {
+        kind: query.kind.as_deref().map(stored_kind),
+        api_key_ids: query.agent.as_deref().map(|agent| names.key_ids(agent)),
+        approver_id: query.approver.as_deref().map(|email| {
             names
-                .keys
-                .iter()
-                .filter(|(_, name)| name == agent)
-                .map(|(id, _)| id.clone())
-                .collect()
+                .person_id(email)
+                .map_or_else(|| unknown(email), str::to_owned)
         }),
-        approver_id: query
-            .approver
-            .as_ref()
-            .map(|email| id_of(&names.people, email)),
-        group_id: query
-            .group
-            .as_ref()
-            .map(|group| id_of(&names.groups, group)),
+        group_id: query.group.as_deref().map(|group| {
+            names
+                .groups
+                .iter()
+                .find(|(_, name)| name.eq_ignore_ascii_case(group))
+                .map_or_else(|| unknown(group), |(id, _)| id.clone())
+        }),
     }
 }
-
-/// How the page and the address name approvals without an action kind.
-const NO_KIND: &str = "none";
 
 fn kind_name(kind: &str) -> String {
     if kind.is_empty() {
