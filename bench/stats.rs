@@ -225,7 +225,7 @@ pub async fn run(options: &Options, bin: &Path, database_url: &str, email: &str,
     let server = Server::start(bin, database_url, super::NO_LIMITS).await;
     let http = testkit::client();
     let cookie = testkit::login(&http, &server, email, password).await;
-    let views: [(&str, &[(&str, &str)]); 9] = [
+    let views: [(&str, &[(&str, &str)]); 10] = [
         ("7 days", &[("window", "7d")]),
         ("30 days", &[("window", "30d")]),
         ("90 days", &[("window", "90d")]),
@@ -247,11 +247,20 @@ pub async fn run(options: &Options, bin: &Path, database_url: &str, email: &str,
             &[("window", "24h")],
         ),
         (
-            "30 days, a kind and an agent (counted from the approvals)",
+            "30 days, a kind and an agent",
             &[
                 ("window", "30d"),
-                ("kind", "email.send"),
+                ("kind", "db.delete_rows"),
                 ("agent", "agent-2"),
+            ],
+        ),
+        (
+            "all time, a kind, an agent and a group (counted from the approvals)",
+            &[
+                ("window", "all"),
+                ("kind", "db.delete_rows"),
+                ("agent", "agent-2"),
+                ("group", "data-ops"),
             ],
         ),
     ];

@@ -4,7 +4,9 @@
 //! agent's `expected_decision`.
 
 use crate::common::*;
-use holdpoint::server::domain::stats::BUCKET_ERROR;
+use holdpoint::server::domain::stats::{
+    bucket_of, bucket_sql, bucket_start_ms, BUCKET_ERROR, LAST_BUCKET,
+};
 use holdpoint::testkit::Backend;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -178,8 +180,9 @@ async fn the_figures_of_a_known_history(backend: Backend) {
     assert_known_figures(&counted);
     assert_eq!(rolled_up["histogram"], counted["histogram"]);
 
-    // Narrowed to one kind, one approver, one agent: read from their own
-    // rollups, the same as counted; two narrowings at once are counted.
+    // Narrowed to one kind, one approver, one agent, or two of these: read
+    // from their own rollups, the same as counted; three narrowings at once
+    // are counted.
     let refunds = stats(&app, &[("kind", "billing.refund")]).await;
     assert_eq!(refunds["whole_days"], true);
     assert_eq!(refunds["latency"]["decisions"], 20);
@@ -190,8 +193,43 @@ async fn the_figures_of_a_known_history(backend: Backend) {
     assert_eq!(counted_refunds["by_approver"], refunds["by_approver"]);
     assert_eq!(counted_refunds["outcomes"], refunds["outcomes"]);
     let two = stats(&app, &[("kind", "email.send"), ("approver", ADMIN)]).await;
-    assert_eq!(two["whole_days"], false);
+    assert_eq!(two["whole_days"], true);
     assert_eq!(two["latency"]["decisions"], 2);
+    let two_counted = stats(
+        &app,
+        &[
+            ("kind", "email.send"),
+            ("approver", ADMIN),
+            ("window", "24h"),
+        ],
+    )
+    .await;
+    assert_eq!(two_counted["whole_days"], false);
+    for figures in [
+        "histogram",
+        "by_approver",
+        "by_agent",
+        "outcomes",
+        "latency",
+    ] {
+        assert_eq!(two[figures], two_counted[figures], "{figures}");
+    }
+    let agent_and_kind = stats(
+        &app,
+        &[("agent", "billing-agent"), ("kind", "billing.refund")],
+    )
+    .await;
+    assert_eq!(agent_and_kind["whole_days"], true);
+    assert_eq!(agent_and_kind["latency"]["decisions"], 20);
+    let three = [
+        ("kind", "email.send"),
+        ("approver", ADMIN),
+        ("agent", "billing-agent"),
+    ];
+    let three = stats(&app, &three).await;
+    assert_eq!(three["whole_days"], false);
+    assert_eq!(three["latency"]["decisions"], 2);
+    assert_eq!(three["histogram"], two["histogram"]);
     let by_agent = stats(&app, &[("agent", "billing-agent"), ("window", "30d")]).await;
     assert_eq!(by_agent["whole_days"], true);
     assert_known_figures_but_backlog(&by_agent);
@@ -269,8 +307,32 @@ async fn a_bad_window_is_refused(backend: Backend) {
     assert_eq!(empty["query"]["window"], "7d");
 }
 
+/// Views the rollups cannot cut are grouped by the database, which puts
+/// decision times in buckets with SQL: the same buckets as the code, at
+/// every bucket's edges.
+async fn the_database_buckets_decision_times_as_the_code_does(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut times = vec![-60_000, 0, 999, 4_000_000_000_000];
+    for bucket in 1..=LAST_BUCKET {
+        let start = bucket_start_ms(bucket).ceil() as i64;
+        times.extend([start - 1, start, start + 1]);
+    }
+    let values: Vec<String> = times.iter().map(|t| format!("({t})")).collect();
+    let sql = format!(
+        "WITH times(latency) AS (VALUES {}) SELECT latency, {} FROM times",
+        values.join(", "),
+        bucket_sql("latency")
+    );
+    let bucketed: Vec<(i64, i64)> = app.query_sql(&sql).await;
+    assert_eq!(bucketed.len(), times.len());
+    for (latency, bucket) in bucketed {
+        assert_eq!(bucket, bucket_of(latency), "{latency} ms");
+    }
+}
+
 on_both_backends!(
     the_figures_of_a_known_history,
+    the_database_buckets_decision_times_as_the_code_does,
     agents_are_told_the_wait_to_expect,
     a_bad_window_is_refused,
 );

@@ -33,6 +33,29 @@ pub fn bucket_of(latency_ms: i64) -> i64 {
     ((doublings * PER_DOUBLING).floor() as i64 + 1).min(LAST_BUCKET)
 }
 
+/// SQL that puts a decision time in milliseconds (`latency`, a column or
+/// expression) in its bucket, exactly as [`bucket_of`] does: by comparing it
+/// with each bucket's first millisecond, as SQLite has no logarithm. Lets
+/// the database group decisions by bucket instead of returning each one.
+pub fn bucket_sql(latency: &str) -> String {
+    // A BIGINT, as PostgreSQL would read the numbers as INTEGER.
+    let mut sql = String::from("CAST(CASE");
+    for bucket in 1..=LAST_BUCKET {
+        sql.push_str(&format!(
+            " WHEN {latency} < {} THEN {}",
+            first_ms_of(bucket),
+            bucket - 1
+        ));
+    }
+    sql.push_str(&format!(" ELSE {LAST_BUCKET} END AS BIGINT)"));
+    sql
+}
+
+/// The first whole millisecond of a bucket.
+fn first_ms_of(bucket: i64) -> i64 {
+    bucket_start_ms(bucket).ceil() as i64
+}
+
 /// The lower edge of a bucket, in milliseconds.
 pub fn bucket_start_ms(bucket: i64) -> f64 {
     if bucket <= 0 {
@@ -168,8 +191,10 @@ impl Dimension {
 }
 
 /// A view narrowed to one kind, agent key, approver or group: the rollups
-/// keep a scope for each (`kind:billing.refund`, `agent:KEY_ID`, ...), so
-/// such a view reads rollups too. Two narrowings at once are counted from
+/// keep a scope for each (`kind:billing.refund`, `agent:KEY_ID`, ...), and
+/// for each two of them together, in this order, joined by a space
+/// (`kind:billing.refund agent:KEY_ID`; kinds and ids hold no spaces), so
+/// such views read rollups too. Three narrowings at once are counted from
 /// the approvals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -190,6 +215,11 @@ impl Scope {
         };
         format!("{prefix}:{value}")
     }
+
+    /// The scope of two narrowings together, given in [`Scope`]'s order.
+    pub fn both(first: &str, second: &str) -> String {
+        format!("{first} {second}")
+    }
 }
 
 /// The route of an approval as the stats key it: `user:ID`, `group:ID`, or
@@ -202,9 +232,11 @@ pub fn route_key(approver_id: Option<&str>, group_id: Option<&str>) -> String {
     }
 }
 
-/// A decided approval as the stats see it.
+/// Decided approvals alike in everything the stats count them by, and how
+/// many: one approval as it leaves `pending`, or a group the database
+/// counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecidedApproval {
+pub struct DecidedApprovals {
     pub outcome: String,
     pub kind: Option<String>,
     pub api_key_id: String,
@@ -212,35 +244,41 @@ pub struct DecidedApproval {
     pub group_id: Option<String>,
     /// The person who decided; None for expired and cancelled.
     pub decided_by: Option<String>,
-    pub created_at: i64,
-    pub decided_at: i64,
+    /// The UTC day they were decided on.
+    pub day: i64,
+    /// The bucket of their decision time.
+    pub bucket: i64,
+    pub count: u64,
 }
 
-impl DecidedApproval {
-    /// Whether a person decided it (its time counts as a decision time).
+impl DecidedApprovals {
+    /// Whether a person decided (their time counts as a decision time).
     pub fn decided_by_a_person(&self) -> bool {
         self.decided_by.is_some() && matches!(self.outcome.as_str(), "approved" | "denied")
     }
 
-    pub fn latency_ms(&self) -> i64 {
-        (self.decided_at - self.created_at).max(0)
-    }
-
-    /// The scopes it is counted in: every approval's (""), and those of the
+    /// The scopes it is counted in: every approval's (""), those of the
     /// views narrowed to its kind, its agent's key, the person who decided
-    /// (if one did) and its group (if it was routed to one).
+    /// (if one did) and its group (if it was routed to one), and those of
+    /// each two of these.
     pub fn scopes(&self) -> Vec<String> {
-        let mut scopes = vec![
-            String::new(),
+        let mut single = vec![
             Scope::Kind.of(self.kind.as_deref().unwrap_or_default()),
             Scope::Agent.of(&self.api_key_id),
         ];
         if let Some(person) = &self.decided_by {
-            scopes.push(Scope::Approver.of(person));
+            single.push(Scope::Approver.of(person));
         }
         if let Some(group) = &self.group_id {
-            scopes.push(Scope::Group.of(group));
+            single.push(Scope::Group.of(group));
         }
+        let mut scopes = vec![String::new()];
+        for (i, first) in single.iter().enumerate() {
+            for second in &single[i + 1..] {
+                scopes.push(Scope::both(first, second));
+            }
+        }
+        scopes.extend(single);
         scopes
     }
 
@@ -277,24 +315,27 @@ pub struct DecisionStats {
 }
 
 impl DecisionStats {
-    /// Counts one approval that left `pending`.
-    pub fn add(&mut self, approval: &DecidedApproval) {
-        let kind = approval.kind.clone().unwrap_or_default();
+    /// Counts approvals that left `pending`.
+    pub fn add(&mut self, approvals: &DecidedApprovals) {
+        let kind = approvals.kind.clone().unwrap_or_default();
         self.outcomes
             .entry(kind)
             .or_default()
-            .add(&approval.outcome, 1);
-        if !approval.decided_by_a_person() {
+            .add(&approvals.outcome, approvals.count);
+        if !approvals.decided_by_a_person() {
             return;
         }
-        let bucket = bucket_of(approval.latency_ms());
-        for key in approval.dimensions() {
-            self.latency.entry(key).or_default().add_bucket(bucket, 1);
+        let (bucket, count) = (approvals.bucket, approvals.count);
+        for key in approvals.dimensions() {
+            self.latency
+                .entry(key)
+                .or_default()
+                .add_bucket(bucket, count);
         }
         self.by_day
-            .entry(day_of(approval.decided_at))
+            .entry(approvals.day)
             .or_default()
-            .add_bucket(bucket, 1);
+            .add_bucket(bucket, count);
     }
 
     /// Every decision time.
@@ -333,9 +374,9 @@ pub struct StatsFilter {
 
 impl StatsFilter {
     /// The rollup scopes that hold exactly what it narrows to: every
-    /// approval's with no narrowing, one narrowing's (an agent's keys'
-    /// together), or None for two narrowings at once, which are counted
-    /// from the approvals.
+    /// approval's with no narrowing, one narrowing's or two narrowings'
+    /// (an agent's keys' together), or None for three or four at once,
+    /// which are counted from the approvals.
     pub fn scopes(&self) -> Option<Vec<String>> {
         let narrowings = [
             self.kind.as_ref().map(|kind| vec![Scope::Kind.of(kind)]),
@@ -349,11 +390,17 @@ impl StatsFilter {
                 .as_ref()
                 .map(|group| vec![Scope::Group.of(group)]),
         ];
-        let mut given = narrowings.into_iter().flatten();
-        match (given.next(), given.next()) {
-            (None, _) => Some(vec![String::new()]),
-            (Some(scopes), None) => Some(scopes),
-            (Some(_), Some(_)) => None,
+        let given: Vec<Vec<String>> = narrowings.into_iter().flatten().collect();
+        match given.as_slice() {
+            [] => Some(vec![String::new()]),
+            [one] => Some(one.clone()),
+            [first, second] => Some(
+                first
+                    .iter()
+                    .flat_map(|a| second.iter().map(move |b| Scope::both(a, b)))
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 }
@@ -368,17 +415,16 @@ pub struct RollupCounts {
 }
 
 impl RollupCounts {
-    pub fn add(&mut self, approval: &DecidedApproval) {
-        let day = day_of(approval.decided_at);
-        let kind = approval.kind.clone().unwrap_or_default();
-        let dimensions = approval.dimensions();
-        let bucket = bucket_of(approval.latency_ms());
-        for scope in approval.scopes() {
+    pub fn add(&mut self, approvals: &DecidedApprovals) {
+        let (day, bucket, count) = (approvals.day, approvals.bucket, approvals.count);
+        let kind = approvals.kind.clone().unwrap_or_default();
+        let dimensions = approvals.dimensions();
+        for scope in approvals.scopes() {
             *self
                 .outcomes
-                .entry((scope.clone(), day, kind.clone(), approval.outcome.clone()))
-                .or_default() += 1;
-            if !approval.decided_by_a_person() {
+                .entry((scope.clone(), day, kind.clone(), approvals.outcome.clone()))
+                .or_default() += count;
+            if !approvals.decided_by_a_person() {
                 continue;
             }
             for (dimension, value) in &dimensions {
@@ -389,7 +435,7 @@ impl RollupCounts {
                 *self
                     .latency
                     .entry((scope.clone(), *dimension, day, value.clone(), bucket))
-                    .or_default() += 1;
+                    .or_default() += count;
             }
         }
     }
@@ -485,8 +531,8 @@ mod tests {
         assert_eq!(bucket_of(2_000), 5);
         assert_eq!(bucket_of(4_000), 9);
         assert_eq!(bucket_of(i64::MAX), LAST_BUCKET);
-        for bucket in 1..LAST_BUCKET {
-            let start = bucket_start_ms(bucket).ceil() as i64;
+        for bucket in 1..=LAST_BUCKET {
+            let start = first_ms_of(bucket);
             assert_eq!(bucket_of(start), bucket, "start of {bucket}");
             assert_eq!(bucket_of(start - 1), bucket - 1, "before {bucket}");
         }
@@ -517,26 +563,28 @@ mod tests {
     #[test]
     fn only_a_persons_decisions_count_as_decision_times() {
         let mut stats = DecisionStats::default();
-        let decided = DecidedApproval {
+        let decided = DecidedApprovals {
             outcome: "approved".into(),
             kind: Some("billing.refund".into()),
             api_key_id: "key_1".into(),
             approver_id: None,
             group_id: Some("grp_1".into()),
             decided_by: Some("usr_1".into()),
-            created_at: 0,
-            decided_at: 60_000,
+            day: 0,
+            bucket: bucket_of(60_000),
+            count: 2,
         };
         stats.add(&decided);
-        stats.add(&DecidedApproval {
+        stats.add(&DecidedApprovals {
             outcome: "expired".into(),
             decided_by: None,
-            decided_at: 9_000_000,
+            bucket: bucket_of(9_000_000),
+            count: 1,
             ..decided.clone()
         });
-        assert_eq!(stats.overall().total(), 1);
+        assert_eq!(stats.overall().total(), 2);
         let outcomes = stats.outcomes["billing.refund"];
-        assert_eq!((outcomes.approved, outcomes.expired), (1, 1));
+        assert_eq!((outcomes.approved, outcomes.expired), (2, 1));
         let groups: Vec<_> = stats.of(Dimension::Group).collect();
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].0, "grp_1");

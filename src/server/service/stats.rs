@@ -1,10 +1,11 @@
 //! How long decisions take: the Stats page's figures, and the expected
 //! wait told to an agent with each pending approval.
 //!
-//! A window of whole days, unfiltered or narrowed to one kind, agent,
-//! approver or group, is read from the rollups (a few thousand rows
+//! A window of whole days, unfiltered or narrowed by one or two of kind,
+//! agent, approver and group, is read from the rollups (a few thousand rows
 //! whatever the number of approvals); the last 24 hours, and views narrowed
-//! two ways at once, are counted from the approvals decided in the window.
+//! three or four ways, are counted from the approvals decided in the
+//! window.
 
 use super::{from_ms, Service, ServiceResult};
 use crate::model::{

@@ -23,7 +23,14 @@
 //! - `listen()`: hears other instances' changes (PostgreSQL LISTEN; nothing
 //!   to hear on SQLite);
 //! - `STALE_CLAIMS_AT_START`: whether every webhook claim found at start was
-//!   left by a dead run of this very process (SQLite: the only process).
+//!   left by a dead run of this very process (SQLite: the only process);
+//! - `PENDING_BY_ROUTE`, `PENDING_BY_DEADLINE`: `approvals` read through
+//!   the partial index of pending approvals that a backlog query needs.
+//!   SQLite is told (`INDEXED BY`): the statistics it gathers at open are
+//!   sampled (`analysis_limit`), and rate `status = 'pending'` on the
+//!   status index so selective that it reads 100,000 rows from the table
+//!   and sorts them instead of scanning the covering index. PostgreSQL's
+//!   planner, with full statistics, chooses well.
 
 /// Selects an approval with the names joined in; callers add the WHERE.
 /// `$content` is the preview and data columns: the stored ones, or empty
@@ -83,8 +90,8 @@ macro_rules! portable_store {
         use crate::model::{WebhookAttempt, WebhookEndpoint};
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::stats::{
-            bucket_of, day_of, Backlog, DecidedApproval, DecisionStats, DeliveryStats, Dimension,
-            FailingEndpoint, Histogram, RollupCounts, StatsFilter, StatsNames,
+            bucket_of, bucket_sql, day_of, Backlog, DecidedApprovals, DecisionStats, DeliveryStats,
+            Dimension, FailingEndpoint, Histogram, RollupCounts, StatsFilter, StatsNames, DAY_MS,
         };
         use crate::server::domain::{
             chain_hash, ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,

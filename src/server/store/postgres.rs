@@ -40,6 +40,10 @@ impl PgStore {
     /// instance's claims lapse with their lease.
     const STALE_CLAIMS_AT_START: bool = false;
 
+    /// The planner finds the backlog's indexes itself.
+    const PENDING_BY_ROUTE: &'static str = "approvals";
+    const PENDING_BY_DEADLINE: &'static str = "approvals";
+
     pub async fn open(url: &str, hub: EventHub) -> StoreResult<Self> {
         // Server notices ("relation ... already exists, skipping" at every
         // start) are noise in our logs; warnings and errors still come through.

@@ -30,6 +30,10 @@ impl SqliteStore {
     /// The only process: a claim found at start was left by a dead run.
     const STALE_CLAIMS_AT_START: bool = true;
 
+    /// The backlog's indexes, named: see the module notes of `portable`.
+    const PENDING_BY_ROUTE: &'static str = "approvals INDEXED BY approvals_pending_by_route";
+    const PENDING_BY_DEADLINE: &'static str = "approvals INDEXED BY approvals_pending_deadline";
+
     /// Ids of approvals whose title or reason holds `needle`, from the FTS5
     /// trigram index (`approvals_search`). Trigrams need three characters:
     /// a shorter needle scans instead (it matches so much that the newest

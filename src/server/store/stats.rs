@@ -2,8 +2,9 @@
 //! day and bucket; outcomes by day and kind; delivery attempts by day and
 //! endpoint) are counted in the transaction of each change, so reading a
 //! window costs a few thousand rows whatever the number of approvals; a
-//! filtered view counts the approvals themselves, through the index on
-//! `decided_at`. Rollups are rebuilt from the approvals and the attempt log
+//! view narrowed three ways, or to the last 24 hours, counts the approvals
+//! themselves, through the index on `decided_at`, grouped by the database
+//! (decision times put in their buckets in SQL). Rollups are rebuilt from the approvals and the attempt log
 //! when `stats_state` asks (the first start after they were added).
 
 use super::StoreResult;
@@ -62,16 +63,41 @@ pub(super) const SELECT_DECIDED: &str =
 
 macro_rules! stats_sql {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
-        fn decided_from_row(row: &$row) -> Result<DecidedApproval, sqlx::Error> {
-            Ok(DecidedApproval {
+        /// One decided approval, read with [`SELECT_DECIDED`].
+        fn decided_from_row(row: &$row) -> Result<DecidedApprovals, sqlx::Error> {
+            let created_at: i64 = row.try_get("created_at")?;
+            let decided_at: i64 = row.try_get("decided_at")?;
+            Ok(DecidedApprovals {
+                day: day_of(decided_at),
+                bucket: bucket_of(decided_at - created_at),
+                count: 1,
+                ..alike_from_row(row)?
+            })
+        }
+
+        /// Decided approvals alike, as [`StatsStore::counted_stats`] groups them.
+        fn decided_alike_from_row(row: &$row) -> Result<DecidedApprovals, sqlx::Error> {
+            let count: i64 = row.try_get("n")?;
+            Ok(DecidedApprovals {
+                day: row.try_get("day")?,
+                bucket: row.try_get("bucket")?,
+                count: count as u64,
+                ..alike_from_row(row)?
+            })
+        }
+
+        /// What decided approvals are alike in, with no day or time yet.
+        fn alike_from_row(row: &$row) -> Result<DecidedApprovals, sqlx::Error> {
+            Ok(DecidedApprovals {
                 outcome: row.try_get("status")?,
                 kind: row.try_get("action")?,
                 api_key_id: row.try_get("api_key_id")?,
                 approver_id: row.try_get("approver_id")?,
                 group_id: row.try_get("group_id")?,
                 decided_by: row.try_get("decided_by")?,
-                created_at: row.try_get("created_at")?,
-                decided_at: row.try_get("decided_at")?,
+                day: 0,
+                bucket: 0,
+                count: 0,
             })
         }
 
@@ -83,15 +109,16 @@ macro_rules! stats_sql {
             decided_by: Option<&str>,
             at: i64,
         ) -> StoreResult<()> {
-            let decided = DecidedApproval {
+            let decided = DecidedApprovals {
                 outcome: record.status.as_str().to_owned(),
                 kind: record.action.clone(),
                 api_key_id: record.api_key_id.clone(),
                 approver_id: record.route.approver_id.clone(),
                 group_id: record.route.group_id.clone(),
                 decided_by: decided_by.map(str::to_owned),
-                created_at: record.created_at,
-                decided_at: at,
+                day: day_of(at),
+                bucket: bucket_of(at - record.created_at),
+                count: 1,
             };
             let mut counts = RollupCounts::default();
             counts.add(&decided);
@@ -300,9 +327,15 @@ macro_rules! stats_sql {
 
             async fn counted_stats(&self, filter: &StatsFilter) -> StoreResult<DecisionStats> {
                 use futures_util::TryStreamExt;
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(
-                    crate::server::store::stats::SELECT_DECIDED,
-                );
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(format!(
+                    "SELECT status, action, api_key_id, approver_id, group_id, decided_by, day,
+                         {} AS bucket, COUNT(*) AS n
+                     FROM (SELECT status, action, api_key_id, approver_id, group_id,
+                               decided_by, decided_at / {DAY_MS} AS day,
+                               decided_at - created_at AS latency
+                           FROM approvals",
+                    bucket_sql("latency")
+                ));
                 query.push(" WHERE decided_at IS NOT NULL");
                 if let Some(since) = filter.since {
                     query.push(" AND decided_at >= ").push_bind(since);
@@ -311,10 +344,15 @@ macro_rules! stats_sql {
                 if let Some(person) = &filter.approver_id {
                     query.push(" AND decided_by = ").push_bind(person.clone());
                 }
+                query.push(
+                    ") AS decided
+                     GROUP BY status, action, api_key_id, approver_id, group_id, decided_by,
+                         day, bucket",
+                );
                 let mut stats = DecisionStats::default();
                 let mut rows = query.build().fetch(&self.reader);
                 while let Some(row) = rows.try_next().await? {
-                    stats.add(&decided_from_row(&row)?);
+                    stats.add(&decided_alike_from_row(&row)?);
                 }
                 Ok(stats)
             }
@@ -347,10 +385,11 @@ macro_rules! stats_sql {
                         query.push(" AND approver_id = ").push_bind(person.clone());
                     }
                 };
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(format!(
                     "SELECT approver_id, group_id, COUNT(*) AS n, MIN(created_at) AS oldest
-                     FROM approvals WHERE status = 'pending'",
-                );
+                     FROM {} WHERE status = 'pending'",
+                    <$store>::PENDING_BY_ROUTE
+                ));
                 narrow(&mut query);
                 query.push(" GROUP BY approver_id, group_id");
                 let mut backlog = Backlog::default();
@@ -366,9 +405,10 @@ macro_rules! stats_sql {
                         n as u64,
                     ));
                 }
-                let mut query: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT COUNT(*) FROM approvals WHERE status = 'pending' AND expires_at <= ",
-                );
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(format!(
+                    "SELECT COUNT(*) FROM {} WHERE status = 'pending' AND expires_at <= ",
+                    <$store>::PENDING_BY_DEADLINE
+                ));
                 query.push_bind(now + 3_600_000);
                 narrow(&mut query);
                 let expiring: i64 = query.build_query_scalar().fetch_one(&self.reader).await?;
