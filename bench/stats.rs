@@ -250,17 +250,17 @@ pub async fn run(options: &Options, bin: &Path, database_url: &str, email: &str,
             "30 days, a kind and an agent",
             &[
                 ("window", "30d"),
-                ("kind", "db.delete_rows"),
-                ("agent", "agent-2"),
+                ("kind", "email.send"),
+                ("agent", "agent-3"),
             ],
         ),
         (
             "all time, a kind, an agent and a group (counted from the approvals)",
             &[
                 ("window", "all"),
-                ("kind", "db.delete_rows"),
-                ("agent", "agent-2"),
-                ("group", "data-ops"),
+                ("kind", "email.send"),
+                ("agent", "agent-3"),
+                ("group", "growth"),
             ],
         ),
     ];
