@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod duration;
 pub mod exports;
+pub mod group_commit;
 pub mod http;
 pub mod inbox_feed;
 pub mod inbox_seats;

@@ -714,7 +714,97 @@ async fn roles_groups_and_routes(backend: Backend) {
     assert!(store.groups().await.unwrap()[1].members.is_empty());
 }
 
+/// Group commit: one transaction for many creates, each answered on its
+/// own. A request the database refuses fails alone; a retry with the same
+/// idempotency key, in the same batch or a later one, gets the first
+/// approval; the audit chain takes every created one, in order.
+async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let key = store
+        .create_api_key(new_key("agent", T0, None), &by(T0))
+        .await
+        .unwrap();
+    let with_key = |title: &str, at: i64, idempotency: &str, hash: &str| {
+        let mut new = new_approval(&key.id, title, at, None);
+        new.idempotency = Some((idempotency.to_owned(), hash.to_owned()));
+        new
+    };
+    let batch = vec![
+        new_approval(&key.id, "First", T0 + 1, None),
+        // No such key: the database refuses it (a foreign key).
+        new_approval("key_no_such_key", "Refused", T0 + 2, None),
+        with_key("Once", T0 + 3, "idem-a", "hash-a"),
+        new_approval(&key.id, "Last", T0 + 4, None),
+        // A retry inside the same batch.
+        with_key("Once, again", T0 + 5, "idem-a", "hash-a2"),
+    ];
+    let ids: Vec<String> = batch.iter().map(|new| new.id.clone()).collect();
+    let mut answers = store.insert_approvals(batch).await.into_iter();
+
+    let first = created(answers.next().unwrap().unwrap());
+    assert_eq!(
+        (first.id.as_str(), first.title.as_str()),
+        (ids[0].as_str(), "First")
+    );
+    assert!(answers.next().unwrap().is_err(), "the refused one fails");
+    let once = created(answers.next().unwrap().unwrap());
+    assert_eq!(once.id, ids[2]);
+    let last = created(answers.next().unwrap().unwrap());
+    assert_eq!(last.agent_name, "agent");
+    match answers.next().unwrap().unwrap() {
+        InsertOutcome::Replayed {
+            existing,
+            request_hash,
+        } => {
+            assert_eq!(existing.id, once.id);
+            assert_eq!(request_hash, "hash-a");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(answers.next().is_none());
+
+    // A retry in a later batch, beside a new request with its own key.
+    let mut later = store
+        .insert_approvals(vec![
+            with_key("Once, a third time", T0 + 6, "idem-a", "hash-a"),
+            with_key("Other", T0 + 7, "idem-b", "hash-b"),
+        ])
+        .await
+        .into_iter();
+    match later.next().unwrap().unwrap() {
+        InsertOutcome::Replayed { existing, .. } => assert_eq!(existing.id, once.id),
+        other => panic!("{other:?}"),
+    }
+    let other = created(later.next().unwrap().unwrap());
+
+    // Stored: the four created, not the refused one nor the retries.
+    for id in [&first.id, &once.id, &last.id, &other.id] {
+        assert!(store.approval(id).await.unwrap().is_some(), "{id}");
+    }
+    for id in [&ids[1], &ids[4]] {
+        assert!(store.approval(id).await.unwrap().is_none(), "{id}");
+    }
+    // Each created one has its entry, in order, and the chain holds.
+    let entries = store
+        .audit_entries(&holdpoint::server::domain::AuditFilter::whole_chain(100))
+        .await
+        .unwrap();
+    let mut walk = holdpoint::server::domain::ChainWalk::default();
+    for entry in &entries {
+        walk.check(entry).unwrap();
+    }
+    walk.finish(&store.audit_head().await.unwrap()).unwrap();
+    let created_for: Vec<_> = entries
+        .iter()
+        .filter(|entry| entry.kind == "created")
+        .map(|entry| entry.approval_id.clone().unwrap())
+        .collect();
+    assert_eq!(created_for, [first.id, once.id, last.id, other.id]);
+}
+
 on_both_backends!(
+    a_batch_of_creates_answers_each_request_on_its_own,
     roles_groups_and_routes,
     accounts_sessions_and_setup,
     api_keys,

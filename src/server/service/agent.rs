@@ -8,6 +8,7 @@ use crate::server::domain::{
     TransitionOutcome,
 };
 use crate::server::sanitize::sanitize_preview;
+use crate::server::store::StoreError;
 use crate::server::wait_room::Woke;
 use std::time::Duration;
 
@@ -74,7 +75,12 @@ impl Service {
             expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
             idempotency: idempotency.clone(),
         };
-        match self.store.insert_approval(new).await? {
+        let written = self
+            .create_batches
+            .submit(new)
+            .await
+            .map_err(|_| StoreError::BatchFailed("the writer has stopped".to_owned()))?;
+        match written? {
             InsertOutcome::Created(record) => Ok(Created {
                 approval: self.to_agents_approval(record).await?,
                 replayed: false,

@@ -36,11 +36,12 @@ use crate::model::{Approval, ApprovalSummary, ValidationError};
 use crate::server::config::Config;
 use crate::server::domain::clock::{Clock, Sleep, SystemClock};
 use crate::server::domain::events::EventHub;
-use crate::server::domain::ApprovalRecord;
+use crate::server::domain::{ApprovalRecord, InsertOutcome, NewApproval};
+use crate::server::group_commit::GroupCommit;
 use crate::server::password::PasswordChecks;
 use crate::server::rate_limit::RateLimiter;
 use crate::server::signin_throttle::SigninThrottle;
-use crate::server::store::{Store, StoreError};
+use crate::server::store::{Store, StoreError, StoreResult};
 use crate::server::wait_room::WaitRoom;
 use chrono::{DateTime, TimeZone, Utc};
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct Service {
     waits: Arc<WaitRoom>,
     /// Per API key: how fast it may create approvals.
     creates: RateLimiter,
+    /// Creates gathered into shared transactions (group commit).
+    create_batches: GroupCommit<NewApproval, StoreResult<InsertOutcome>>,
     /// Recent decision times by route and kind, for agents' expected waits.
     expected_waits: stats::ExpectedWaits,
     /// Cancelled at shutdown: parked waits answer, tasks stop.
@@ -91,6 +94,13 @@ impl Service {
             password_checks: PasswordChecks::for_this_machine(),
             waits: WaitRoom::new(config.max_waits_per_key),
             creates: RateLimiter::new(config.create_rate),
+            create_batches: {
+                let store = store.clone();
+                GroupCommit::start(move |batch| {
+                    let store = store.clone();
+                    async move { store.insert_approvals(batch).await }
+                })
+            },
             expected_waits: stats::ExpectedWaits::default(),
             stopping: CancellationToken::new(),
             key_uses: use_marks::UseMarks::default(),

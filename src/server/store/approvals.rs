@@ -2,7 +2,7 @@
 //! exactly once (its audit entry and outcome webhook in the same
 //! transaction).
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::server::domain::{
     ApprovalFilter, ApprovalRecord, DecisionFilter, InsertOutcome, NewApproval, Transition,
     TransitionOutcome,
@@ -12,9 +12,20 @@ use async_trait::async_trait;
 /// Approvals and their lifecycle.
 #[async_trait]
 pub trait ApprovalStore {
-    /// Inserts an approval and its `created` audit event, or, when the
-    /// idempotency key was seen for this API key, returns the first one.
-    async fn insert_approval(&self, approval: NewApproval) -> StoreResult<InsertOutcome>;
+    /// Inserts approvals and their `created` audit events in one
+    /// transaction (one commit for the batch), answering each on its own:
+    /// when its idempotency key was seen for its API key, the first
+    /// approval made with it; when the database refuses it, its error,
+    /// the others still written. If the transaction fails, each gets
+    /// [`StoreError::BatchFailed`] and nothing was written.
+    async fn insert_approvals(&self, batch: Vec<NewApproval>) -> Vec<StoreResult<InsertOutcome>>;
+    /// [`insert_approvals`](Self::insert_approvals) of one.
+    async fn insert_approval(&self, approval: NewApproval) -> StoreResult<InsertOutcome> {
+        self.insert_approvals(vec![approval])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+    }
     async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>>;
     async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>>;
     /// Moves a pending approval to a terminal status, atomically: of many
@@ -155,73 +166,228 @@ macro_rules! approval_sql {
         }
 
 
-        #[async_trait]
-        impl ApprovalStore for $store {
-            async fn insert_approval(&self, new: NewApproval) -> StoreResult<InsertOutcome> {
-                let mut tx = self.writer.begin().await?;
-                let (idempotency_key, request_hash) = new.idempotency.clone().unzip();
-                // The unique (api_key_id, idempotency_key) constraint decides a
-                // race between two instances: the loser inserts nothing and
-                // reads the winner's row once it has committed.
-                let inserted = sqlx::query(
-                    "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
-                         action, approver_id, group_id, created_at, expires_at, idempotency_key,
-                         request_hash)
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (api_key_id, idempotency_key) DO NOTHING",
-                )
-                .bind(&new.id)
-                .bind(&new.api_key_id)
-                .bind(&new.title)
-                .bind(&new.body_html)
-                .bind(&new.data_json)
-                .bind(&new.action)
-                .bind(&new.route.approver_id)
-                .bind(&new.route.group_id)
-                .bind(new.created_at)
-                .bind(new.expires_at)
-                .bind(&idempotency_key)
-                .bind(&request_hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+        /// What became of one request of a batch before the records are
+        /// read back.
+        enum Written {
+            Created,
+            /// Its idempotency key was used before, by approval `id`.
+            Replayed { id: String, request_hash: String },
+            Failed(StoreError),
+        }
 
-                if inserted == 0 {
+        /// Writes a batch of approvals in one transaction: see
+        /// [`ApprovalStore::insert_approvals`].
+        async fn write_approvals(
+            store: &$store,
+            batch: &[NewApproval],
+        ) -> StoreResult<Vec<StoreResult<InsertOutcome>>> {
+            let mut tx = store.writer.begin().await?;
+            let mut written: Vec<Option<Written>> = batch.iter().map(|_| None).collect();
+            // Requests that reuse an idempotency key of an earlier one in
+            // the batch go in a later round, where they meet its row as a
+            // retry across batches would.
+            let mut remaining: Vec<usize> = (0..batch.len()).collect();
+            while !remaining.is_empty() {
+                let mut keys_in_round = std::collections::HashSet::new();
+                let (round, later): (Vec<usize>, Vec<usize>) =
+                    remaining.into_iter().partition(|&i| match &batch[i].idempotency {
+                        Some((key, _)) => keys_in_round.insert((&batch[i].api_key_id, key)),
+                        None => true,
+                    });
+                insert_round(&mut tx, batch, &round, &mut written).await?;
+                remaining = later;
+            }
+
+            let created: Vec<&NewApproval> = batch
+                .iter()
+                .zip(&written)
+                .filter(|(_, w)| matches!(w, Some(Written::Created)))
+                .map(|(new, _)| new)
+                .collect();
+            let entries: Vec<NewAuditEntry> = created
+                .iter()
+                .map(|new| NewAuditEntry {
+                    at: new.created_at,
+                    kind: "created".to_owned(),
+                    actor: format!("key:{}", new.api_key_id),
+                    approval_id: Some(new.id.clone()),
+                    subject: None,
+                    detail: None,
+                })
+                .collect();
+            insert_audit_entries(&mut tx, &entries).await?;
+
+            let mut wanted: Vec<&str> = created.iter().map(|new| new.id.as_str()).collect();
+            for w in written.iter().flatten() {
+                if let Written::Replayed { id, .. } = w {
+                    wanted.push(id);
+                }
+            }
+            let records = approvals_by_ids(&mut tx, &wanted).await?;
+            for new in &created {
+                let record = records.get(&new.id).ok_or(sqlx::Error::RowNotFound)?;
+                store.announce_in(&mut tx, &event_of(record)).await?;
+            }
+            tx.commit().await?;
+            for new in &created {
+                if let Some(record) = records.get(&new.id) {
+                    store.announce_after(event_of(record));
+                }
+            }
+
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (new, w) in batch.iter().zip(written) {
+                outcomes.push(match w.ok_or(sqlx::Error::RowNotFound)? {
+                    // Cloned: a retry later in the batch may answer with it.
+                    Written::Created => Ok(InsertOutcome::Created(
+                        records.get(&new.id).cloned().ok_or(sqlx::Error::RowNotFound)?,
+                    )),
+                    Written::Replayed { id, request_hash } => Ok(InsertOutcome::Replayed {
+                        existing: records.get(&id).cloned().ok_or(sqlx::Error::RowNotFound)?,
+                        request_hash,
+                    }),
+                    Written::Failed(error) => Err(error),
+                });
+            }
+            Ok(outcomes)
+        }
+
+        /// Inserts one round of a batch (no two with the same idempotency
+        /// key): all in one statement, or, if that fails, one by one, so
+        /// that a request the database refuses fails alone.
+        async fn insert_round(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            batch: &[NewApproval],
+            round: &[usize],
+            written: &mut [Option<Written>],
+        ) -> StoreResult<()> {
+            let together: Vec<&NewApproval> = round.iter().map(|&i| &batch[i]).collect();
+            let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+            let inserted = match insert_rows(&mut savepoint, &together).await {
+                Ok(ids) => {
+                    savepoint.commit().await?;
+                    ids
+                }
+                Err(_) => {
+                    savepoint.rollback().await?;
+                    let mut ids = std::collections::HashSet::new();
+                    for &i in round {
+                        let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+                        match insert_rows(&mut savepoint, &[&batch[i]]).await {
+                            Ok(one) => {
+                                savepoint.commit().await?;
+                                ids.extend(one);
+                            }
+                            Err(error) => {
+                                savepoint.rollback().await?;
+                                written[i] = Some(Written::Failed(error));
+                            }
+                        }
+                    }
+                    ids
+                }
+            };
+            for &i in round {
+                let new = &batch[i];
+                if written[i].is_some() {
+                    continue;
+                }
+                written[i] = Some(if inserted.contains(&new.id) {
+                    Written::Created
+                } else {
+                    // Only a used idempotency key makes the insert do
+                    // nothing: the first approval made with it answers.
+                    let key = new.idempotency.as_ref().map(|(key, _)| key.as_str());
                     let (id, request_hash): (String, Option<String>) = sqlx::query_as(
                         "SELECT id, request_hash FROM approvals
                          WHERE api_key_id = $1 AND idempotency_key = $2",
                     )
                     .bind(&new.api_key_id)
-                    .bind(&idempotency_key)
-                    .fetch_one(&mut *tx)
+                    .bind(key)
+                    .fetch_one(&mut **tx)
                     .await?;
-                    let existing = approval_by_id(&mut tx, &id)
-                        .await?
-                        .ok_or(sqlx::Error::RowNotFound)?;
-                    tx.commit().await?;
-                    return Ok(InsertOutcome::Replayed {
-                        existing,
+                    Written::Replayed {
+                        id,
                         request_hash: request_hash.unwrap_or_default(),
-                    });
-                }
+                    }
+                });
+            }
+            Ok(())
+        }
 
-                insert_audit(
-                    &mut tx,
-                    &new.id,
-                    "created",
-                    &format!("key:{}", new.api_key_id),
-                    None,
-                    new.created_at,
-                )
-                .await?;
-                let record = approval_by_id(&mut tx, &new.id)
-                    .await?
-                    .ok_or(sqlx::Error::RowNotFound)?;
-                let event = event_of(&record);
-                self.announce_in(&mut tx, &event).await?;
-                tx.commit().await?;
-                self.announce_after(event);
-                Ok(InsertOutcome::Created(record))
+        /// One multi-row insert; the ids it inserted (a used idempotency
+        /// key inserts nothing: the unique (api_key_id, idempotency_key)
+        /// constraint also decides a race between two instances).
+        async fn insert_rows(
+            conn: &mut $conn,
+            approvals: &[&NewApproval],
+        ) -> StoreResult<std::collections::HashSet<String>> {
+            let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
+                     action, approver_id, group_id, created_at, expires_at, idempotency_key,
+                     request_hash) ",
+            );
+            query.push_values(approvals, |mut row, new| {
+                let (key, hash) = new.idempotency.clone().unzip();
+                row.push_bind(new.id.clone())
+                    .push_bind(new.api_key_id.clone())
+                    .push_bind("pending")
+                    .push_bind(new.title.clone())
+                    .push_bind(new.body_html.clone())
+                    .push_bind(new.data_json.clone())
+                    .push_bind(new.action.clone())
+                    .push_bind(new.route.approver_id.clone())
+                    .push_bind(new.route.group_id.clone())
+                    .push_bind(new.created_at)
+                    .push_bind(new.expires_at)
+                    .push_bind(key)
+                    .push_bind(hash);
+            });
+            query.push(" ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id");
+            let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;
+            Ok(ids.into_iter().collect())
+        }
+
+        /// Approvals by id, read in the writer's transaction.
+        async fn approvals_by_ids(
+            conn: &mut $conn,
+            ids: &[&str],
+        ) -> StoreResult<std::collections::HashMap<String, ApprovalRecord>> {
+            let mut records = std::collections::HashMap::new();
+            for chunk in ids.chunks(500) {
+                let mut query: QueryBuilder<$db> =
+                    QueryBuilder::new(format!("{SELECT_APPROVAL} WHERE a.id IN ("));
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                query.push(")");
+                for row in query.build().fetch_all(&mut *conn).await? {
+                    let record = approval_from_row(&row)?;
+                    records.insert(record.id.clone(), record);
+                }
+            }
+            Ok(records)
+        }
+
+        #[async_trait]
+        impl ApprovalStore for $store {
+            async fn insert_approvals(
+                &self,
+                batch: Vec<NewApproval>,
+            ) -> Vec<StoreResult<InsertOutcome>> {
+                let count = batch.len();
+                match write_approvals(self, &batch).await {
+                    Ok(outcomes) => outcomes,
+                    Err(error) => {
+                        // Nothing of the batch was committed: each request
+                        // fails, and may be retried.
+                        let message = error.to_string();
+                        (0..count)
+                            .map(|_| Err(StoreError::BatchFailed(message.clone())))
+                            .collect()
+                    }
+                }
             }
 
             async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>> {

@@ -24,6 +24,9 @@ pub trait AuditStore {
     async fn chain_earlier_audit_entries(&self) -> StoreResult<u64>;
 }
 
+/// Audit rows written per multi-row insert (nine values each).
+pub(super) const AUDIT_ROWS_PER_INSERT: usize = 500;
+
 pub(super) const SELECT_AUDIT: &str =
     "SELECT id, seq, at, kind, actor, approval_id, subject, detail, prev_hash, hash
      FROM audit_events";
@@ -72,45 +75,59 @@ macro_rules! audit_sql {
 
         /// The one write of the audit log: the next link of the chain.
         async fn insert_audit_entry(conn: &mut $conn, entry: &NewAuditEntry) -> StoreResult<()> {
-            // Taking the next position locks the head row until the commit;
-            // `hash` is not set here, so RETURNING gives the previous one.
-            let (seq, prev_hash): (i64, String) = sqlx::query_as(
-                "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            let hash = chain_hash(&prev_hash, seq, entry);
-            insert_chained_row(conn, seq, &prev_hash, &hash, entry).await?;
-            sqlx::query("UPDATE audit_chain SET hash = $1 WHERE id = 1")
-                .bind(&hash)
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
+            insert_audit_entries(conn, std::slice::from_ref(entry)).await
         }
 
-        async fn insert_chained_row(
+        /// Appends entries to the chain, in order: the head row is moved
+        /// once for them all (held until the commit, so appends stay
+        /// serialized), each hash computed from the one before, and the
+        /// rows written in one statement.
+        async fn insert_audit_entries(
             conn: &mut $conn,
-            seq: i64,
-            prev_hash: &str,
-            hash: &str,
-            entry: &NewAuditEntry,
+            entries: &[NewAuditEntry],
         ) -> StoreResult<()> {
-            sqlx::query(
-                "INSERT INTO audit_events (approval_id, subject, kind, actor, detail, at, seq,
-                     prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let (last_seq, mut prev_hash): (i64, String) = sqlx::query_as(
+                "UPDATE audit_chain SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
             )
-            .bind(&entry.approval_id)
-            .bind(&entry.subject)
-            .bind(&entry.kind)
-            .bind(&entry.actor)
-            .bind(&entry.detail)
-            .bind(entry.at)
-            .bind(seq)
-            .bind(prev_hash)
-            .bind(hash)
-            .execute(&mut *conn)
+            .bind(entries.len() as i64)
+            .fetch_one(&mut *conn)
             .await?;
+            let first_seq = last_seq - entries.len() as i64 + 1;
+            let mut rows = Vec::with_capacity(entries.len());
+            for (seq, entry) in (first_seq..).zip(entries) {
+                let hash = chain_hash(&prev_hash, seq, entry);
+                rows.push((
+                    seq,
+                    std::mem::replace(&mut prev_hash, hash.clone()),
+                    hash,
+                    entry,
+                ));
+            }
+            for chunk in rows.chunks(AUDIT_ROWS_PER_INSERT) {
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO audit_events (approval_id, subject, kind, actor, detail, at, seq,
+                         prev_hash, hash) ",
+                );
+                query.push_values(chunk, |mut row, (seq, prev, hash, entry)| {
+                    row.push_bind(entry.approval_id.clone())
+                        .push_bind(entry.subject.clone())
+                        .push_bind(entry.kind.clone())
+                        .push_bind(entry.actor.clone())
+                        .push_bind(entry.detail.clone())
+                        .push_bind(entry.at)
+                        .push_bind(*seq)
+                        .push_bind(prev.clone())
+                        .push_bind(hash.clone());
+                });
+                query.build().execute(&mut *conn).await?;
+            }
+            sqlx::query("UPDATE audit_chain SET hash = $1 WHERE id = 1")
+                .bind(&prev_hash)
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
 

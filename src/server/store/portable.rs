@@ -100,6 +100,7 @@ macro_rules! portable_store {
             NewApproval, NewAuditEntry, NewEndpoint, NewMessage, NewUser, NextStep, Order, Person,
             Role, Route, SessionInfo, StoredAuditEntry, Transition, TransitionOutcome, User,
         };
+        use crate::server::store::audit::AUDIT_ROWS_PER_INSERT;
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{
             like_pattern, SELECT_APPROVAL, SELECT_APPROVAL_WITHOUT_CONTENT,
