@@ -12,6 +12,7 @@ mod audit;
 mod authorization;
 mod bad_input;
 mod exports;
+mod group_commit;
 mod hardening;
 mod inbox;
 mod instances;
