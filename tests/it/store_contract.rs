@@ -803,8 +803,97 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
     assert_eq!(created_for, [first.id, once.id, last.id, other.id]);
 }
 
+/// Decisions in one batch: the first on an approval wins, a later one in
+/// the same batch finds it decided, a missing one is not found, and one
+/// the database refuses (decided by no such person) fails alone.
+async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let ana = store
+        .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(new_key("agent", T0, None), &by(T0))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let new = new_approval(&key.id, &format!("Refund {n}"), T0 + n, None);
+        ids.push(created(store.insert_approval(new).await.unwrap()).id);
+    }
+    let decision = |status: Status, by: &str| Transition {
+        status,
+        reason: (status == Status::Denied).then(|| "Not this one".to_owned()),
+        decided_by: Some(by.to_owned()),
+        actor: format!("user:{by}"),
+        at: T0 + MINUTE,
+    };
+    let answers = store
+        .transitions(vec![
+            (ids[0].clone(), decision(Status::Approved, &ana.id)),
+            (ids[0].clone(), decision(Status::Denied, &ana.id)),
+            (
+                ids[1].clone(),
+                decision(Status::Approved, "usr_no_such_person"),
+            ),
+            (
+                "apr_no_such_approval".to_owned(),
+                decision(Status::Approved, &ana.id),
+            ),
+            (ids[2].clone(), decision(Status::Denied, &ana.id)),
+        ])
+        .await;
+    let mut answers = answers.into_iter();
+    match answers.next().unwrap().unwrap() {
+        TransitionOutcome::Applied(record) => assert_eq!(record.status, Status::Approved),
+        other => panic!("{other:?}"),
+    }
+    match answers.next().unwrap().unwrap() {
+        TransitionOutcome::AlreadyDecided(record) => assert_eq!(record.status, Status::Approved),
+        other => panic!("{other:?}"),
+    }
+    assert!(answers.next().unwrap().is_err(), "the refused one fails");
+    assert!(matches!(
+        answers.next().unwrap().unwrap(),
+        TransitionOutcome::NotFound
+    ));
+    match answers.next().unwrap().unwrap() {
+        TransitionOutcome::Applied(record) => {
+            assert_eq!(record.status, Status::Denied);
+            assert_eq!(record.reason.as_deref(), Some("Not this one"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Kept: the two applied; the refused one is still pending.
+    let status = |id: String| async move { store.approval(&id).await.unwrap().unwrap().status };
+    assert_eq!(status(ids[0].clone()).await, Status::Approved);
+    assert_eq!(status(ids[1].clone()).await, Status::Pending);
+    assert_eq!(status(ids[2].clone()).await, Status::Denied);
+    // One audit entry per applied decision, and the chain holds.
+    let entries = store
+        .audit_entries(&holdpoint::server::domain::AuditFilter::whole_chain(100))
+        .await
+        .unwrap();
+    let mut walk = holdpoint::server::domain::ChainWalk::default();
+    for entry in &entries {
+        walk.check(entry).unwrap();
+    }
+    walk.finish(&store.audit_head().await.unwrap()).unwrap();
+    let decided: Vec<_> = entries
+        .iter()
+        .filter(|entry| matches!(entry.kind.as_str(), "approved" | "denied"))
+        .map(|entry| (entry.kind.as_str(), entry.approval_id.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        decided,
+        [("approved", ids[0].clone()), ("denied", ids[2].clone())]
+    );
+}
+
 on_both_backends!(
     a_batch_of_creates_answers_each_request_on_its_own,
+    a_batch_of_decisions_answers_each_request_on_its_own,
     roles_groups_and_routes,
     accounts_sessions_and_setup,
     api_keys,

@@ -7,6 +7,7 @@ use crate::server::domain::{
     ids, ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApproval, Order, Transition,
     TransitionOutcome,
 };
+use crate::server::group_commit::WriterGone;
 use crate::server::sanitize::sanitize_preview;
 use crate::server::store::StoreError;
 use crate::server::wait_room::Woke;
@@ -79,7 +80,7 @@ impl Service {
             .create_batches
             .submit(new)
             .await
-            .map_err(|_| StoreError::BatchFailed("the writer has stopped".to_owned()))?;
+            .map_err(writer_stopped)?;
         match written? {
             InsertOutcome::Created(record) => Ok(Created {
                 approval: self.to_agents_approval(record).await?,
@@ -226,7 +227,12 @@ impl Service {
     }
 
     pub(super) async fn apply(&self, id: &str, transition: &Transition) -> ServiceResult<Approval> {
-        match self.store.transition(id, transition).await? {
+        let written = self
+            .transition_batches
+            .submit((id.to_owned(), transition.clone()))
+            .await
+            .map_err(writer_stopped)?;
+        match written? {
             TransitionOutcome::Applied(record) => Ok(self.to_approval(record)),
             TransitionOutcome::AlreadyDecided(record) => Err(ServiceError::AlreadyDecided(
                 Box::new(self.to_approval(record)),
@@ -234,4 +240,9 @@ impl Service {
             TransitionOutcome::NotFound => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
+}
+
+/// A request queued for the writer got no answer: the server is stopping.
+fn writer_stopped(_: WriterGone) -> StoreError {
+    StoreError::BatchFailed("the writer has stopped".to_owned())
 }

@@ -36,7 +36,9 @@ use crate::model::{Approval, ApprovalSummary, ValidationError};
 use crate::server::config::Config;
 use crate::server::domain::clock::{Clock, Sleep, SystemClock};
 use crate::server::domain::events::EventHub;
-use crate::server::domain::{ApprovalRecord, InsertOutcome, NewApproval};
+use crate::server::domain::{
+    ApprovalRecord, InsertOutcome, NewApproval, Transition, TransitionOutcome,
+};
 use crate::server::group_commit::GroupCommit;
 use crate::server::password::PasswordChecks;
 use crate::server::rate_limit::RateLimiter;
@@ -61,6 +63,8 @@ pub struct Service {
     creates: RateLimiter,
     /// Creates gathered into shared transactions (group commit).
     create_batches: GroupCommit<NewApproval, StoreResult<InsertOutcome>>,
+    /// Decisions and cancels, gathered the same way.
+    transition_batches: GroupCommit<(String, Transition), StoreResult<TransitionOutcome>>,
     /// Recent decision times by route and kind, for agents' expected waits.
     expected_waits: stats::ExpectedWaits,
     /// Cancelled at shutdown: parked waits answer, tasks stop.
@@ -99,6 +103,13 @@ impl Service {
                 GroupCommit::start(move |batch| {
                     let store = store.clone();
                     async move { store.insert_approvals(batch).await }
+                })
+            },
+            transition_batches: {
+                let store = store.clone();
+                GroupCommit::start(move |batch| {
+                    let store = store.clone();
+                    async move { store.transitions(batch).await }
                 })
             },
             expected_waits: stats::ExpectedWaits::default(),

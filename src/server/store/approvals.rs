@@ -28,10 +28,26 @@ pub trait ApprovalStore {
     }
     async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>>;
     async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>>;
-    /// Moves a pending approval to a terminal status, atomically: of many
-    /// concurrent callers exactly one gets `Applied`.
-    async fn transition(&self, id: &str, transition: &Transition)
-        -> StoreResult<TransitionOutcome>;
+    /// Moves pending approvals to terminal statuses, in one transaction
+    /// (one commit for the batch), answering each on its own: of many
+    /// concurrent callers on one approval, in one batch or several, on any
+    /// instance, exactly one gets `Applied`. If the batch fails, each is
+    /// tried again alone, so one failure fails only its own request.
+    async fn transitions(
+        &self,
+        batch: Vec<(String, Transition)>,
+    ) -> Vec<StoreResult<TransitionOutcome>>;
+    /// [`transitions`](Self::transitions) of one.
+    async fn transition(
+        &self,
+        id: &str,
+        transition: &Transition,
+    ) -> StoreResult<TransitionOutcome> {
+        self.transitions(vec![(id.to_owned(), transition.clone())])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+    }
     /// Expires every pending approval whose deadline is at or before `now`.
     async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>>;
     /// The earliest deadline among pending approvals.
@@ -83,8 +99,15 @@ macro_rules! approval_sql {
             if let Some(key) = &filter.api_key_id {
                 query.push(" AND a.api_key_id = ").push_bind(key.clone());
             }
-            let terminal = [Status::Approved, Status::Denied, Status::Expired, Status::Cancelled];
-            if terminal.iter().all(|status| filter.statuses.contains(status))
+            let terminal = [
+                Status::Approved,
+                Status::Denied,
+                Status::Expired,
+                Status::Cancelled,
+            ];
+            if terminal
+                .iter()
+                .all(|status| filter.statuses.contains(status))
                 && !filter.statuses.contains(&Status::Pending)
             {
                 // Every decided one: through the partial index on decided
@@ -165,13 +188,15 @@ macro_rules! approval_sql {
             query
         }
 
-
         /// What became of one request of a batch before the records are
         /// read back.
         enum Written {
             Created,
             /// Its idempotency key was used before, by approval `id`.
-            Replayed { id: String, request_hash: String },
+            Replayed {
+                id: String,
+                request_hash: String,
+            },
             Failed(StoreError),
         }
 
@@ -190,10 +215,12 @@ macro_rules! approval_sql {
             while !remaining.is_empty() {
                 let mut keys_in_round = std::collections::HashSet::new();
                 let (round, later): (Vec<usize>, Vec<usize>) =
-                    remaining.into_iter().partition(|&i| match &batch[i].idempotency {
-                        Some((key, _)) => keys_in_round.insert((&batch[i].api_key_id, key)),
-                        None => true,
-                    });
+                    remaining
+                        .into_iter()
+                        .partition(|&i| match &batch[i].idempotency {
+                            Some((key, _)) => keys_in_round.insert((&batch[i].api_key_id, key)),
+                            None => true,
+                        });
                 insert_round(&mut tx, batch, &round, &mut written).await?;
                 remaining = later;
             }
@@ -240,7 +267,10 @@ macro_rules! approval_sql {
                 outcomes.push(match w.ok_or(sqlx::Error::RowNotFound)? {
                     // Cloned: a retry later in the batch may answer with it.
                     Written::Created => Ok(InsertOutcome::Created(
-                        records.get(&new.id).cloned().ok_or(sqlx::Error::RowNotFound)?,
+                        records
+                            .get(&new.id)
+                            .cloned()
+                            .ok_or(sqlx::Error::RowNotFound)?,
                     )),
                     Written::Replayed { id, request_hash } => Ok(InsertOutcome::Replayed {
                         existing: records.get(&id).cloned().ok_or(sqlx::Error::RowNotFound)?,
@@ -370,6 +400,91 @@ macro_rules! approval_sql {
             Ok(records)
         }
 
+        /// Applies a batch of transitions in one transaction; the answers
+        /// in the batch's order.
+        async fn write_transitions(
+            store: &$store,
+            batch: &[(String, Transition)],
+        ) -> StoreResult<Vec<TransitionOutcome>> {
+            let mut tx = store.writer.begin().await?;
+            let mut applied = Vec::with_capacity(batch.len());
+            for (id, change) in batch {
+                // The status condition makes this the arbiter between
+                // concurrent deciders, in this batch or on any instance:
+                // PostgreSQL re-checks it after waiting for the row lock, so
+                // only the first wins.
+                let updated = sqlx::query(
+                    "UPDATE approvals SET status = $1, reason = $2, decided_by = $3,
+                         decided_at = $4
+                     WHERE id = $5 AND status = 'pending'",
+                )
+                .bind(change.status.as_str())
+                .bind(&change.reason)
+                .bind(&change.decided_by)
+                .bind(change.at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                applied.push(updated == 1);
+            }
+            let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+            let records = approvals_by_ids(&mut tx, &ids).await?;
+            let settled: Vec<(&ApprovalRecord, &Transition)> = batch
+                .iter()
+                .zip(&applied)
+                .filter(|(_, applied)| **applied)
+                .filter_map(|((id, change), _)| Some((records.get(id)?, change)))
+                .collect();
+            settle(store, &mut tx, &settled).await?;
+            tx.commit().await?;
+            for (record, _) in &settled {
+                store.announce_after(event_of(record));
+            }
+            Ok(batch
+                .iter()
+                .zip(applied)
+                .map(|((id, _), applied)| match records.get(id) {
+                    None => TransitionOutcome::NotFound,
+                    Some(record) if applied => TransitionOutcome::Applied(record.clone()),
+                    Some(record) => TransitionOutcome::AlreadyDecided(record.clone()),
+                })
+                .collect())
+        }
+
+        /// What approvals that just left `pending` bring along, in the
+        /// transaction that moved them: their audit entries (chained in
+        /// order), their counts in the rollups (summed over the batch),
+        /// their outcome webhooks and their events.
+        async fn settle(
+            store: &$store,
+            tx: &mut $conn,
+            settled: &[(&ApprovalRecord, &Transition)],
+        ) -> StoreResult<()> {
+            let entries: Vec<NewAuditEntry> = settled
+                .iter()
+                .map(|(record, change)| NewAuditEntry {
+                    at: change.at,
+                    kind: change.status.as_str().to_owned(),
+                    actor: change.actor.clone(),
+                    approval_id: Some(record.id.clone()),
+                    subject: None,
+                    detail: change.reason.clone(),
+                })
+                .collect();
+            insert_audit_entries(&mut *tx, &entries).await?;
+            let mut counts = RollupCounts::default();
+            for (record, change) in settled {
+                counts.add(&decided_of(record, change.decided_by.as_deref(), change.at));
+            }
+            write_rollups(&mut *tx, &counts).await?;
+            for (record, _) in settled {
+                enqueue_outcome(&mut *tx, record).await?;
+                store.announce_in(&mut *tx, &event_of(record)).await?;
+            }
+            Ok(())
+        }
+
         #[async_trait]
         impl ApprovalStore for $store {
             async fn insert_approvals(
@@ -424,59 +539,26 @@ macro_rules! approval_sql {
                     .collect::<Result<_, _>>()?)
             }
 
-            async fn transition(
+            async fn transitions(
                 &self,
-                id: &str,
-                change: &Transition,
-            ) -> StoreResult<TransitionOutcome> {
-                let mut tx = self.writer.begin().await?;
-                // The status condition makes this the arbiter between
-                // concurrent deciders, on any instance: PostgreSQL re-checks it
-                // after waiting for the row lock, so only the first wins.
-                let updated = sqlx::query(
-                    "UPDATE approvals SET status = $1, reason = $2, decided_by = $3, decided_at = $4
-                     WHERE id = $5 AND status = 'pending'",
-                )
-                .bind(change.status.as_str())
-                .bind(&change.reason)
-                .bind(&change.decided_by)
-                .bind(change.at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 1 {
-                    insert_audit(
-                        &mut tx,
-                        id,
-                        change.status.as_str(),
-                        &change.actor,
-                        change.reason.as_deref(),
-                        change.at,
-                    )
-                    .await?;
+                batch: Vec<(String, Transition)>,
+            ) -> Vec<StoreResult<TransitionOutcome>> {
+                match write_transitions(self, &batch).await {
+                    Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+                    Err(error) if batch.len() == 1 => vec![Err(error)],
+                    Err(_) => {
+                        // Nothing was kept: each alone, so that the one the
+                        // database refuses fails by itself.
+                        let mut outcomes = Vec::with_capacity(batch.len());
+                        for one in batch.chunks(1) {
+                            outcomes.push(write_transitions(self, one).await.and_then(|mut o| {
+                                o.pop()
+                                    .ok_or_else(|| StoreError::BatchFailed("no answer".to_owned()))
+                            }));
+                        }
+                        outcomes
+                    }
                 }
-                let record = approval_by_id(&mut tx, id).await?;
-                let applied = match &record {
-                    Some(record) if updated == 1 => {
-                        count_in_rollups(&mut tx, record, change.decided_by.as_deref(), change.at)
-                            .await?;
-                        enqueue_outcome(&mut tx, record).await?;
-                        let event = event_of(record);
-                        self.announce_in(&mut tx, &event).await?;
-                        Some(event)
-                    }
-                    _ => None,
-                };
-                tx.commit().await?;
-                Ok(match (record, applied) {
-                    (None, _) => TransitionOutcome::NotFound,
-                    (Some(record), Some(event)) => {
-                        self.announce_after(event);
-                        TransitionOutcome::Applied(record)
-                    }
-                    (Some(record), None) => TransitionOutcome::AlreadyDecided(record),
-                })
             }
 
             async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>> {
@@ -498,16 +580,19 @@ macro_rules! approval_sql {
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
-                let mut expired = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    insert_audit(&mut tx, id, "expired", "system", None, now).await?;
-                    if let Some(record) = approval_by_id(&mut tx, id).await? {
-                        count_in_rollups(&mut tx, &record, None, now).await?;
-                        enqueue_outcome(&mut tx, &record).await?;
-                        self.announce_in(&mut tx, &event_of(&record)).await?;
-                        expired.push(record);
-                    }
-                }
+                let expiry = Transition {
+                    status: Status::Expired,
+                    reason: None,
+                    decided_by: None,
+                    actor: "system".to_owned(),
+                    at: now,
+                };
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let mut records = approvals_by_ids(&mut tx, &ids).await?;
+                let expired: Vec<ApprovalRecord> =
+                    ids.iter().filter_map(|id| records.remove(*id)).collect();
+                let settled: Vec<_> = expired.iter().map(|record| (record, &expiry)).collect();
+                settle(self, &mut tx, &settled).await?;
                 tx.commit().await?;
                 for record in &expired {
                     self.announce_after(event_of(record));
@@ -570,7 +655,6 @@ macro_rules! approval_sql {
                 .fetch_one(&self.reader)
                 .await?)
             }
-
         }
     };
 }

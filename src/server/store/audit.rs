@@ -34,27 +34,6 @@ pub(super) const SELECT_AUDIT: &str =
 macro_rules! audit_sql {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
         /// An approval's event (created, decided, expired, cancelled).
-        async fn insert_audit(
-            conn: &mut $conn,
-            approval_id: &str,
-            kind: &str,
-            actor: &str,
-            detail: Option<&str>,
-            at: i64,
-        ) -> StoreResult<()> {
-            let entry = NewAuditEntry {
-                at,
-                kind: kind.to_owned(),
-                actor: actor.to_owned(),
-                approval_id: Some(approval_id.to_owned()),
-                subject: None,
-                detail: detail.map(str::to_owned),
-            };
-            insert_audit_entry(conn, &entry).await
-        }
-
-        /// An admin action on a person, a group, a key or an endpoint
-        /// (`subject`: `user:ID`, `group:ID`, `key:ID`, `endpoint:ID`).
         async fn insert_admin_audit(
             conn: &mut $conn,
             audit: &Audit,

@@ -101,15 +101,13 @@ macro_rules! stats_sql {
             })
         }
 
-        /// Counts an approval that just left `pending` into the rollups, in
-        /// the transaction that moved it.
-        async fn count_in_rollups(
-            conn: &mut $conn,
+        /// An approval that just left `pending`, as the rollups count it.
+        fn decided_of(
             record: &ApprovalRecord,
             decided_by: Option<&str>,
             at: i64,
-        ) -> StoreResult<()> {
-            let decided = DecidedApprovals {
+        ) -> DecidedApprovals {
+            DecidedApprovals {
                 outcome: record.status.as_str().to_owned(),
                 kind: record.action.clone(),
                 api_key_id: record.api_key_id.clone(),
@@ -119,10 +117,7 @@ macro_rules! stats_sql {
                 day: day_of(at),
                 bucket: bucket_of(at - record.created_at),
                 count: 1,
-            };
-            let mut counts = RollupCounts::default();
-            counts.add(&decided);
-            write_rollups(conn, &counts).await
+            }
         }
 
         /// Adds counts to the rollup rows, creating those not there yet.
