@@ -388,12 +388,16 @@ async fn approvals_lifecycle(backend: Backend) {
     // Expiry at the time the caller gives.
     assert_eq!(store.next_expiry().await.unwrap(), Some(open.expires_at));
     assert!(store
-        .expire_due(open.expires_at - 1)
+        .expire_due(open.expires_at - 1, 10)
         .await
         .unwrap()
         .is_empty());
-    let expired = store.expire_due(first.expires_at).await.unwrap();
-    assert_eq!(expired.len(), 2);
+    // At most as many as asked, earliest deadline first.
+    let expired = store.expire_due(first.expires_at, 1).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].id, open.id);
+    let expired = store.expire_due(first.expires_at, 10).await.unwrap();
+    assert_eq!(expired.len(), 1);
     assert!(expired.iter().all(|a| a.status == Status::Expired));
     assert_eq!(store.next_expiry().await.unwrap(), None);
     assert_eq!(

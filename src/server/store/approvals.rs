@@ -48,8 +48,9 @@ pub trait ApprovalStore {
             .pop()
             .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
     }
-    /// Expires every pending approval whose deadline is at or before `now`.
-    async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>>;
+    /// Expires up to `limit` pending approvals whose deadline is at or
+    /// before `now`, earliest deadline first, in one transaction.
+    async fn expire_due(&self, now: i64, limit: i64) -> StoreResult<Vec<ApprovalRecord>>;
     /// The earliest deadline among pending approvals.
     async fn next_expiry(&self) -> StoreResult<Option<i64>>;
     /// A page of approvals that left `pending`, in order of id.
@@ -561,23 +562,28 @@ macro_rules! approval_sql {
                 }
             }
 
-            async fn expire_due(&self, now: i64) -> StoreResult<Vec<ApprovalRecord>> {
+            async fn expire_due(&self, now: i64, limit: i64) -> StoreResult<Vec<ApprovalRecord>> {
                 let mut tx = self.writer.begin().await?;
                 // Every instance runs this. Rows another instance is expiring
                 // right now are skipped rather than waited for, and the status
                 // condition (re-checked under the row lock) lets each approval
                 // expire, and get its audit event, exactly once.
                 let ids: Vec<String> = sqlx::query_scalar(&format!(
-                    "UPDATE approvals SET status = 'expired', decided_at = $1
-                     WHERE status = 'pending' AND id IN (
+                    // Chosen once (MATERIALIZED): as a plain subquery
+                    // PostgreSQL may run it again for rows it rechecks, and
+                    // expire more than the limit.
+                    "WITH due AS MATERIALIZED (
                          SELECT id FROM approvals
                          WHERE status = 'pending' AND expires_at <= $1
-                         ORDER BY id {}
+                         ORDER BY expires_at, id LIMIT $2 {}
                      )
+                     UPDATE approvals SET status = 'expired', decided_at = $1
+                     WHERE status = 'pending' AND id IN (SELECT id FROM due)
                      RETURNING id",
                     <$store>::CLAIM_ROWS
                 ))
                 .bind(now)
+                .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
                 let expiry = Transition {
