@@ -252,10 +252,12 @@ macro_rules! approval_sql {
                 }
             }
             let records = approvals_by_ids(&mut tx, &wanted).await?;
-            for new in &created {
-                let record = records.get(&new.id).ok_or(sqlx::Error::RowNotFound)?;
-                store.announce_in(&mut tx, &event_of(record)).await?;
-            }
+            let events = created
+                .iter()
+                .map(|new| records.get(&new.id).map(event_of))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(sqlx::Error::RowNotFound)?;
+            store.announce_in(&mut tx, &events).await?;
             tx.commit().await?;
             for new in &created {
                 if let Some(record) = records.get(&new.id) {
@@ -479,11 +481,10 @@ macro_rules! approval_sql {
                 counts.add(&decided_of(record, change.decided_by.as_deref(), change.at));
             }
             write_rollups(&mut *tx, &counts).await?;
-            for (record, _) in settled {
-                enqueue_outcome(&mut *tx, record).await?;
-                store.announce_in(&mut *tx, &event_of(record)).await?;
-            }
-            Ok(())
+            let records: Vec<&ApprovalRecord> = settled.iter().map(|(record, _)| *record).collect();
+            enqueue_outcomes(&mut *tx, &records).await?;
+            let events: Vec<_> = settled.iter().map(|(record, _)| event_of(record)).collect();
+            store.announce_in(&mut *tx, &events).await
         }
 
         #[async_trait]

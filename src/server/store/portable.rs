@@ -8,7 +8,7 @@
 //!
 //! Each backend's module supplies the connection pools (`writer`, `reader`)
 //! and the hooks where the backends really differ:
-//! - `announce_in(tx, event)`: inside the transaction of a change
+//! - `announce_in(tx, events)`: inside the transaction of a change
 //!   (PostgreSQL sends NOTIFY there, delivered to every instance at commit);
 //! - `announce_after(event)`: after the commit (SQLite publishes in-process);
 //! - `serialize_account_changes(tx)`: makes account changes that check
@@ -110,6 +110,7 @@ macro_rules! portable_store {
             UserRow,
         };
         use crate::server::store::stats::{PENDING_AHEAD_LIMIT, REBUILD_CHUNK, REBUILD_PAGE};
+        use crate::server::store::webhooks::OUTBOX_ROWS_PER_INSERT;
         use crate::server::store::{
             AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
         };

@@ -69,10 +69,19 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn announce_in(&self, tx: &mut PgConnection, event: &ApprovalEvent) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+    /// One statement for a batch's events (one round trip, not one each).
+    async fn announce_in(
+        &self,
+        tx: &mut PgConnection,
+        events: &[ApprovalEvent],
+    ) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let payloads: Vec<String> = events.iter().map(ApprovalEvent::to_payload).collect();
+        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
             .bind(EVENT_CHANNEL)
-            .bind(event.to_payload())
+            .bind(payloads)
             .execute(tx)
             .await?;
         Ok(())

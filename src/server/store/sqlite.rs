@@ -104,7 +104,7 @@ impl SqliteStore {
     async fn announce_in(
         &self,
         _tx: &mut SqliteConnection,
-        _event: &ApprovalEvent,
+        _events: &[ApprovalEvent],
     ) -> StoreResult<()> {
         Ok(())
     }

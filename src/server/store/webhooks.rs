@@ -9,6 +9,9 @@ use crate::server::domain::{
 };
 use async_trait::async_trait;
 
+/// Outbox messages written per multi-row insert (six values each).
+pub(super) const OUTBOX_ROWS_PER_INSERT: usize = 500;
+
 /// Endpoints, queued messages, claims and attempts.
 #[async_trait]
 pub trait WebhookStore {
@@ -79,31 +82,42 @@ macro_rules! webhook_sql {
             Ok(())
         }
 
-        /// The outbox: queues the webhook announcing `record`'s terminal
-        /// status to its key's endpoint, in the caller's transaction, so the
-        /// status change and its message commit (or vanish) together. A key
-        /// without an endpoint gets nothing; a disabled endpoint's messages
-        /// wait until it is enabled again.
-        async fn enqueue_outcome(conn: &mut $conn, record: &ApprovalRecord) -> StoreResult<()> {
-            let Some((event_type, payload)) = outcome::outcome(record)
-            else {
-                return Ok(());
-            };
-            let at = record.decided_at.unwrap_or(record.created_at);
-            sqlx::query(
-                "INSERT INTO webhook_messages (id, endpoint_id, approval_id, event_type, payload,
-                     status, round_attempts, next_attempt_at, created_at)
-                 SELECT $1, id, $2, $3, $4, 'pending', 0, $5, $5
-                 FROM webhook_endpoints WHERE api_key_id = $6",
-            )
-            .bind(ids::new_id("msg", at))
-            .bind(&record.id)
-            .bind(event_type)
-            .bind(payload)
-            .bind(at)
-            .bind(&record.api_key_id)
-            .execute(conn)
-            .await?;
+        /// The outbox: queues the webhooks announcing these records'
+        /// terminal statuses to their keys' endpoints, in the caller's
+        /// transaction (one statement for them all), so each status change
+        /// and its message commit (or vanish) together. A key without an
+        /// endpoint gets nothing; a disabled endpoint's messages wait until
+        /// it is enabled again.
+        async fn enqueue_outcomes(conn: &mut $conn, records: &[&ApprovalRecord]) -> StoreResult<()> {
+            let messages: Vec<_> = records
+                .iter()
+                .filter_map(|record| {
+                    let (event_type, payload) = outcome::outcome(record)?;
+                    let at = record.decided_at.unwrap_or(record.created_at);
+                    Some((ids::new_id("msg", at), *record, event_type, payload, at))
+                })
+                .collect();
+            for chunk in messages.chunks(OUTBOX_ROWS_PER_INSERT) {
+                let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                    "WITH decided (id, approval_id, event_type, payload, at, api_key_id) AS (",
+                );
+                query.push_values(chunk, |mut row, (id, record, event_type, payload, at)| {
+                    row.push_bind(id.clone())
+                        .push_bind(record.id.clone())
+                        .push_bind(*event_type)
+                        .push_bind(payload.clone())
+                        .push_bind(*at)
+                        .push_bind(record.api_key_id.clone());
+                });
+                query.push(
+                    ") INSERT INTO webhook_messages (id, endpoint_id, approval_id, event_type,
+                         payload, status, round_attempts, next_attempt_at, created_at)
+                     SELECT d.id, e.id, d.approval_id, d.event_type, d.payload, 'pending', 0,
+                         d.at, d.at
+                     FROM decided d JOIN webhook_endpoints e ON e.api_key_id = d.api_key_id",
+                );
+                query.build().execute(&mut *conn).await?;
+            }
             Ok(())
         }
 
