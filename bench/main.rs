@@ -1,6 +1,9 @@
 //! The load and latency harness. Starts a real `holdpoint` (release build by
 //! default) on a fresh database and measures, over loopback:
-//!   1. creates per second with N concurrent agents, with p50/p99 latency;
+//!   0. the machine's ceilings with the same load (bench/ceilings.rs): a bare
+//!      axum JSON handler, and axum doing one sqlx SQLite insert per request;
+//!   1. creates per second with N concurrent agents, with p50/p99 latency,
+//!      and as a ratio of each ceiling;
 //!   2. decisions per second with N concurrent approvers (on the approvals
 //!      just created), with p50/p99 latency;
 //!   3. decision -> /wait return latency, p50/p99.
@@ -25,6 +28,7 @@
 //! first while the decision goes through the last, so the wake-up crosses
 //! instances. HOLDPOINT_BIN picks another server binary.
 
+mod ceilings;
 mod large_inbox;
 mod live;
 mod search;
@@ -200,51 +204,45 @@ async fn main() {
         bin.display()
     );
 
+    // 0. The machine's ceilings, with the same agents' load.
+    let (bare, one_insert) = ceilings::run(&dir, options.clients, options.seconds).await;
+    for (what, load) in [
+        ("bare axum JSON handler", &bare),
+        (
+            "axum + one sqlx SQLite insert per request (WAL, synchronous=FULL)",
+            &one_insert,
+        ),
+    ] {
+        println!(
+            "ceiling, {what}: {:.0}/s with {} clients; latency p50 {} p99 {}",
+            load.per_second(),
+            options.clients,
+            ms(percentile(&load.latencies, 50.0)),
+            ms(percentile(&load.latencies, 99.0)),
+        );
+    }
+
     // 1. Sustained creates.
     let client = testkit::client();
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..options.clients {
-        let server = servers[worker % servers.len()].clone();
-        let (client, key) = (client.clone(), key.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut ids = Vec::new();
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let body = testkit::sample_request(&format!("Bench {worker}-{n}"));
-                let t0 = Instant::now();
-                let response = testkit::create_approval(&client, &server, &key, &body).await;
-                assert_eq!(response.status(), 201, "create failed");
-                let body = response.bytes().await.expect("body");
-                latencies.push(t0.elapsed());
-                if let Ok(approval) = serde_json::from_slice::<serde_json::Value>(&body) {
-                    ids.extend(approval["id"].as_str().map(str::to_owned));
-                }
-                n += 1;
-            }
-            (latencies, ids)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut pending = Vec::new();
-    for task in tasks {
-        let (took, ids) = task.await.expect("worker");
-        latencies.extend(took);
-        pending.extend(ids);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
+    let endpoints: Vec<String> = servers
+        .iter()
+        .map(|server| server.url("/api/v1/approvals"))
+        .collect();
+    let creates = ceilings::create_load(&endpoints, &key, options.clients, options.seconds).await;
+    let latencies = &creates.latencies;
     println!(
-        "creates: {} in {:.1} s with {} clients = {:.0}/s; latency p50 {} p99 {}",
+        "creates: {} in {:.1} s with {} clients = {:.0}/s ({:.2}x the one-insert ceiling, \
+         {:.2}x bare axum); latency p50 {} p99 {}",
         latencies.len(),
-        elapsed.as_secs_f64(),
+        creates.elapsed.as_secs_f64(),
         options.clients,
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
+        creates.per_second(),
+        creates.per_second() / one_insert.per_second(),
+        creates.per_second() / bare.per_second(),
+        ms(percentile(latencies, 50.0)),
+        ms(percentile(latencies, 99.0)),
     );
+    let pending = creates.ids;
 
     // 2. Sustained decisions, on the approvals just created.
     let (waits_on, decides_on) = (&servers[0], &servers[servers.len() - 1]);

@@ -11,6 +11,7 @@ mod api;
 mod audit;
 mod authorization;
 mod bad_input;
+mod bench_smoke;
 mod exports;
 mod group_commit;
 mod hardening;
