@@ -8,81 +8,17 @@
 //!
 //! Both run in this process, on loopback, like the server under test.
 
+use super::load::{create_load, Load};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use holdpoint::testkit;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// What a load run measured.
-pub struct Load {
-    pub latencies: Vec<Duration>,
-    /// The `id` of each answer that had one.
-    pub ids: Vec<String>,
-    pub elapsed: Duration,
-}
-
-impl Load {
-    pub fn per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-/// `clients` agents each POST a create request to their endpoint (spread
-/// over `endpoints`) in a loop for `seconds`; every answer must be 201.
-pub async fn create_load(endpoints: &[String], key: &str, clients: usize, seconds: u64) -> Load {
-    let client = testkit::client();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..clients {
-        let endpoint = endpoints[worker % endpoints.len()].clone();
-        let (client, key) = (client.clone(), key.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let (mut latencies, mut ids) = (Vec::new(), Vec::new());
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let body = testkit::sample_request(&format!("Bench {worker}-{n}"));
-                let t0 = Instant::now();
-                let response = client
-                    .post(&endpoint)
-                    .bearer_auth(&key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("create request");
-                assert_eq!(response.status(), 201, "create failed");
-                let body = response.bytes().await.expect("body");
-                latencies.push(t0.elapsed());
-                if let Ok(answer) = serde_json::from_slice::<Value>(&body) {
-                    ids.extend(answer["id"].as_str().map(str::to_owned));
-                }
-                n += 1;
-            }
-            (latencies, ids)
-        }));
-    }
-    let mut load = Load {
-        latencies: Vec::new(),
-        ids: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
-    for task in tasks {
-        let (latencies, ids) = task.await.expect("agent");
-        load.latencies.extend(latencies);
-        load.ids.extend(ids);
-    }
-    load.elapsed = started.elapsed();
-    load.latencies.sort();
-    load
-}
 
 /// The two ceilings' loads: (bare axum, one insert per request).
 pub async fn run(dir: &Path, clients: usize, seconds: u64) -> (Load, Load) {

@@ -31,6 +31,7 @@
 mod ceilings;
 mod large_inbox;
 mod live;
+mod load;
 mod search;
 mod stats;
 mod webhooks;
@@ -58,6 +59,11 @@ pub struct Options {
     webhooks: bool,
     /// Approvals per delivery burst in the webhook figures.
     burst: usize,
+    /// Creates per second in the fixed-rate latency figure.
+    rate: usize,
+    /// Where the default run also writes its figures as JSON
+    /// (`<date>-<backend>.json`).
+    results: Option<std::path::PathBuf>,
     /// Measure live inbox fan-out instead (bench/live.rs).
     live: bool,
     /// Approvals created per client count in the live figures.
@@ -84,6 +90,8 @@ fn parse_options() -> Options {
         instances: 1,
         webhooks: false,
         burst: 4000,
+        rate: 1000,
+        results: None,
         live: false,
         rounds: 50,
         large_inbox: false,
@@ -114,14 +122,16 @@ fn parse_options() -> Options {
             ("--decisions", Some(v), _) => options.decisions = v,
             ("--instances", Some(v), _) if v >= 1 => options.instances = v,
             ("--burst", Some(v), _) => options.burst = v,
+            ("--rate", Some(v), _) if v >= 1 => options.rate = v,
             ("--rounds", Some(v), _) if v >= 1 => options.rounds = v,
             ("--rows", Some(v), _) if v >= 1 => options.rows = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             ("--seed-only", _, Some(url)) => options.seed_only = Some(url.to_owned()),
+            ("--results", _, Some(dir)) => options.results = Some(dir.into()),
             _ => {
                 eprintln!(
-                    "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] \
+                    "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] [--rate R] [--results DIR] \
                      [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
                      [--live [--rounds N]] [--large-inbox] [--search [--rows N]] [--stats [--rows N]] \
                      [--seed-only DATABASE_URL --rows N]"
@@ -228,7 +238,7 @@ async fn main() {
         .iter()
         .map(|server| server.url("/api/v1/approvals"))
         .collect();
-    let creates = ceilings::create_load(&endpoints, &key, options.clients, options.seconds).await;
+    let creates = load::create_load(&endpoints, &key, options.clients, options.seconds).await;
     let latencies = &creates.latencies;
     println!(
         "creates: {} in {:.1} s with {} clients = {:.0}/s ({:.2}x the one-insert ceiling, \
@@ -242,7 +252,22 @@ async fn main() {
         ms(percentile(latencies, 50.0)),
         ms(percentile(latencies, 99.0)),
     );
-    let pending = creates.ids;
+    let (creates_rate, creates_latencies) = (creates.per_second(), creates.latencies);
+    let mut pending = creates.ids;
+
+    // 1b. Creates at a fixed rate: the latency an agent sees at that pace.
+    let paced =
+        load::fixed_rate_load(&endpoints[0], &key, options.rate as u64, options.seconds).await;
+    println!(
+        "creates at a fixed {}/s for {} s: {} answered at {:.0}/s; latency p50 {} p99 {}",
+        options.rate,
+        options.seconds,
+        paced.latencies.len(),
+        paced.per_second(),
+        ms(percentile(&paced.latencies, 50.0)),
+        ms(percentile(&paced.latencies, 99.0)),
+    );
+    pending.extend(paced.ids.iter().cloned());
 
     // 2. Sustained decisions, on the approvals just created.
     let (waits_on, decides_on) = (&servers[0], &servers[servers.len() - 1]);
@@ -323,6 +348,43 @@ async fn main() {
         ms(percentile(&wake, 50.0)),
         ms(percentile(&wake, 99.0)),
     );
+    if let Some(results) = &options.results {
+        let figures = |latencies: &[Duration], rate: Option<f64>| {
+            serde_json::json!({
+                "per_second": rate.map(|r| r.round()),
+                "p50_ms": percentile(latencies, 50.0).as_secs_f64() * 1000.0,
+                "p99_ms": percentile(latencies, 99.0).as_secs_f64() * 1000.0,
+            })
+        };
+        let decided_rate = decided.len() as f64 / elapsed.as_secs_f64();
+        let report = serde_json::json!({
+            "date": chrono::Utc::now().to_rfc3339(),
+            "backend": format!("{:?}", options.backend).to_lowercase(),
+            "instances": options.instances,
+            "clients": options.clients,
+            "seconds": options.seconds,
+            "ceiling_bare_axum": figures(&bare.latencies, Some(bare.per_second())),
+            "ceiling_one_insert": figures(&one_insert.latencies, Some(one_insert.per_second())),
+            "creates": figures(&creates_latencies, Some(creates_rate)),
+            "creates_vs_one_insert": creates_rate / one_insert.per_second(),
+            "creates_vs_bare_axum": creates_rate / bare.per_second(),
+            "creates_at_fixed_rate": {
+                "rate": options.rate,
+                "latency": figures(&paced.latencies, Some(paced.per_second())),
+            },
+            "decisions": figures(&decided, Some(decided_rate)),
+            "decision_to_wait": figures(&wake, None),
+        });
+        std::fs::create_dir_all(results).expect("results folder");
+        let file = results.join(format!(
+            "{}-{}.json",
+            chrono::Utc::now().format("%Y-%m-%d"),
+            report["backend"].as_str().unwrap_or("sqlite")
+        ));
+        std::fs::write(&file, serde_json::to_string_pretty(&report).expect("JSON"))
+            .expect("write results");
+        println!("figures written to {}", file.display());
+    }
     drop(servers);
     drop(database);
     let _ = std::fs::remove_dir_all(&dir);

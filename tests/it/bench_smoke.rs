@@ -7,7 +7,16 @@ use holdpoint::testkit::{self, Backend};
 async fn the_harness_runs_every_default_scenario(backend: Backend) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_holdpoint-bench"));
     command
-        .args(["--clients", "2", "--seconds", "1", "--decisions", "5"])
+        .args([
+            "--clients",
+            "2",
+            "--seconds",
+            "1",
+            "--decisions",
+            "5",
+            "--rate",
+            "20",
+        ])
         .env("HOLDPOINT_BIN", testkit::binary_path());
     if backend == Backend::Postgres {
         command.args(["--backend", "postgres"]);
@@ -24,6 +33,7 @@ async fn the_harness_runs_every_default_scenario(backend: Backend) {
         "ceiling, axum + one sqlx SQLite insert per request",
         "creates: ",
         "x the one-insert ceiling",
+        "creates at a fixed 20/s for 1 s: 20 answered",
         "decisions: ",
         "decision -> wait return (5 decisions): ",
     ] {
