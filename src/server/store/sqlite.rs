@@ -78,9 +78,9 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         migrate(&writer).await?;
-        // Fresh statistics for the query planner (bounded work): without
-        // them SQLite may pick the status index over the pending-by-route
-        // one, which is ten times slower for the backlog at 100,000 pending.
+        // Fresh statistics for the query planner (bounded work: sampled, so
+        // approximate; the backlog's queries name their index for that
+        // reason, see `PENDING_BY_ROUTE`).
         sqlx::query("PRAGMA analysis_limit = 1000")
             .execute(&writer)
             .await?;
