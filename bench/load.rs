@@ -34,21 +34,10 @@ pub async fn create_load(endpoints: &[String], key: &str, clients: usize, second
             let (mut latencies, mut ids) = (Vec::new(), Vec::new());
             let mut n = 0;
             while Instant::now() < deadline {
-                let body = testkit::sample_request(&format!("Bench {worker}-{n}"));
-                let t0 = Instant::now();
-                let response = client
-                    .post(&endpoint)
-                    .bearer_auth(&key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("create request");
-                assert_eq!(response.status(), 201, "create failed");
-                let body = response.bytes().await.expect("body");
-                latencies.push(t0.elapsed());
-                if let Ok(answer) = serde_json::from_slice::<Value>(&body) {
-                    ids.extend(answer["id"].as_str().map(str::to_owned));
-                }
+                let title = format!("Bench {worker}-{n}");
+                let (took, id) = create_once(&client, &endpoint, &key, &title).await;
+                latencies.push(took);
+                ids.extend(id);
                 n += 1;
             }
             (latencies, ids)
@@ -82,21 +71,7 @@ pub async fn fixed_rate_load(endpoint: &str, key: &str, rate: u64, seconds: u64)
         ticks.tick().await;
         let (client, endpoint, key) = (client.clone(), endpoint.to_owned(), key.to_owned());
         sent.push(tokio::spawn(async move {
-            let body = testkit::sample_request(&format!("Paced {n}"));
-            let t0 = Instant::now();
-            let response = client
-                .post(&endpoint)
-                .bearer_auth(&key)
-                .json(&body)
-                .send()
-                .await
-                .expect("create request");
-            assert_eq!(response.status(), 201, "create failed");
-            let body = response.bytes().await.expect("body");
-            let id = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|answer| answer["id"].as_str().map(str::to_owned));
-            (t0.elapsed(), id)
+            create_once(&client, &endpoint, &key, &format!("Paced {n}")).await
         }));
     }
     let mut load = Load {
@@ -112,4 +87,30 @@ pub async fn fixed_rate_load(endpoint: &str, key: &str, rate: u64, seconds: u64)
     load.elapsed = started.elapsed();
     load.latencies.sort();
     load
+}
+
+/// One create, which must be answered 201: how long it took, and the id
+/// the answer gave.
+async fn create_once(
+    client: &reqwest::Client,
+    endpoint: &str,
+    key: &str,
+    title: &str,
+) -> (Duration, Option<String>) {
+    let body = testkit::sample_request(title);
+    let t0 = Instant::now();
+    let response = client
+        .post(endpoint)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("create request");
+    assert_eq!(response.status(), 201, "create failed");
+    let body = response.bytes().await.expect("body");
+    let took = t0.elapsed();
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|answer| answer["id"].as_str().map(str::to_owned));
+    (took, id)
 }

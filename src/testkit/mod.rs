@@ -169,6 +169,13 @@ impl Server {
         }
     }
 
+    /// SIGKILL, and waits for the process to end: no shutdown handler
+    /// runs, nothing is drained.
+    pub async fn kill(&mut self) {
+        self.child().start_kill().expect("SIGKILL");
+        self.child().wait().await.expect("the killed server exits");
+    }
+
     /// The server's process, to signal or kill.
     pub fn child(&mut self) -> &mut Child {
         match &mut self.running {

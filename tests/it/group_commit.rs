@@ -73,12 +73,7 @@ async fn nothing_acknowledged_is_lost_to_a_sigkill(backend: Backend) {
     })
     .await
     .expect("creates were acknowledged");
-    server.child().start_kill().expect("SIGKILL");
-    server
-        .child()
-        .wait()
-        .await
-        .expect("the killed server exits");
+    server.kill().await;
     for agent in agents {
         agent.await.expect("the agent stops at the kill");
     }

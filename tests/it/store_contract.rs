@@ -718,6 +718,21 @@ async fn roles_groups_and_routes(backend: Backend) {
     assert!(store.groups().await.unwrap()[1].members.is_empty());
 }
 
+/// The audit log's entries, checked to form one unbroken chain up to its
+/// head.
+async fn whole_chain(store: &dyn Store) -> Vec<holdpoint::server::domain::StoredAuditEntry> {
+    let entries = store
+        .audit_entries(&holdpoint::server::domain::AuditFilter::whole_chain(100))
+        .await
+        .unwrap();
+    let mut walk = holdpoint::server::domain::ChainWalk::default();
+    for entry in &entries {
+        walk.check(entry).unwrap();
+    }
+    walk.finish(&store.audit_head().await.unwrap()).unwrap();
+    entries
+}
+
 /// Group commit: one transaction for many creates, each answered on its
 /// own. A request the database refuses fails alone; a retry with the same
 /// idempotency key, in the same batch or a later one, gets the first
@@ -790,15 +805,7 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
         assert!(store.approval(id).await.unwrap().is_none(), "{id}");
     }
     // Each created one has its entry, in order, and the chain holds.
-    let entries = store
-        .audit_entries(&holdpoint::server::domain::AuditFilter::whole_chain(100))
-        .await
-        .unwrap();
-    let mut walk = holdpoint::server::domain::ChainWalk::default();
-    for entry in &entries {
-        walk.check(entry).unwrap();
-    }
-    walk.finish(&store.audit_head().await.unwrap()).unwrap();
+    let entries = whole_chain(store.as_ref()).await;
     let created_for: Vec<_> = entries
         .iter()
         .filter(|entry| entry.kind == "created")
@@ -875,15 +882,7 @@ async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) 
     assert_eq!(status(ids[1].clone()).await, Status::Pending);
     assert_eq!(status(ids[2].clone()).await, Status::Denied);
     // One audit entry per applied decision, and the chain holds.
-    let entries = store
-        .audit_entries(&holdpoint::server::domain::AuditFilter::whole_chain(100))
-        .await
-        .unwrap();
-    let mut walk = holdpoint::server::domain::ChainWalk::default();
-    for entry in &entries {
-        walk.check(entry).unwrap();
-    }
-    walk.finish(&store.audit_head().await.unwrap()).unwrap();
+    let entries = whole_chain(store.as_ref()).await;
     let decided: Vec<_> = entries
         .iter()
         .filter(|entry| matches!(entry.kind.as_str(), "approved" | "denied"))

@@ -94,13 +94,7 @@ impl Cluster {
 
     /// SIGKILL: no shutdown handler runs, nothing is drained.
     async fn kill(&mut self, index: usize) {
-        let server = &mut self.servers[index];
-        server.child().start_kill().expect("SIGKILL");
-        server
-            .child()
-            .wait()
-            .await
-            .expect("the killed server exits");
+        self.servers[index].kill().await;
     }
 
     /// Which approvals have had their message delivered with a valid

@@ -21,10 +21,7 @@ pub trait ApprovalStore {
     async fn insert_approvals(&self, batch: Vec<NewApproval>) -> Vec<StoreResult<InsertOutcome>>;
     /// [`insert_approvals`](Self::insert_approvals) of one.
     async fn insert_approval(&self, approval: NewApproval) -> StoreResult<InsertOutcome> {
-        self.insert_approvals(vec![approval])
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+        only_answer(self.insert_approvals(vec![approval]).await)
     }
     async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>>;
     async fn approvals(&self, filter: &ApprovalFilter) -> StoreResult<Vec<ApprovalRecord>>;
@@ -43,10 +40,10 @@ pub trait ApprovalStore {
         id: &str,
         transition: &Transition,
     ) -> StoreResult<TransitionOutcome> {
-        self.transitions(vec![(id.to_owned(), transition.clone())])
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+        only_answer(
+            self.transitions(vec![(id.to_owned(), transition.clone())])
+                .await,
+        )
     }
     /// Expires up to `limit` pending approvals whose deadline is at or
     /// before `now`, earliest deadline first, in one transaction.
@@ -55,6 +52,13 @@ pub trait ApprovalStore {
     async fn next_expiry(&self) -> StoreResult<Option<i64>>;
     /// A page of approvals that left `pending`, in order of id.
     async fn decided_approvals(&self, filter: &DecisionFilter) -> StoreResult<Vec<ApprovalRecord>>;
+}
+
+/// The answer to a batch of one.
+fn only_answer<T>(mut answers: Vec<StoreResult<T>>) -> StoreResult<T> {
+    answers
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
 }
 
 macro_rules! approval_sql {
@@ -553,10 +557,11 @@ macro_rules! approval_sql {
                         // database refuses fails by itself.
                         let mut outcomes = Vec::with_capacity(batch.len());
                         for one in batch.chunks(1) {
-                            outcomes.push(write_transitions(self, one).await.and_then(|mut o| {
-                                o.pop()
-                                    .ok_or_else(|| StoreError::BatchFailed("no answer".to_owned()))
-                            }));
+                            // One answer per request, as for any batch.
+                            match write_transitions(self, one).await {
+                                Ok(answers) => outcomes.extend(answers.into_iter().map(Ok)),
+                                Err(error) => outcomes.push(Err(error)),
+                            }
                         }
                         outcomes
                     }
