@@ -104,9 +104,12 @@ test("decisions arrive as webhooks that the standardwebhooks package verifies, a
     expect(verified(secret, receiver.deliveries[3]).type).toBe("webhook.test");
 
     // Redeliver by hand: the same webhook-id again (receivers deduplicate on it).
-    const first = page.locator("tr[data-message]").filter({ hasText: "approval.decided" }).last();
-    const messageId = await first.getAttribute("data-message");
-    await first.getByRole("button", { name: "Redeliver" }).click();
+    // The row is found by the id the receiver saw, not by its place in a
+    // table that re-renders as messages arrive.
+    const messageId = receiver.deliveries.find((delivery) => verified(secret, delivery).data?.id === approve.id)!.headers["webhook-id"];
+    const row = page.locator(`tr[data-message="${messageId}"]`);
+    await expect(row).toContainText("approval.decided");
+    await row.getByRole("button", { name: "Redeliver" }).click();
     await expect.poll(() => receiver.deliveries.length, { timeout: 10_000 }).toBe(5);
     expect(receiver.deliveries[4].headers["webhook-id"]).toBe(messageId);
     verified(newSecret, receiver.deliveries[4]);
