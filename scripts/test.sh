@@ -34,4 +34,4 @@ step "Browser tests"
 step "Release build (what scripts/run.sh serves)"
 # Without erase_components the view types are spelled out in full; this is
 # where a too-deep view or a wasm-opt problem would show.
-env -u RUSTFLAGS cargo leptos build --release
+env -u RUSTFLAGS cargo leptos build --release --precompress

@@ -8,7 +8,7 @@ use crate::app::{shell, App};
 use crate::server::config::{Config, ConfigArgs};
 use crate::server::domain::clock::{Clock, SystemClock};
 use crate::server::domain::events::EventHub;
-use crate::server::http::{middleware, request_span};
+use crate::server::http::{assets, middleware, request_span};
 use crate::server::inbox_feed::InboxFeed;
 use crate::server::inbox_seats::InboxSeats;
 use crate::server::service::Service;
@@ -176,6 +176,10 @@ pub fn router(
             state.clone(),
             middleware::security_headers,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            assets::cache_built_assets,
+        ))
         // Outermost: every answer, refusals included, is in a span.
         .layer(axum::middleware::from_fn(request_span::request_span))
         .with_state(state)
@@ -200,6 +204,7 @@ fn leptos_options(bound: std::net::SocketAddr) -> anyhow::Result<LeptosOptions> 
         .context("reading the Leptos configuration")?
         .leptos_options;
     options.site_addr = bound;
+    assets::use_hashed_names(&mut options);
     Ok(options)
 }
 

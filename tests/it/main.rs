@@ -8,6 +8,7 @@ mod common;
 mod account;
 mod admin;
 mod api;
+mod assets;
 mod audit;
 mod authorization;
 mod bad_input;

@@ -1,8 +1,9 @@
 //! The HTTP layer's shared parts: the JSON problem every error answers
 //! with, the status of each kind of error, the session cookie and Origin
-//! check, and the middleware every answer passes through. The router that puts pages,
+//! check, the caching of built assets, and the middleware every answer passes through. The router that puts pages,
 //! REST, the socket and server functions together is `server::app`.
 
+pub mod assets;
 pub mod middleware;
 pub mod paged_body;
 pub mod problem;
