@@ -49,6 +49,11 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 
 #[tokio::test]
 async fn built_files_have_hashed_names_a_year_of_cache_and_precompressed_copies() {
+    let built = Path::new("target/site/pkg");
+    assert!(
+        built.is_dir(),
+        "no built site: run `cargo leptos build` first (scripts/test.sh does)"
+    );
     let site = tempfile::tempdir().unwrap();
     copy_dir(Path::new("target/site"), site.path());
     let root = site.path().to_str().unwrap();
