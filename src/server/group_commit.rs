@@ -36,10 +36,14 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     /// Starts the writer task. `write` gets each batch (in order of
     /// arrival) and returns one answer per request, in the same order. The
     /// task ends when this handle is dropped.
+    ///
+    /// Each batch is written in a task of its own: should one panic, its
+    /// requests get [`WriterGone`] (its transaction, dropped, rolls back)
+    /// and the writer goes on with the next batch.
     pub fn start<W, F>(write: W) -> Self
     where
         W: Fn(Vec<T>) -> F + Send + 'static,
-        F: Future<Output = Vec<R>> + Send,
+        F: Future<Output = Vec<R>> + Send + 'static,
     {
         let (queue, mut incoming) = mpsc::channel::<Request<T, R>>(QUEUE);
         tokio::spawn(async move {
@@ -52,7 +56,10 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
                     }
                 }
                 let (requests, replies): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
-                let answers = write(requests).await;
+                let Ok(answers) = tokio::spawn(write(requests)).await else {
+                    tracing::error!(requests = replies.len(), "a batch of writes panicked");
+                    continue;
+                };
                 debug_assert_eq!(answers.len(), replies.len());
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // The caller may have gone; its request was written.
@@ -123,5 +130,15 @@ mod tests {
         impatient.abort();
         assert_eq!(writer.submit(2).await, Ok(2));
         assert_eq!(*written.lock().unwrap(), vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_its_own_requests_and_the_writer_goes_on() {
+        let writer = GroupCommit::start(move |numbers: Vec<u32>| async move {
+            assert!(!numbers.contains(&13), "unlucky batch");
+            numbers
+        });
+        assert_eq!(writer.submit(13).await, Err(WriterGone));
+        assert_eq!(writer.submit(2).await, Ok(2));
     }
 }
