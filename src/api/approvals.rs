@@ -158,14 +158,19 @@ pub async fn decide_many(
         ));
     }
     let verdict = ssr::parse_verdict(&verdict, reason.as_deref())?;
-    let mut outcomes = Vec::with_capacity(ids.len());
-    for id in ids {
-        let result = match service.decide(&user, &id, verdict.clone()).await {
-            Ok(approval) => Ok(approval),
+    // All at once: the decisions queue together for the writer, which
+    // commits them in one transaction (each still stands or fails alone).
+    let decisions = ids
+        .iter()
+        .map(|id| service.decide(&user, id, verdict.clone()));
+    let results = futures_util::future::join_all(decisions).await;
+    Ok(ids
+        .into_iter()
+        .zip(results)
+        .map(|(id, result)| BatchOutcome {
+            id,
             // One failure in a batch does not fail the batch.
-            Err(error) => Err(ssr::status_and_message(error).1),
-        };
-        outcomes.push(BatchOutcome { id, result });
-    }
-    Ok(outcomes)
+            result: result.map_err(|error| ssr::status_and_message(error).1),
+        })
+        .collect())
 }
