@@ -5,7 +5,7 @@
 //! the create request to that arrival. Also the server's resident memory
 //! before any client connects and with the N clients connected.
 
-use super::{ms, percentile, Options};
+use super::{ms, percentile, rss, Options};
 use holdpoint::model::InboxEvent;
 use holdpoint::testkit::{self, inbox_client::InboxSocket, Server};
 use std::path::Path;
@@ -101,24 +101,4 @@ async fn measure(
         ms(percentile(&latencies, 99.0)),
         latencies.len(),
     );
-}
-
-/// The server process's resident memory, from /proc.
-fn rss(server: &Server) -> String {
-    let Some(pid) = server.pid() else {
-        return "unknown (server exited)".to_owned();
-    };
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kib| format!("{:.1} MiB", kib / 1024.0),
-        )
 }

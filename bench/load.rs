@@ -91,7 +91,7 @@ pub async fn fixed_rate_load(endpoint: &str, key: &str, rate: u64, seconds: u64)
 
 /// One create, which must be answered 201: how long it took, and the id
 /// the answer gave.
-async fn create_once(
+pub async fn create_once(
     client: &reqwest::Client,
     endpoint: &str,
     key: &str,

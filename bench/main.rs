@@ -15,7 +15,9 @@
 //! `--large-inbox`, a full inbox of the largest requests: first-snapshot
 //! time and memory with 10 inboxes open (bench/large_inbox.rs); with
 //! `--search`, history search at `--rows` decided approvals
-//! (bench/search.rs).
+//! (bench/search.rs); with `--parked`, `--waits` agents (10,000) parked on
+//! `/wait` at once: the server's memory, and their wake-up when all are
+//! decided in a burst (bench/parked.rs).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
@@ -32,6 +34,7 @@ mod ceilings;
 mod large_inbox;
 mod live;
 mod load;
+mod parked;
 mod search;
 mod stats;
 mod webhooks;
@@ -76,6 +79,10 @@ pub struct Options {
     rows: usize,
     /// Measure the Stats page and the inbox at many approvals (bench/stats.rs).
     stats: bool,
+    /// Measure many waits parked at once, and their wake-up (bench/parked.rs).
+    parked: bool,
+    /// How many waits `--parked` parks.
+    waits: usize,
     /// Only write a seeded history into this database, print the figures it
     /// must show, and exit.
     seed_only: Option<String>,
@@ -98,6 +105,8 @@ fn parse_options() -> Options {
         search: false,
         rows: 1_000_000,
         stats: false,
+        parked: false,
+        waits: 10_000,
         seed_only: None,
     };
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -107,6 +116,7 @@ fn parse_options() -> Options {
         ("--large-inbox", &mut options.large_inbox),
         ("--search", &mut options.search),
         ("--stats", &mut options.stats),
+        ("--parked", &mut options.parked),
     ] {
         if let Some(at) = args.iter().position(|a| a == flag) {
             args.remove(at);
@@ -125,6 +135,7 @@ fn parse_options() -> Options {
             ("--rate", Some(v), _) if v >= 1 => options.rate = v,
             ("--rounds", Some(v), _) if v >= 1 => options.rounds = v,
             ("--rows", Some(v), _) if v >= 1 => options.rows = v,
+            ("--waits", Some(v), _) if v >= 1 => options.waits = v,
             ("--backend", _, Some("sqlite")) => options.backend = Backend::Sqlite,
             ("--backend", _, Some("postgres")) => options.backend = Backend::Postgres,
             ("--seed-only", _, Some(url)) => options.seed_only = Some(url.to_owned()),
@@ -134,7 +145,7 @@ fn parse_options() -> Options {
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] [--rate R] [--results DIR] \
                      [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
                      [--live [--rounds N]] [--large-inbox] [--search [--rows N]] [--stats [--rows N]] \
-                     [--seed-only DATABASE_URL --rows N]"
+                     [--parked [--waits N]] [--seed-only DATABASE_URL --rows N]"
                 );
                 std::process::exit(2);
             }
@@ -149,6 +160,26 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// The server process's resident memory, from /proc.
+pub fn rss(server: &Server) -> String {
+    let Some(pid) = server.pid() else {
+        return "unknown (server exited)".to_owned();
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.1} MiB", kib / 1024.0),
+        )
 }
 
 pub fn ms(d: Duration) -> String {
@@ -182,11 +213,19 @@ async fn main() {
         None,
     )
     .await;
-    if options.webhooks || options.live || options.large_inbox || options.search || options.stats {
+    let other_scenario = options.webhooks
+        || options.live
+        || options.large_inbox
+        || options.search
+        || options.stats
+        || options.parked;
+    if other_scenario {
         if options.stats {
             stats::run(&options, &bin, &database_url, email, password).await;
         } else if options.webhooks {
             webhooks::run(&options, &bin, &database_url, email, password).await;
+        } else if options.parked {
+            parked::run(options.waits, &bin, &database_url, email, password, &key).await;
         } else if options.live {
             live::run(&options, &bin, &database_url, email, password, &key).await;
         } else if options.large_inbox {
