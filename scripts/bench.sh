@@ -29,5 +29,8 @@ step "Webhooks"
 step "Live inbox: created -> received by 1, 100 and 1,000 sockets"
 "$bench" --live --rounds 20
 
+step "10,000 waits parked at once, then decided in a burst"
+"$bench" --parked
+
 step "The Stats page and the inbox at a million approvals"
 "$bench" --stats
