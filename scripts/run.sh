@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # wasm-opt from the npm package binaryen, found first on PATH.
 export PATH="$PWD/end2end/node_modules/.bin:$PATH"
-cargo leptos build --release --precompress
+cargo leptos build --release --split --precompress
 exec target/release/holdpoint serve "$@"

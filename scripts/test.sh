@@ -19,7 +19,7 @@ cargo fmt --all -- --check
 python3 scripts/check-imports.py
 
 step "Building the server and the WASM inbox"
-cargo leptos build
+cargo leptos build --split
 
 step "Lints (server and browser builds)"
 cargo clippy --features testkit --all-targets -- -D warnings
@@ -34,4 +34,4 @@ step "Browser tests"
 step "Release build (what scripts/run.sh serves)"
 # Without erase_components the view types are spelled out in full; this is
 # where a too-deep view or a wasm-opt problem would show.
-env -u RUSTFLAGS cargo leptos build --release --precompress
+env -u RUSTFLAGS cargo leptos build --release --split --precompress

@@ -28,7 +28,7 @@ mod webhooks;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -66,23 +66,58 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/setup") view=login::SetupPage ssr=SsrMode::Async/>
-                <Route path=path!("/welcome") view=login::WelcomePage ssr=SsrMode::Async/>
+                <Route path=path!("/setup") view={Lazy::<Setup>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/welcome") view={Lazy::<Welcome>::new()} ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
-                    <Route path=path!("history") view=history::HistoryPage ssr=SsrMode::Async/>
-                    <Route path=path!("stats") view=stats::StatsPage ssr=SsrMode::Async/>
-                    <Route path=path!("account") view=account::AccountPage ssr=SsrMode::Async/>
-                    <Route path=path!("approvals/:id") view=detail::ApprovalPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/people") view=people::PeoplePage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/groups") view=groups::GroupsPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/keys") view=keys::KeysPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("history") view={Lazy::<History>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("stats") view={Lazy::<Stats>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("account") view={Lazy::<Account>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("approvals/:id") view={Lazy::<Approval>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/webhooks") view={Lazy::<Webhooks>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/people") view={Lazy::<People>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/groups") view={Lazy::<Groups>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/keys") view={Lazy::<Keys>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/audit") view={Lazy::<Audit>::new()} ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// A page whose code the browser loads when it is first opened (a chunk
+/// of its own, split from the WASM by `cargo leptos build --split`): the
+/// first load carries the inbox and sign-in, which every visit needs.
+macro_rules! lazy_page {
+    ($($route:ident => $page:path),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this;
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    Setup => login::SetupPage,
+    Welcome => login::WelcomePage,
+    History => history::HistoryPage,
+    Stats => stats::StatsPage,
+    Account => account::AccountPage,
+    Approval => detail::ApprovalPage,
+    Webhooks => webhooks::WebhooksPage,
+    People => people::PeoplePage,
+    Groups => groups::GroupsPage,
+    Keys => keys::KeysPage,
+    Audit => audit::AuditPage,
 }
 
 #[component]
