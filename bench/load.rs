@@ -15,6 +15,16 @@ pub struct Load {
 }
 
 impl Load {
+    /// The figures of a load that began at `started` and has just ended.
+    fn finished(mut latencies: Vec<Duration>, ids: Vec<String>, started: Instant) -> Self {
+        latencies.sort();
+        Self {
+            latencies,
+            ids,
+            elapsed: started.elapsed(),
+        }
+    }
+
     pub fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
@@ -43,19 +53,13 @@ pub async fn create_load(endpoints: &[String], key: &str, clients: usize, second
             (latencies, ids)
         }));
     }
-    let mut load = Load {
-        latencies: Vec::new(),
-        ids: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
+    let (mut latencies, mut ids) = (Vec::new(), Vec::new());
     for task in tasks {
-        let (latencies, ids) = task.await.expect("agent");
-        load.latencies.extend(latencies);
-        load.ids.extend(ids);
+        let (took, created) = task.await.expect("agent");
+        latencies.extend(took);
+        ids.extend(created);
     }
-    load.elapsed = started.elapsed();
-    load.latencies.sort();
-    load
+    Load::finished(latencies, ids, started)
 }
 
 /// Creates at `rate` per second for `seconds`, each sent on schedule
@@ -74,19 +78,13 @@ pub async fn fixed_rate_load(endpoint: &str, key: &str, rate: u64, seconds: u64)
             create_once(&client, &endpoint, &key, &format!("Paced {n}")).await
         }));
     }
-    let mut load = Load {
-        latencies: Vec::new(),
-        ids: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
+    let (mut latencies, mut ids) = (Vec::new(), Vec::new());
     for request in sent {
         let (took, id) = request.await.expect("paced create");
-        load.latencies.push(took);
-        load.ids.extend(id);
+        latencies.push(took);
+        ids.extend(id);
     }
-    load.elapsed = started.elapsed();
-    load.latencies.sort();
-    load
+    Load::finished(latencies, ids, started)
 }
 
 /// One create, which must be answered 201: how long it took, and the id

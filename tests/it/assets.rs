@@ -6,7 +6,7 @@
 //! release builds), so what is checked is how they are served. HTTP only:
 //! SQLite.
 
-use crate::common::spawn_app_with;
+use crate::common::{header, spawn_app_with};
 use holdpoint::testkit::Backend;
 use std::path::Path;
 
@@ -36,15 +36,6 @@ fn built_files_named_in(html: &str) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test]

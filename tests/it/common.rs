@@ -320,12 +320,17 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     body
 }
 
-/// The answer's Content-Type, or "" without one.
-pub fn content_type_of(response: &reqwest::Response) -> String {
+/// The answer's header `name` as text, or "" without one.
+pub fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
-        .get("content-type")
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The answer's Content-Type, or "" without one.
+pub fn content_type_of(response: &reqwest::Response) -> String {
+    header(response, "content-type")
 }

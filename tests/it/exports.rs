@@ -28,12 +28,7 @@ async fn get_text(
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type_of(&response);
     (status, content_type, response.text().await.unwrap())
 }
 

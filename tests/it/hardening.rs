@@ -5,17 +5,8 @@
 //! Headers and host names are the HTTP layer's, not the database's, so these
 //! run on SQLite only.
 
-use crate::common::{spawn_app, spawn_app_with, APPROVER, PASSWORD};
+use crate::common::{header, spawn_app, spawn_app_with, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn pages_allow_only_their_own_nonced_scripts() {

@@ -6,9 +6,9 @@
 use holdpoint::model::{DeliveryStatus, Status};
 use holdpoint::server::domain::events::EventHub;
 use holdpoint::server::domain::{
-    ids, ApprovalFilter, AttemptRecord, Audit, FirstUser, InsertOutcome, MessageFilter, NewApiKey,
-    NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Route, Transition,
-    TransitionOutcome, Visibility,
+    ids, ApiKey, ApprovalFilter, AttemptRecord, Audit, FirstUser, InsertOutcome, MessageFilter,
+    NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Route,
+    Transition, TransitionOutcome, User, Visibility,
 };
 use holdpoint::server::store::{self, Store, StoreError};
 use holdpoint::testkit::{self, Backend};
@@ -280,9 +280,8 @@ async fn api_keys(backend: Backend) {
     ));
 }
 
-async fn approvals_lifecycle(backend: Backend) {
-    let f = fixture(backend).await;
-    let store = &f.store;
+/// Ana, an approver, and the key `agent`, both made at `T0`.
+async fn approver_and_key(store: &Arc<dyn Store>) -> (User, ApiKey) {
     let ana = store
         .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
         .await
@@ -291,6 +290,13 @@ async fn approvals_lifecycle(backend: Backend) {
         .create_api_key(new_key("agent", T0, None), &by(T0))
         .await
         .unwrap();
+    (ana, key)
+}
+
+async fn approvals_lifecycle(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let (ana, key) = approver_and_key(store).await;
 
     let routed = created(
         store
@@ -820,14 +826,7 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
 async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) {
     let f = fixture(backend).await;
     let store = &f.store;
-    let ana = store
-        .create_user(new_user("ana@example.com", Role::Approver, T0), &by(T0))
-        .await
-        .unwrap();
-    let key = store
-        .create_api_key(new_key("agent", T0, None), &by(T0))
-        .await
-        .unwrap();
+    let (ana, key) = approver_and_key(store).await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let new = new_approval(&key.id, &format!("Refund {n}"), T0 + n, None);
