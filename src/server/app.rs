@@ -142,7 +142,7 @@ pub fn router(
     leptos_options: LeptosOptions,
 ) -> Router {
     let state = AppState {
-        leptos_options: leptos_options.clone(),
+        leptos_options: Arc::new(leptos_options.clone()),
         inbox_seats: InboxSeats::new(service.config().max_inboxes_per_person),
         service,
         inbox_feed,

@@ -7,9 +7,12 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 
+/// Cloned for every request (axum's `State`): each field is cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub leptos_options: LeptosOptions,
+    /// Shared: a clone of the options themselves is a dozen allocations,
+    /// which showed in a profile of the create path.
+    pub leptos_options: Arc<LeptosOptions>,
     pub service: Arc<Service>,
     /// What live inboxes hear (see `inbox_socket`).
     pub inbox_feed: InboxFeed,
@@ -19,6 +22,6 @@ pub struct AppState {
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
+        LeptosOptions::clone(&state.leptos_options)
     }
 }

@@ -240,14 +240,32 @@ async fn keys_are_checked_and_approvals_are_private_to_their_key(backend: Backen
         .unwrap();
     assert_eq!(others["items"], json!([]));
 
+    // Revoked by another process: its next request of any kind is refused,
+    // a create too (whose key the server has seen and remembers).
     let revoked = app.new_key("short-lived", None).await;
+    let create_with = |key: String, title: &'static str| {
+        let (client, server) = (app.client.clone(), &app.server);
+        async move {
+            let body = holdpoint::testkit::sample_request(title);
+            holdpoint::testkit::create_approval(&client, server, &key, &body).await
+        }
+    };
     assert_eq!(app.get(&revoked, "/api/v1/approvals").await.status(), 200);
+    for title in ["Before the revocation", "Seen again"] {
+        assert_eq!(create_with(revoked.clone(), title).await.status(), 201);
+    }
     let status = holdpoint::testkit::holdpoint(&app.bin, &app.database_url, &[])
         .args(["admin", "revoke-key", "--name", "short-lived"])
         .status()
         .await
         .unwrap();
     assert!(status.success());
+    assert_problem(
+        create_with(revoked.clone(), "After the revocation").await,
+        401,
+        "invalid_api_key",
+    )
+    .await;
     assert_problem(
         app.get(&revoked, "/api/v1/approvals").await,
         401,

@@ -6,9 +6,9 @@
 use holdpoint::model::{DeliveryStatus, Status};
 use holdpoint::server::domain::events::EventHub;
 use holdpoint::server::domain::{
-    ids, ApiKey, ApprovalFilter, AttemptRecord, Audit, FirstUser, InsertOutcome, MessageFilter,
-    NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role, Route,
-    Transition, TransitionOutcome, User, Visibility,
+    ids, ApiKey, ApprovalFilter, AttemptRecord, Audit, Destination, FirstUser, InsertOutcome,
+    MessageFilter, NewApiKey, NewApproval, NewEndpoint, NewMessage, NewUser, NextStep, Order, Role,
+    Route, Transition, TransitionOutcome, User, Visibility,
 };
 use holdpoint::server::store::{self, Store, StoreError};
 use holdpoint::testkit::{self, Backend};
@@ -82,10 +82,10 @@ fn new_approval(key_id: &str, title: &str, at: i64, approver: Option<&str>) -> N
         body_html: "<p>preview</p>".to_owned(),
         data_json: r#"{"amount":240}"#.to_owned(),
         action: Some("billing.refund".to_owned()),
-        route: Route {
+        destination: Destination::Named(Route {
             approver_id: approver.map(str::to_owned),
             group_id: None,
-        },
+        }),
         created_at: at,
         expires_at: at + 60 * MINUTE,
         idempotency: None,
@@ -682,7 +682,7 @@ async fn roles_groups_and_routes(backend: Backend) {
         key.default_route
     );
     let mut to_group = new_approval(&key.id, "To billing", T0 + 6, None);
-    to_group.route = key.default_route.clone();
+    to_group.destination = Destination::KeyDefault;
     let InsertOutcome::Created(to_group) = store.insert_approval(to_group).await.unwrap() else {
         panic!("created");
     };
@@ -757,8 +757,8 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
     };
     let batch = vec![
         new_approval(&key.id, "First", T0 + 1, None),
-        // No such key: the database refuses it (a foreign key).
-        new_approval("key_no_such_key", "Refused", T0 + 2, None),
+        // No such approver: the database refuses it (a foreign key).
+        new_approval(&key.id, "Refused", T0 + 2, Some("usr_no_such_person")),
         with_key("Once", T0 + 3, "idem-a", "hash-a"),
         new_approval(&key.id, "Last", T0 + 4, None),
         // A retry inside the same batch.
@@ -772,7 +772,10 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
         (first.id.as_str(), first.title.as_str()),
         (ids[0].as_str(), "First")
     );
-    assert!(answers.next().unwrap().is_err(), "the refused one fails");
+    assert!(
+        matches!(answers.next().unwrap(), Err(StoreError::Database(_))),
+        "the refused one fails"
+    );
     let once = created(answers.next().unwrap().unwrap());
     assert_eq!(once.id, ids[2]);
     let last = created(answers.next().unwrap().unwrap());
@@ -820,6 +823,66 @@ async fn a_batch_of_creates_answers_each_request_on_its_own(backend: Backend) {
     assert_eq!(created_for, [first.id, once.id, last.id, other.id]);
 }
 
+/// A create reads its key in its own transaction: a revoked key (or none)
+/// writes nothing and fails alone, and an approval for the key's default
+/// route takes the route the key has at that moment.
+async fn a_create_checks_its_key_in_its_own_transaction(backend: Backend) {
+    let f = fixture(backend).await;
+    let store = &f.store;
+    let (ana, key) = approver_and_key(store).await;
+    let retired = store
+        .create_api_key(new_key("retired", T0, None), &by(T0))
+        .await
+        .unwrap();
+    assert!(store.revoke_api_key("retired", &by(T0)).await.unwrap());
+    let to_ana = Route {
+        approver_id: Some(ana.id.clone()),
+        group_id: None,
+    };
+    assert!(store
+        .set_key_route("agent", &to_ana, &by(T0))
+        .await
+        .unwrap());
+    let by_default = |key_id: &str, title: &str, at: i64| NewApproval {
+        destination: Destination::KeyDefault,
+        ..new_approval(key_id, title, at, None)
+    };
+
+    let batch = vec![
+        by_default(&key.id, "To the key's route", T0 + 1),
+        by_default(&retired.id, "From a revoked key", T0 + 2),
+        new_approval("key_no_such_key", "From no key", T0 + 3, None),
+        new_approval(&key.id, "To everyone, as named", T0 + 4, None),
+    ];
+    let refused = [batch[1].id.clone(), batch[2].id.clone()];
+    let mut answers = store.insert_approvals(batch).await.into_iter();
+    assert_eq!(created(answers.next().unwrap().unwrap()).route, to_ana);
+    for _ in &refused {
+        assert!(matches!(
+            answers.next().unwrap(),
+            Err(StoreError::KeyRevoked)
+        ));
+    }
+    assert_eq!(
+        created(answers.next().unwrap().unwrap()).route,
+        Route::default()
+    );
+    for id in &refused {
+        assert!(store.approval(id).await.unwrap().is_none(), "{id}");
+    }
+
+    // The route is read when written, not when the key was first seen.
+    assert!(store
+        .set_key_route("agent", &Route::default(), &by(T0 + 5))
+        .await
+        .unwrap());
+    let later = store
+        .insert_approval(by_default(&key.id, "After the change", T0 + 6))
+        .await
+        .unwrap();
+    assert_eq!(created(later).route, Route::default());
+}
+
 /// Decisions in one batch: the first on an approval wins, a later one in
 /// the same batch finds it decided, a missing one is not found, and one
 /// the database refuses (decided by no such person) fails alone.
@@ -863,7 +926,10 @@ async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) 
         TransitionOutcome::AlreadyDecided(record) => assert_eq!(record.status, Status::Approved),
         other => panic!("{other:?}"),
     }
-    assert!(answers.next().unwrap().is_err(), "the refused one fails");
+    assert!(
+        matches!(answers.next().unwrap(), Err(StoreError::Database(_))),
+        "the refused one fails"
+    );
     assert!(matches!(
         answers.next().unwrap().unwrap(),
         TransitionOutcome::NotFound
@@ -895,6 +961,7 @@ async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) 
 
 on_both_backends!(
     a_batch_of_creates_answers_each_request_on_its_own,
+    a_create_checks_its_key_in_its_own_transaction,
     a_batch_of_decisions_answers_each_request_on_its_own,
     roles_groups_and_routes,
     accounts_sessions_and_setup,

@@ -210,6 +210,22 @@ pub struct ApiKey {
     pub reads_decisions: bool,
 }
 
+impl ApiKey {
+    pub fn identity(&self) -> KeyIdentity {
+        KeyIdentity {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// What never changes about an API key (a rotation makes a new key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIdentity {
+    pub id: String,
+    pub name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub id: String,

@@ -39,11 +39,21 @@ pub struct NewApproval {
     pub body_html: String,
     pub data_json: String,
     pub action: Option<String>,
-    pub route: Route,
+    pub destination: Destination,
     pub created_at: i64,
     pub expires_at: i64,
     /// The agent's Idempotency-Key and a hash of the request it came with.
     pub idempotency: Option<(String, String)>,
+}
+
+/// Where a new approval goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// The approver or group the agent named.
+    Named(Route),
+    /// The default route of the agent's key, read in the transaction that
+    /// writes the approval (where the key is also found still live).
+    KeyDefault,
 }
 
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Handlers for /api/v1/approvals.
 
-use super::extract::{Agent, JsonBytes};
+use super::extract::{Agent, CreatingAgent, JsonBytes};
 use crate::model::{ActionKind, Status, Title};
 use crate::server::domain::ids;
 use crate::server::http::problem::Problem;
@@ -32,7 +32,7 @@ type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::Que
 
 pub async fn create(
     State(state): State<AppState>,
-    Agent(key): Agent,
+    CreatingAgent(key): CreatingAgent,
     headers: HeaderMap,
     JsonBytes(bytes): JsonBytes,
 ) -> Result<Response, Problem> {

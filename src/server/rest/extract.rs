@@ -1,7 +1,7 @@
 //! Extractors for the REST API. Each one answers a problem+json error
 //! instead of axum's plain-text rejections.
 
-use crate::server::domain::ApiKey;
+use crate::server::domain::{ApiKey, KeyIdentity};
 use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
 use axum::body::Body;
@@ -18,36 +18,63 @@ impl FromRequestParts<AppState> for Agent {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let unauthorized =
-            |code, detail: &str| Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned());
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            unauthorized(
-                "missing_api_key",
-                "send the API key as `Authorization: Bearer <key>`",
-            )
-        })?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.split_once(' '))
-            // The scheme is case-insensitive (RFC 9110).
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret.trim())
-            .filter(|secret| !secret.is_empty())
-            .ok_or_else(|| {
-                unauthorized(
-                    "invalid_authorization",
-                    "the Authorization header must be `Bearer <key>`",
-                )
-            })?;
+        let secret = bearer_secret(parts)?;
         match state.service.authenticate_key(secret).await? {
             Some(key) => Ok(Agent(key)),
-            None => Err(unauthorized(
-                "invalid_api_key",
-                "this API key is unknown or has been revoked",
-            )),
+            None => Err(unknown_key()),
         }
     }
+}
+
+/// The key of an agent creating an approval: found without a database read
+/// when seen before; the create's own transaction checks it is still live.
+pub struct CreatingAgent(pub KeyIdentity);
+
+impl FromRequestParts<AppState> for CreatingAgent {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let secret = bearer_secret(parts)?;
+        match state.service.authenticate_key_to_create(secret).await? {
+            Some(key) => Ok(CreatingAgent(key)),
+            None => Err(unknown_key()),
+        }
+    }
+}
+
+fn unauthorized(code: &'static str, detail: &str) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned())
+}
+
+fn unknown_key() -> Problem {
+    unauthorized(
+        "invalid_api_key",
+        "this API key is unknown or has been revoked",
+    )
+}
+
+/// The secret of `Authorization: Bearer <secret>`.
+fn bearer_secret(parts: &Parts) -> Result<&str, Problem> {
+    let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized(
+            "missing_api_key",
+            "send the API key as `Authorization: Bearer <key>`",
+        )
+    })?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
+        .filter(|secret| !secret.is_empty())
+        .ok_or_else(|| {
+            unauthorized(
+                "invalid_authorization",
+                "the Authorization header must be `Bearer <key>`",
+            )
+        })
 }
 
 /// A JSON request body, read up to `MAX_REQUEST_BYTES`, as raw bytes: the

@@ -4,8 +4,8 @@ use super::error::{Missing, ServiceError, ServiceResult};
 use super::Service;
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::{
-    ids, ApiKey, ApprovalFilter, ApprovalRecord, InsertOutcome, NewApproval, Order, Transition,
-    TransitionOutcome,
+    ids, ApiKey, ApprovalFilter, ApprovalRecord, Destination, InsertOutcome, KeyIdentity,
+    NewApproval, Order, Transition, TransitionOutcome,
 };
 use crate::server::group_commit::WriterGone;
 use crate::server::sanitize::sanitize_preview;
@@ -40,7 +40,7 @@ impl Service {
     #[tracing::instrument(name = "create approval", skip_all, fields(key = %key.name))]
     pub async fn create(
         &self,
-        key: &ApiKey,
+        key: &KeyIdentity,
         request: CreateApproval,
         idempotency: Option<(String, String)>,
     ) -> ServiceResult<Created> {
@@ -54,13 +54,16 @@ impl Service {
                 ),
                 retry_after_secs,
             })?;
-        let route = self
+        let destination = match self
             .named_route(
                 request.approver_email.as_deref(),
                 request.group_name.as_deref(),
             )
             .await?
-            .unwrap_or_else(|| key.default_route.clone());
+        {
+            Some(route) => Destination::Named(route),
+            None => Destination::KeyDefault,
+        };
         let created_at = self.now_ms();
         let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
         let data_json = serde_json::Value::Object(request.data).to_string();
@@ -71,7 +74,7 @@ impl Service {
             body_html: sanitize_preview(&request.body_html),
             data_json,
             action: request.action.map(|a| a.as_str().to_owned()),
-            route,
+            destination,
             created_at,
             expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
             idempotency: idempotency.clone(),
@@ -81,7 +84,14 @@ impl Service {
             .submit(new)
             .await
             .map_err(writer_stopped)?;
-        match written? {
+        let written = written.map_err(|error| match error {
+            StoreError::KeyRevoked => {
+                self.forget_key(key);
+                ServiceError::KeyRevoked
+            }
+            other => other.into(),
+        })?;
+        match written {
             InsertOutcome::Created(record) => Ok(Created {
                 approval: self.to_agents_approval(record).await?,
                 replayed: false,

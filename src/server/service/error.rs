@@ -16,7 +16,7 @@ pub enum ServiceError {
     UnknownGroup(String),
     #[error("no one has the email {0:?}")]
     UnknownUser(String),
-    #[error("this API key was revoked while the request waited")]
+    #[error("this API key has been revoked")]
     KeyRevoked,
     #[error("this Idempotency-Key was already used with a different request body")]
     IdempotencyMismatch,

@@ -4,7 +4,7 @@ use super::error::Missing;
 use super::people::Actor;
 use super::{conflict_to_message, invalid, Service, ServiceError, ServiceResult};
 use crate::model::refuse_deceptive;
-use crate::server::domain::{ids, ApiKey, KeyOverview, NewApiKey};
+use crate::server::domain::{ids, ApiKey, KeyIdentity, KeyOverview, NewApiKey};
 
 /// What an admin asks for when creating a key.
 #[derive(Debug, Default, Clone, Copy)]
@@ -98,15 +98,47 @@ impl Service {
             .api_key_by_hash(&ids::sha256_hex(secret.as_bytes()))
             .await?;
         if let Some(key) = &key {
-            let now = self.now_ms();
-            if self.key_uses.due(&key.id, now) {
-                if let Err(error) = self.store.touch_api_key(&key.id, now).await {
-                    // Only the Keys page's "last used" is late; the request goes on.
-                    tracing::warn!(%error, key = %key.name, "cannot note an API key's use");
-                }
-            }
+            self.note_key_use(&key.identity()).await;
         }
         Ok(key)
+    }
+
+    /// The key behind a bearer secret, for a create: a key seen before is
+    /// not read again (see `known_keys`); the create's transaction checks
+    /// it is still live. `None`: no live key has this secret.
+    pub async fn authenticate_key_to_create(
+        &self,
+        secret: &str,
+    ) -> ServiceResult<Option<KeyIdentity>> {
+        let key_hash = ids::sha256_hex(secret.as_bytes());
+        let key = match self.known_keys.get(&key_hash) {
+            Some(known) => known,
+            None => match self.store.api_key_by_hash(&key_hash).await? {
+                Some(key) => {
+                    self.known_keys.remember(key_hash, key.identity());
+                    key.identity()
+                }
+                None => return Ok(None),
+            },
+        };
+        self.note_key_use(&key).await;
+        Ok(Some(key))
+    }
+
+    /// A create found `key` revoked: it is not known any more.
+    pub(super) fn forget_key(&self, key: &KeyIdentity) {
+        self.known_keys.forget(&key.id);
+    }
+
+    /// Writes a key's "last used", at most once a minute per key.
+    async fn note_key_use(&self, key: &KeyIdentity) {
+        let now = self.now_ms();
+        if self.key_uses.due(&key.id, now) {
+            if let Err(error) = self.store.touch_api_key(&key.id, now).await {
+                // Only the Keys page's "last used" is late; the request goes on.
+                tracing::warn!(%error, key = %key.name, "cannot note an API key's use");
+            }
+        }
     }
 
     /// A second live key for the agent of the live key `name` (the newest,

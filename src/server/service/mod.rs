@@ -14,6 +14,7 @@ mod expiry;
 mod exports;
 mod groups;
 mod keys;
+mod known_keys;
 mod outbox;
 mod people;
 mod sessions;
@@ -73,6 +74,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     /// When each API key's use was last written.
     key_uses: use_marks::UseMarks,
+    /// Keys seen, for creates (see the module).
+    known_keys: known_keys::KnownKeys,
     /// When each session was last seen, as written.
     session_uses: use_marks::UseMarks,
 }
@@ -115,6 +118,7 @@ impl Service {
             expected_waits: stats::ExpectedWaits::default(),
             stopping: CancellationToken::new(),
             key_uses: use_marks::UseMarks::default(),
+            known_keys: known_keys::KnownKeys::default(),
             session_uses: use_marks::UseMarks::default(),
             clock,
             store,

@@ -59,7 +59,11 @@ async fn an_approval_expires_when_the_clock_passes_its_deadline_and_its_wait_ans
     let clock = Arc::new(ManualClock::starting_at(1_800_000_000_000));
     let (service, key, _dir) = service_on(clock.clone()).await;
     let created = service
-        .create(&key, request("Refund $240", Duration::from_secs(60)), None)
+        .create(
+            &key.identity(),
+            request("Refund $240", Duration::from_secs(60)),
+            None,
+        )
         .await
         .expect("create")
         .approval;

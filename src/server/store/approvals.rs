@@ -213,10 +213,27 @@ macro_rules! approval_sql {
         ) -> StoreResult<Vec<StoreResult<InsertOutcome>>> {
             let mut tx = store.writer.begin().await?;
             let mut written: Vec<Option<Written>> = batch.iter().map(|_| None).collect();
+            // Each request's key is checked live here, in the transaction
+            // that writes its approval: a key revoked by any process before
+            // this commit writes nothing (the caller may have found it in a
+            // cache of keys seen).
+            let live = live_key_routes(&mut tx, batch).await?;
+            let mut routes = Vec::with_capacity(batch.len());
+            for (new, w) in batch.iter().zip(written.iter_mut()) {
+                routes.push(match (&new.destination, live.get(&new.api_key_id)) {
+                    (Destination::Named(route), Some(_)) => route.clone(),
+                    (Destination::KeyDefault, Some(default)) => default.clone(),
+                    (_, None) => {
+                        *w = Some(Written::Failed(StoreError::KeyRevoked));
+                        Route::default()
+                    }
+                });
+            }
             // Requests that reuse an idempotency key of an earlier one in
             // the batch go in a later round, where they meet its row as a
             // retry across batches would.
-            let mut remaining: Vec<usize> = (0..batch.len()).collect();
+            let mut remaining: Vec<usize> =
+                (0..batch.len()).filter(|&i| written[i].is_none()).collect();
             while !remaining.is_empty() {
                 let mut keys_in_round = std::collections::HashSet::new();
                 let (round, later): (Vec<usize>, Vec<usize>) =
@@ -226,7 +243,7 @@ macro_rules! approval_sql {
                             Some((key, _)) => keys_in_round.insert((&batch[i].api_key_id, key)),
                             None => true,
                         });
-                insert_round(&mut tx, batch, &round, &mut written).await?;
+                insert_round(&mut tx, batch, &routes, &round, &mut written).await?;
                 remaining = later;
             }
 
@@ -295,10 +312,12 @@ macro_rules! approval_sql {
         async fn insert_round(
             tx: &mut sqlx::Transaction<'_, $db>,
             batch: &[NewApproval],
+            routes: &[Route],
             round: &[usize],
             written: &mut [Option<Written>],
         ) -> StoreResult<()> {
-            let together: Vec<&NewApproval> = round.iter().map(|&i| &batch[i]).collect();
+            let row = |i: usize| (&batch[i], &routes[i]);
+            let together: Vec<(&NewApproval, &Route)> = round.iter().map(|&i| row(i)).collect();
             let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
             let inserted = match insert_rows(&mut savepoint, &together).await {
                 Ok(ids) => {
@@ -310,7 +329,7 @@ macro_rules! approval_sql {
                     let mut ids = std::collections::HashSet::new();
                     for &i in round {
                         let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
-                        match insert_rows(&mut savepoint, &[&batch[i]]).await {
+                        match insert_rows(&mut savepoint, &[row(i)]).await {
                             Ok(one) => {
                                 savepoint.commit().await?;
                                 ids.extend(one);
@@ -357,14 +376,14 @@ macro_rules! approval_sql {
         /// constraint also decides a race between two instances).
         async fn insert_rows(
             conn: &mut $conn,
-            approvals: &[&NewApproval],
+            approvals: &[(&NewApproval, &Route)],
         ) -> StoreResult<std::collections::HashSet<String>> {
             let mut query: QueryBuilder<$db> = QueryBuilder::new(
                 "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
                      action, approver_id, group_id, created_at, expires_at, idempotency_key,
                      request_hash) ",
             );
-            query.push_values(approvals, |mut row, new| {
+            query.push_values(approvals, |mut row, (new, route)| {
                 let (key, hash) = new.idempotency.clone().unzip();
                 row.push_bind(new.id.clone())
                     .push_bind(new.api_key_id.clone())
@@ -373,8 +392,8 @@ macro_rules! approval_sql {
                     .push_bind(new.body_html.clone())
                     .push_bind(new.data_json.clone())
                     .push_bind(new.action.clone())
-                    .push_bind(new.route.approver_id.clone())
-                    .push_bind(new.route.group_id.clone())
+                    .push_bind(route.approver_id.clone())
+                    .push_bind(route.group_id.clone())
                     .push_bind(new.created_at)
                     .push_bind(new.expires_at)
                     .push_bind(key)
@@ -383,6 +402,38 @@ macro_rules! approval_sql {
             query.push(" ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id");
             let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;
             Ok(ids.into_iter().collect())
+        }
+
+        /// The default routes of the batch's keys that are not revoked.
+        async fn live_key_routes(
+            conn: &mut $conn,
+            batch: &[NewApproval],
+        ) -> StoreResult<std::collections::HashMap<String, Route>> {
+            let ids: std::collections::BTreeSet<&str> =
+                batch.iter().map(|new| new.api_key_id.as_str()).collect();
+            let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                "SELECT id, default_approver_id, default_group_id FROM api_keys
+                 WHERE revoked_at IS NULL AND id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.to_owned());
+            }
+            query.push(")");
+            let rows: Vec<(String, Option<String>, Option<String>)> =
+                query.build_query_as().fetch_all(&mut *conn).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, approver_id, group_id)| {
+                    (
+                        id,
+                        Route {
+                            approver_id,
+                            group_id,
+                        },
+                    )
+                })
+                .collect())
         }
 
         /// Approvals by id, read in the writer's transaction.

@@ -40,6 +40,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]
     Config(String),
+    /// The request's API key was revoked (found in the write's own
+    /// transaction).
+    #[error("this API key has been revoked")]
+    KeyRevoked,
     /// The transaction of a batch of writes failed; this request's write
     /// was not kept (nor any other of the batch).
     #[error("the batch this write was part of failed: {0}")]

@@ -96,9 +96,10 @@ macro_rules! portable_store {
         use crate::server::domain::{
             chain_hash, ids, outcome, Account, AccountLink, ApiKey, ApprovalFilter, ApprovalRecord,
             AttemptRecord, Audit, AuditFilter, ChainHead, ClaimedMessage, DecisionFilter,
-            FirstUser, Group, InsertOutcome, KeyOverview, LinkPurpose, MessageFilter, NewApiKey,
-            NewApproval, NewAuditEntry, NewEndpoint, NewMessage, NewUser, NextStep, Order, Person,
-            Role, Route, SessionInfo, StoredAuditEntry, Transition, TransitionOutcome, User,
+            Destination, FirstUser, Group, InsertOutcome, KeyOverview, LinkPurpose, MessageFilter,
+            NewApiKey, NewApproval, NewAuditEntry, NewEndpoint, NewMessage, NewUser, NextStep,
+            Order, Person, Role, Route, SessionInfo, StoredAuditEntry, Transition,
+            TransitionOutcome, User,
         };
         use crate::server::store::audit::AUDIT_ROWS_PER_INSERT;
         use crate::server::store::portable::is_unique_violation;
