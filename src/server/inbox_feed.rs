@@ -10,8 +10,8 @@
 //! than the backlog behind sees `Lagged` and resyncs from a snapshot.
 
 use crate::model::InboxEvent;
-use crate::server::domain::events::Event;
-use crate::server::domain::Route;
+use crate::server::domain::events::{ApprovalEvent, Event};
+use crate::server::domain::{ApprovalRecord, Route};
 use crate::server::service::Service;
 use axum::extract::ws::Utf8Bytes;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -73,7 +73,7 @@ impl InboxFeed {
         let mut events = service.hub().subscribe();
         loop {
             match events.recv().await {
-                Ok(Event::Approval(event)) => self.announce(&service, &event.approval_id).await,
+                Ok(Event::Approval(event)) => self.announce(&service, event).await,
                 Ok(Event::WebhookQueued | Event::KeyRevoked(_)) => {}
                 Ok(Event::AccessChanged(user_id)) => self.publish(FeedItem::AccessChanged(user_id)),
                 Ok(Event::Resync) | Err(RecvError::Lagged(_)) => self.publish(FeedItem::Resync),
@@ -82,11 +82,23 @@ impl InboxFeed {
         }
     }
 
-    async fn announce(&self, service: &Service, approval_id: &str) {
+    async fn announce(&self, service: &Service, event: ApprovalEvent) {
         // Numbered only once read: a seq at or below `last_seq` is always
         // in a snapshot taken afterwards.
         let seq = self.last_seq.load(Ordering::SeqCst) + 1;
-        match service.inbox_change(approval_id, seq).await {
+        let approval_id = &event.approval_id;
+        // A change committed here comes with the approval: no read. (Its
+        // events are in commit order: a creation is published before the
+        // create is answered, so nothing can decide the approval earlier,
+        // and expiry is at least a second away.)
+        let change = match event.committed {
+            Some(record) => Ok(Some(Service::inbox_change_of(
+                ApprovalRecord::clone(&record),
+                seq,
+            ))),
+            None => service.inbox_change(approval_id, seq).await,
+        };
+        match change {
             Ok(Some((change, route))) => {
                 self.last_seq.store(seq, Ordering::SeqCst);
                 let event = InboxEvent::for_change(change);

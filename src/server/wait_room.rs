@@ -6,16 +6,21 @@
 //! [`WaitRoom::run`] is fed by the event hub (on PostgreSQL, every
 //! instance's changes); missed events wake every wait to re-read.
 
-use crate::server::domain::events::{Event, EventHub};
+use crate::server::domain::events::{ApprovalEvent, Event, EventHub};
+use crate::server::domain::ApprovalRecord;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
+/// What a change of an approval tells the waits parked on it.
+type Change = Option<Arc<ApprovalRecord>>;
+
 /// The waits parked on one approval.
 struct ApprovalSlot {
-    /// Bumped on every change of the approval.
-    changed: watch::Sender<u64>,
+    /// Sent on every change of the approval: the approval as the change
+    /// left it when committed here, else `None` (read it again).
+    changed: watch::Sender<Change>,
     parked: usize,
 }
 
@@ -43,8 +48,10 @@ pub struct Full {
 }
 
 /// Why a parked wait woke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Woke {
+    /// Its approval changed, as this process committed it: the approval.
+    Committed(Arc<ApprovalRecord>),
     /// Its approval may have changed: read it again.
     Changed,
     /// The key it was parked with was revoked.
@@ -56,7 +63,7 @@ pub struct Parked {
     room: Arc<WaitRoom>,
     key_id: String,
     approval_id: String,
-    changed: watch::Receiver<u64>,
+    changed: watch::Receiver<Change>,
     revoked: watch::Receiver<bool>,
 }
 
@@ -68,7 +75,10 @@ impl Parked {
             return Woke::KeyRevoked;
         }
         tokio::select! {
-            _ = self.changed.changed() => Woke::Changed,
+            _ = self.changed.changed() => match self.changed.borrow_and_update().clone() {
+                Some(record) => Woke::Committed(record),
+                None => Woke::Changed,
+            },
             _ = self.revoked.wait_for(|revoked| *revoked) => Woke::KeyRevoked,
         }
     }
@@ -122,7 +132,7 @@ impl WaitRoom {
             .approvals
             .entry(approval_id.to_owned())
             .or_insert_with(|| ApprovalSlot {
-                changed: watch::Sender::new(0),
+                changed: watch::Sender::new(None),
                 parked: 0,
             });
         approval.parked += 1;
@@ -142,17 +152,17 @@ impl WaitRoom {
         slots.keys.values().map(|slot| slot.parked).sum()
     }
 
-    fn approval_changed(&self, approval_id: &str) {
+    fn approval_changed(&self, event: ApprovalEvent) {
         let slots = self.slots.lock().expect("wait room lock");
-        if let Some(slot) = slots.approvals.get(approval_id) {
-            slot.changed.send_modify(|version| *version += 1);
+        if let Some(slot) = slots.approvals.get(&event.approval_id) {
+            slot.changed.send_replace(event.committed);
         }
     }
 
     fn everything_changed(&self) {
         let slots = self.slots.lock().expect("wait room lock");
         for slot in slots.approvals.values() {
-            slot.changed.send_modify(|version| *version += 1);
+            slot.changed.send_replace(None);
         }
     }
 
@@ -169,7 +179,7 @@ impl WaitRoom {
         let mut events = hub.subscribe();
         loop {
             match events.recv().await {
-                Ok(Event::Approval(event)) => self.approval_changed(&event.approval_id),
+                Ok(Event::Approval(event)) => self.approval_changed(event),
                 Ok(Event::KeyRevoked(key_id)) => self.key_revoked(&key_id),
                 Ok(Event::WebhookQueued | Event::AccessChanged(_)) => {}
                 // Missed events: every wait re-reads to be sure.
@@ -191,16 +201,39 @@ mod tests {
             .ok()
     }
 
+    fn heard_from_elsewhere(approval_id: &str) -> ApprovalEvent {
+        ApprovalEvent {
+            approval_id: approval_id.to_owned(),
+            status: crate::model::Status::Approved,
+            committed: None,
+        }
+    }
+
     #[tokio::test]
     async fn a_change_wakes_only_the_waits_on_that_approval() {
         let room = WaitRoom::new(10);
         let mut on_a = room.park("key_1", "apr_a").unwrap();
         let mut on_b = room.park("key_1", "apr_b").unwrap();
-        room.approval_changed("apr_a");
+        room.approval_changed(heard_from_elsewhere("apr_a"));
         assert_eq!(woke_within(&mut on_a, 100).await, Some(Woke::Changed));
         assert_eq!(woke_within(&mut on_b, 50).await, None);
         room.everything_changed();
         assert_eq!(woke_within(&mut on_b, 100).await, Some(Woke::Changed));
+    }
+
+    #[tokio::test]
+    async fn a_change_committed_here_hands_the_waits_the_approval() {
+        let room = WaitRoom::new(10);
+        let record = ApprovalRecord::denied_example();
+        let mut first = room.park("key_1", &record.id).unwrap();
+        let mut second = room.park("key_1", &record.id).unwrap();
+        room.approval_changed(ApprovalEvent::of_committed(&record));
+        for parked in [&mut first, &mut second] {
+            assert_eq!(
+                woke_within(parked, 100).await,
+                Some(Woke::Committed(Arc::new(record.clone())))
+            );
+        }
     }
 
     #[tokio::test]

@@ -31,6 +31,34 @@ pub struct ApprovalRecord {
     pub expires_at: i64,
 }
 
+#[cfg(test)]
+impl ApprovalRecord {
+    /// A denied refund, for unit tests.
+    pub fn denied_example() -> Self {
+        ApprovalRecord {
+            id: "apr_1".into(),
+            api_key_id: "key_1".into(),
+            agent_name: "billing-agent".into(),
+            status: Status::Denied,
+            title: "Refund $120".into(),
+            body_html: String::new(),
+            data_json: r#"{"amount":120}"#.into(),
+            body_bytes: 0,
+            data_bytes: 14,
+            action: Some("stripe.refund".into()),
+            route: Default::default(),
+            approver_email: None,
+            group_name: None,
+            reason: Some("Duplicate request".into()),
+            decided_by_email: Some("ana@example.com".into()),
+            decided_by_name: Some("Ana".into()),
+            decided_at: Some(1_700_000_000_500),
+            created_at: 1_700_000_000_000,
+            expires_at: 1_700_086_400_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewApproval {
     pub id: String,

@@ -6,17 +6,34 @@
 //! subscriber that falls behind sees `Lagged` and must re-read what it cares
 //! about.
 
+use super::ApprovalRecord;
 use crate::model::Status;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// An approval was created (status `pending`) or reached a terminal status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalEvent {
     pub approval_id: String,
     pub status: Status,
+    /// The approval as the change left it, when this process committed
+    /// the change: parked waits and the inbox feed use it without reading
+    /// the approval again (ten thousand waits woken at once would otherwise
+    /// queue ten thousand reads, and every create one more). `None` for a
+    /// change heard from another instance: whoever needs it reads it.
+    pub committed: Option<Arc<ApprovalRecord>>,
 }
 
 impl ApprovalEvent {
+    /// The event of a change this process just committed.
+    pub fn of_committed(record: &ApprovalRecord) -> Self {
+        Self {
+            approval_id: record.id.clone(),
+            status: record.status,
+            committed: Some(Arc::new(record.clone())),
+        }
+    }
+
     /// The text form carried between instances: `"<id> <status>"`.
     pub fn to_payload(&self) -> String {
         format!("{} {}", self.approval_id, self.status.as_str())
@@ -27,11 +44,12 @@ impl ApprovalEvent {
         Some(Self {
             approval_id: id.to_owned(),
             status: status.parse().ok()?,
+            committed: None,
         })
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Approval(ApprovalEvent),
     /// A webhook message was queued by hand here (a test event, a
@@ -77,6 +95,7 @@ mod tests {
         let event = ApprovalEvent {
             approval_id: "apr_01JXYZ".into(),
             status: Status::Denied,
+            committed: None,
         };
         assert_eq!(event.to_payload(), "apr_01JXYZ denied");
         assert_eq!(

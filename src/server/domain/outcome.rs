@@ -64,27 +64,7 @@ mod tests {
 
     #[test]
     fn a_denial_carries_its_reason_and_data() {
-        let record = ApprovalRecord {
-            id: "apr_1".into(),
-            api_key_id: "key_1".into(),
-            agent_name: "billing-agent".into(),
-            status: Status::Denied,
-            title: "Refund $120".into(),
-            body_html: String::new(),
-            data_json: r#"{"amount":120}"#.into(),
-            body_bytes: 0,
-            data_bytes: 14,
-            action: Some("stripe.refund".into()),
-            route: Default::default(),
-            approver_email: None,
-            group_name: None,
-            reason: Some("Duplicate request".into()),
-            decided_by_email: Some("ana@example.com".into()),
-            decided_by_name: Some("Ana".into()),
-            decided_at: Some(1_700_000_000_500),
-            created_at: 1_700_000_000_000,
-            expires_at: 1_700_086_400_000,
-        };
+        let record = ApprovalRecord::denied_example();
         let (event_type, body) = outcome(&record).unwrap();
         assert_eq!(event_type, "approval.decided");
         let body: Value = serde_json::from_str(&body).unwrap();

@@ -175,6 +175,8 @@ impl Service {
                 _ = self.stopping.cancelled() => break,
                 _ = tokio::time::sleep_until(deadline) => break,
                 woke = parked.woken() => match woke {
+                    // Its own approval (parked after the key's read of it).
+                    Woke::Committed(changed) => record = ApprovalRecord::clone(&changed),
                     Woke::Changed => record = self.record_for_key(key, id).await?,
                     // Revoked while waiting: the agent is told at once.
                     Woke::KeyRevoked => return Err(ServiceError::KeyRevoked),

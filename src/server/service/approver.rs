@@ -89,16 +89,23 @@ impl Service {
         id: &str,
         seq: i64,
     ) -> ServiceResult<Option<(ApprovalChange, Route)>> {
-        Ok(self.store.approval(id).await?.map(|record| {
-            let route = record.route.clone();
-            let decided_by_name = record.decided_by_name.clone();
-            let change = ApprovalChange {
-                seq,
-                approval: Self::to_summary(record),
-                decided_by_name,
-            };
-            (change, route)
-        }))
+        Ok(self
+            .store
+            .approval(id)
+            .await?
+            .map(|record| Self::inbox_change_of(record, seq)))
+    }
+
+    /// A changed approval as the inboxes are told it, and its route.
+    pub fn inbox_change_of(record: ApprovalRecord, seq: i64) -> (ApprovalChange, Route) {
+        let route = record.route.clone();
+        let decided_by_name = record.decided_by_name.clone();
+        let change = ApprovalChange {
+            seq,
+            approval: Self::to_summary(record),
+            decided_by_name,
+        };
+        (change, route)
     }
 
     /// Decided approvals this person may see, newest first, without their

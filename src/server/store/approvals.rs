@@ -67,10 +67,12 @@ macro_rules! approval_sql {
             ApprovalRow::from_row(row)?.try_into()
         }
 
+        /// The event carried between instances (the id and the status).
         fn event_of(record: &ApprovalRecord) -> ApprovalEvent {
             ApprovalEvent {
                 approval_id: record.id.clone(),
                 status: record.status,
+                committed: None,
             }
         }
 
@@ -282,7 +284,7 @@ macro_rules! approval_sql {
             tx.commit().await?;
             for new in &created {
                 if let Some(record) = records.get(&new.id) {
-                    store.announce_after(event_of(record));
+                    store.announce_after(record);
                 }
             }
 
@@ -497,7 +499,7 @@ macro_rules! approval_sql {
             settle(store, &mut tx, &settled).await?;
             tx.commit().await?;
             for (record, _) in &settled {
-                store.announce_after(event_of(record));
+                store.announce_after(record);
             }
             Ok(batch
                 .iter()
@@ -658,7 +660,7 @@ macro_rules! approval_sql {
                 settle(self, &mut tx, &settled).await?;
                 tx.commit().await?;
                 for record in &expired {
-                    self.announce_after(event_of(record));
+                    self.announce_after(record);
                 }
                 Ok(expired)
             }

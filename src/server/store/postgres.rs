@@ -88,7 +88,7 @@ impl PgStore {
     }
 
     /// Nothing to do: the event comes back through the listener.
-    fn announce_after(&self, _event: ApprovalEvent) {}
+    fn announce_after(&self, _record: &ApprovalRecord) {}
 
     /// Ids of approvals whose title or reason holds `needle`, each branch
     /// through its pg_trgm index on `lower(column)`.

@@ -109,8 +109,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn announce_after(&self, event: ApprovalEvent) {
-        self.hub.publish(Event::Approval(event));
+    fn announce_after(&self, record: &ApprovalRecord) {
+        self.hub
+            .publish(Event::Approval(ApprovalEvent::of_committed(record)));
     }
 
     /// Nothing to do: the single writer connection already serializes.
