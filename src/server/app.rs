@@ -148,8 +148,8 @@ pub fn router(
         inbox_feed,
     };
     let routes = generate_route_list(App);
-    Router::new()
-        .nest("/api/v1", rest::router())
+    let agent_api = Router::new().nest("/api/v1", rest::router());
+    let browser = Router::new()
         .merge(exports::router())
         .route("/ws", get(inbox_socket::inbox_socket))
         .leptos_routes_with_context(
@@ -161,6 +161,10 @@ pub fn router(
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             page_shell,
         ))
+        // What only browsers' requests need (cookies, server functions,
+        // pages, built files). The agent API skips them: each layer holds
+        // a request's state for as long as it is answered, and a parked
+        // `/wait` is answered after minutes (about 1.2 KB each, heaptrack).
         .layer(axum::middleware::from_fn(
             middleware::bad_arguments_are_client_errors,
         ))
@@ -174,11 +178,13 @@ pub fn router(
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::security_headers,
-        ))
+            assets::cache_built_assets,
+        ));
+    agent_api
+        .merge(browser)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            assets::cache_built_assets,
+            middleware::security_headers,
         ))
         // Outermost: every answer, refusals included, is in a span.
         .layer(axum::middleware::from_fn(request_span::request_span))
