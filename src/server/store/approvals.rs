@@ -54,6 +54,10 @@ pub trait ApprovalStore {
     async fn decided_approvals(&self, filter: &DecisionFilter) -> StoreResult<Vec<ApprovalRecord>>;
 }
 
+/// Transitions per multi-row update (five parameters each, well within
+/// SQLite's 32,766).
+pub(super) const TRANSITIONS_PER_UPDATE: usize = 1_000;
+
 /// The answer to a batch of one.
 fn only_answer<T>(mut answers: Vec<StoreResult<T>>) -> StoreResult<T> {
     answers
@@ -467,27 +471,25 @@ macro_rules! approval_sql {
             batch: &[(String, Transition)],
         ) -> StoreResult<Vec<TransitionOutcome>> {
             let mut tx = store.writer.begin().await?;
-            let mut applied = Vec::with_capacity(batch.len());
-            for (id, change) in batch {
-                // The status condition makes this the arbiter between
-                // concurrent deciders, in this batch or on any instance:
-                // PostgreSQL re-checks it after waiting for the row lock, so
-                // only the first wins.
-                let updated = sqlx::query(
-                    "UPDATE approvals SET status = $1, reason = $2, decided_by = $3,
-                         decided_at = $4
-                     WHERE id = $5 AND status = 'pending'",
-                )
-                .bind(change.status.as_str())
-                .bind(&change.reason)
-                .bind(&change.decided_by)
-                .bind(change.at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                applied.push(updated == 1);
+            // The first request for an approval in the batch is the one
+            // tried; later ones find it decided.
+            let mut seen = std::collections::HashSet::new();
+            let tried: Vec<bool> = batch.iter().map(|(id, _)| seen.insert(id)).collect();
+            let mut updated = std::collections::HashSet::new();
+            let firsts: Vec<&(String, Transition)> = batch
+                .iter()
+                .zip(&tried)
+                .filter(|(_, tried)| **tried)
+                .map(|(request, _)| request)
+                .collect();
+            for chunk in firsts.chunks(TRANSITIONS_PER_UPDATE) {
+                updated.extend(update_pending(&mut tx, chunk).await?);
             }
+            let applied: Vec<bool> = batch
+                .iter()
+                .zip(tried)
+                .map(|((id, _), tried)| tried && updated.contains(id))
+                .collect();
             let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
             let records = approvals_by_ids(&mut tx, &ids).await?;
             let settled: Vec<(&ApprovalRecord, &Transition)> = batch
@@ -510,6 +512,35 @@ macro_rules! approval_sql {
                     Some(record) => TransitionOutcome::AlreadyDecided(record.clone()),
                 })
                 .collect())
+        }
+
+        /// Moves the approvals of `changes` (one each) that are still
+        /// pending, in one statement; the ids it moved. The status condition
+        /// makes it the arbiter between concurrent deciders on any instance:
+        /// PostgreSQL re-checks it after waiting for a row lock, so only the
+        /// first wins.
+        async fn update_pending(
+            conn: &mut $conn,
+            changes: &[&(String, Transition)],
+        ) -> StoreResult<Vec<String>> {
+            let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                "WITH changes (target, status, reason, decided_by, decided_at) AS (",
+            );
+            query.push_values(changes, |mut row, (id, change)| {
+                row.push_bind(id.clone())
+                    .push_bind(change.status.as_str())
+                    .push_bind(change.reason.clone())
+                    .push_bind(change.decided_by.clone())
+                    .push_bind(change.at);
+            });
+            query.push(
+                ") UPDATE approvals SET status = changes.status, reason = changes.reason,
+                     decided_by = changes.decided_by, decided_at = changes.decided_at
+                 FROM changes
+                 WHERE approvals.id = changes.target AND approvals.status = 'pending'
+                 RETURNING id",
+            );
+            Ok(query.build_query_scalar().fetch_all(&mut *conn).await?)
         }
 
         /// What approvals that just left `pending` bring along, in the

@@ -101,6 +101,7 @@ macro_rules! portable_store {
             Order, Person, Role, Route, SessionInfo, StoredAuditEntry, Transition,
             TransitionOutcome, User,
         };
+        use crate::server::store::approvals::TRANSITIONS_PER_UPDATE;
         use crate::server::store::audit::AUDIT_ROWS_PER_INSERT;
         use crate::server::store::portable::is_unique_violation;
         use crate::server::store::portable::{
