@@ -166,23 +166,41 @@ impl Service {
                     ),
                     retry_after_secs: 1,
                 })?;
-        let mut record = self.record_for_key(key, id).await?;
+        let first = self.record_for_key(key, id).await?;
+        if first.status != Status::Pending {
+            return self.to_agents_approval(first).await;
+        }
+        // Parked, a wait holds nothing of the approval: its preview and data
+        // may be large, and thousands of waits may park at once.
+        drop(first);
         let deadline = tokio::time::Instant::now() + timeout;
-        while record.status == Status::Pending {
+        let settled = loop {
             tokio::select! {
                 // Shutting down: answer with the state as it is; the agent
                 // polls again (on another instance, or after the restart).
-                _ = self.stopping.cancelled() => break,
-                _ = tokio::time::sleep_until(deadline) => break,
+                _ = self.stopping.cancelled() => break None,
+                _ = tokio::time::sleep_until(deadline) => break None,
                 woke = parked.woken() => match woke {
                     // Its own approval (parked after the key's read of it).
-                    Woke::Committed(changed) => record = ApprovalRecord::clone(&changed),
-                    Woke::Changed => record = self.record_for_key(key, id).await?,
+                    Woke::Committed(changed) if changed.status != Status::Pending => {
+                        break Some(ApprovalRecord::clone(&changed))
+                    }
+                    Woke::Committed(_) => {}
+                    Woke::Changed => {
+                        let record = self.record_for_key(key, id).await?;
+                        if record.status != Status::Pending {
+                            break Some(record);
+                        }
+                    }
                     // Revoked while waiting: the agent is told at once.
                     Woke::KeyRevoked => return Err(ServiceError::KeyRevoked),
                 },
             }
-        }
+        };
+        let record = match settled {
+            Some(record) => record,
+            None => self.record_for_key(key, id).await?,
+        };
         self.to_agents_approval(record).await
     }
 
