@@ -533,11 +533,18 @@ macro_rules! approval_sql {
                     .push_bind(change.decided_by.clone())
                     .push_bind(change.at);
             });
+            // Not `UPDATE ... FROM changes`: SQLite (3.46 and later) plans
+            // that join from the index of pending approvals, a scan of the
+            // whole backlog for each batch (decisions fell from about
+            // 1,700/s to 260/s in the harness). The approvals are found
+            // by id instead.
             query.push(
-                ") UPDATE approvals SET status = changes.status, reason = changes.reason,
-                     decided_by = changes.decided_by, decided_at = changes.decided_at
-                 FROM changes
-                 WHERE approvals.id = changes.target AND approvals.status = 'pending'
+                ") UPDATE approvals
+                 SET (status, reason, decided_by, decided_at) = (
+                     SELECT changes.status, changes.reason, changes.decided_by,
+                         changes.decided_at
+                     FROM changes WHERE changes.target = approvals.id)
+                 WHERE id IN (SELECT target FROM changes) AND status = 'pending'
                  RETURNING id",
             );
             Ok(query.build_query_scalar().fetch_all(&mut *conn).await?)
