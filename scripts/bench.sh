@@ -3,7 +3,8 @@
 # starting the real server itself on loopback with a fresh database: the
 # default run (the machine's ceilings, creates, creates at a fixed rate,
 # decisions, decision -> wait) on SQLite and on a throwaway PostgreSQL, then
-# webhooks, the live inbox, and the Stats page at a million approvals. The
+# webhooks (on both), the live inbox, and the Stats page at a million
+# approvals. The
 # default runs' figures are also written to bench/results/<date>-<backend>.json.
 # bench/README.md says what each figure means.
 set -euo pipefail
@@ -25,6 +26,10 @@ HOLDPOINT_PG_DURABLE=1 scripts/with-postgres.sh \
 
 step "Webhooks"
 "$bench" --webhooks --decisions 200 --burst 2000
+
+step "Webhooks, PostgreSQL (durable settings)"
+HOLDPOINT_PG_DURABLE=1 scripts/with-postgres.sh \
+  "$bench" --webhooks --decisions 200 --burst 2000 --backend postgres
 
 step "Live inbox: created -> received by 1, 100 and 1,000 sockets"
 "$bench" --live --rounds 20

@@ -499,25 +499,24 @@ async fn webhooks_and_the_outbox(backend: Backend) {
         next,
         disable_endpoint: None,
     };
+    // Logged in one batch; an attempt at a message that is gone fails
+    // alone.
     let decided_id = queued[0].id.clone();
-    store
-        .record_webhook_attempt(&attempt(
-            &decided_id,
-            NextStep::RetryAt(T0 + MINUTE),
-            Some(500),
-        ))
-        .await
-        .unwrap();
     let test_id = claimed
         .iter()
         .find(|m| m.id != decided_id)
         .unwrap()
         .id
         .clone();
-    store
-        .record_webhook_attempt(&attempt(&test_id, NextStep::Delivered, Some(200)))
-        .await
-        .unwrap();
+    let answers = store
+        .record_webhook_attempts(vec![
+            attempt(&decided_id, NextStep::RetryAt(T0 + MINUTE), Some(500)),
+            attempt("msg_no_such_message", NextStep::Delivered, Some(200)),
+            attempt(&test_id, NextStep::Delivered, Some(200)),
+        ])
+        .await;
+    assert!(answers[0].is_ok() && answers[2].is_ok(), "{answers:?}");
+    assert!(answers[1].is_err());
     let after = store.webhook_messages(&by_approval, T0 + 8).await.unwrap();
     assert_eq!(after[0].status, DeliveryStatus::Pending);
     assert_eq!(after[0].next_attempt_at, T0 + MINUTE);

@@ -273,6 +273,6 @@ impl Service {
 }
 
 /// A request queued for the writer got no answer: the server is stopping.
-fn writer_stopped(_: WriterGone) -> StoreError {
+pub(super) fn writer_stopped(_: WriterGone) -> StoreError {
     StoreError::BatchFailed("the writer has stopped".to_owned())
 }

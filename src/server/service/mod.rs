@@ -38,7 +38,7 @@ use crate::server::config::Config;
 use crate::server::domain::clock::{Clock, Sleep, SystemClock};
 use crate::server::domain::events::EventHub;
 use crate::server::domain::{
-    ApprovalRecord, InsertOutcome, NewApproval, Transition, TransitionOutcome,
+    ApprovalRecord, AttemptRecord, InsertOutcome, NewApproval, Transition, TransitionOutcome,
 };
 use crate::server::group_commit::GroupCommit;
 use crate::server::password::PasswordChecks;
@@ -66,6 +66,9 @@ pub struct Service {
     create_batches: GroupCommit<NewApproval, StoreResult<InsertOutcome>>,
     /// Decisions and cancels, gathered the same way.
     transition_batches: GroupCommit<(String, Transition), StoreResult<TransitionOutcome>>,
+    /// Webhook attempts' logs, gathered the same way (a burst of deliveries
+    /// would otherwise pay one commit each).
+    attempt_batches: GroupCommit<AttemptRecord, StoreResult<()>>,
     /// Recent decision times by route and kind, for agents' expected waits.
     expected_waits: stats::ExpectedWaits,
     /// Cancelled at shutdown: parked waits answer, tasks stop.
@@ -113,6 +116,13 @@ impl Service {
                 GroupCommit::start(move |batch| {
                     let store = store.clone();
                     async move { store.transitions(batch).await }
+                })
+            },
+            attempt_batches: {
+                let store = store.clone();
+                GroupCommit::start(move |batch| {
+                    let store = store.clone();
+                    async move { store.record_webhook_attempts(batch).await }
                 })
             },
             expected_waits: stats::ExpectedWaits::default(),

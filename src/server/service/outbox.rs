@@ -1,6 +1,7 @@
 //! The outbox as the delivery worker sees it: claiming due messages,
 //! logging each attempt, and knowing when the next one is due.
 
+use super::agent::writer_stopped;
 use super::{Service, ServiceResult};
 use crate::server::domain::{ids, AttemptRecord, ClaimedMessage};
 use std::time::Duration;
@@ -37,9 +38,14 @@ impl Service {
         Ok(Claim { token, messages })
     }
 
-    /// Logs an attempt and moves its message and endpoint on, atomically.
-    pub async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> ServiceResult<()> {
-        Ok(self.store.record_webhook_attempt(attempt).await?)
+    /// Logs an attempt and moves its message and endpoint on, atomically;
+    /// concurrent attempts share one commit (group commit).
+    pub async fn record_webhook_attempt(&self, attempt: AttemptRecord) -> ServiceResult<()> {
+        self.attempt_batches
+            .submit(attempt)
+            .await
+            .map_err(writer_stopped)??;
+        Ok(())
     }
 
     /// When the next pending message is due (None when nothing waits).

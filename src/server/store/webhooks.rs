@@ -2,7 +2,7 @@
 //! of the change they announce, claimed by one worker at a time, and every
 //! attempt logged.
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 use crate::model::{KeyWebhook, WebhookMessage};
 use crate::server::domain::{
     AttemptRecord, Audit, ClaimedMessage, MessageFilter, NewEndpoint, NewMessage,
@@ -55,8 +55,18 @@ pub trait WebhookStore {
         limit: i64,
         busy_endpoints: &[String],
     ) -> StoreResult<Vec<ClaimedMessage>>;
-    /// Logs an attempt and moves its message and endpoint on, atomically.
-    async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()>;
+    /// Logs attempts, each moving its message and endpoint on atomically,
+    /// in one transaction (one commit for the batch), answering each on its
+    /// own: one that fails (its message is gone) fails alone. If the
+    /// transaction fails, each gets [`StoreError::BatchFailed`].
+    async fn record_webhook_attempts(&self, batch: Vec<AttemptRecord>) -> Vec<StoreResult<()>>;
+    /// [`record_webhook_attempts`](Self::record_webhook_attempts) of one.
+    async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()> {
+        self.record_webhook_attempts(vec![attempt.clone()])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+    }
     /// When the next pending message is due (None when nothing waits).
     async fn next_webhook_due(&self) -> StoreResult<Option<i64>>;
     /// At start: releases claims a previous run of this process left behind
@@ -144,6 +154,133 @@ macro_rules! webhook_sql {
             query.push(")");
         }
 
+
+    /// Logs one attempt and moves its message and endpoint on.
+    async fn record_attempt(conn: &mut $conn, attempt: &AttemptRecord) -> StoreResult<()> {
+            // What the statistics and the audit log need, read before
+            // this attempt changes it.
+            let (approval_id, created_at, delivered_before, attempts_before): (
+                Option<String>,
+                i64,
+                Option<i64>,
+                i64,
+            ) = sqlx::query_as(
+                "SELECT approval_id, created_at, delivered_at,
+                     (SELECT COUNT(*) FROM webhook_attempts WHERE message_id = $1)
+                 FROM webhook_messages WHERE id = $1",
+            )
+            .bind(&attempt.message_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            let first_success_after = (matches!(attempt.next, NextStep::Delivered)
+                && delivered_before.is_none())
+            .then(|| attempt.attempted_at - created_at);
+            count_attempt_in_rollups(&mut *conn, attempt, attempts_before == 0, first_success_after)
+                .await?;
+            sqlx::query(
+                "INSERT INTO webhook_attempts (message_id, attempted_at, status_code, latency_ms,
+                     error, response_body)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&attempt.message_id)
+            .bind(attempt.attempted_at)
+            .bind(attempt.status_code)
+            .bind(attempt.latency_ms)
+            .bind(&attempt.error)
+            .bind(&attempt.response_body)
+            .execute(&mut *conn)
+            .await?;
+            let (status, next_attempt_at, delivered_at) = match attempt.next {
+                NextStep::Delivered => ("delivered", None, Some(attempt.attempted_at)),
+                NextStep::RetryAt(at) => ("pending", Some(at), None),
+                NextStep::GiveUp => ("failed", None, None),
+            };
+            // Only under the claim the attempt was made with: if it lapsed
+            // and another worker took the message over, that one decides.
+            sqlx::query(
+                "UPDATE webhook_messages
+                 SET status = $1, round_attempts = round_attempts + 1,
+                     next_attempt_at = COALESCE($2, next_attempt_at),
+                     delivered_at = COALESCE($3, delivered_at),
+                     lease_until = NULL, claim_token = NULL
+                 WHERE id = $4 AND claim_token = $5",
+            )
+            .bind(status)
+            .bind(next_attempt_at)
+            .bind(delivered_at)
+            .bind(&attempt.message_id)
+            .bind(&attempt.claim_token)
+            .execute(&mut *conn)
+            .await?;
+            match (&attempt.next, &attempt.disable_endpoint) {
+                (NextStep::Delivered, _) => {
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET last_success_at = $1, failure_streak = 0
+                         WHERE id = $2",
+                    )
+                    .bind(attempt.attempted_at)
+                    .bind(&attempt.endpoint_id)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                (_, Some(reason)) => {
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1,
+                             disabled_at = $1, disabled_reason = $2
+                         WHERE id = $3",
+                    )
+                    .bind(attempt.attempted_at)
+                    .bind(reason)
+                    .bind(&attempt.endpoint_id)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                (_, None) => {
+                    sqlx::query(
+                        "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1
+                         WHERE id = $1",
+                    )
+                    .bind(&attempt.endpoint_id)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            let entry = NewAuditEntry {
+                at: attempt.attempted_at,
+                kind: "webhook_attempted".to_owned(),
+                actor: "system".to_owned(),
+                approval_id,
+                subject: Some(format!("endpoint:{}", attempt.endpoint_id)),
+                detail: Some(attempt.audit_detail()),
+            };
+            insert_audit_entry(&mut *conn, &entry).await?;
+            Ok(())
+        }
+
+        /// Logs a batch of attempts in one transaction, each in a savepoint
+        /// of its own so that one failing fails alone.
+        async fn write_attempts(
+            store: &$store,
+            batch: &[AttemptRecord],
+        ) -> StoreResult<Vec<StoreResult<()>>> {
+            let mut tx = store.writer.begin().await?;
+            let mut answers = Vec::with_capacity(batch.len());
+            for attempt in batch {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                match record_attempt(&mut savepoint, attempt).await {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        answers.push(Ok(()));
+                    }
+                    Err(error) => {
+                        savepoint.rollback().await?;
+                        answers.push(Err(error));
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(answers)
+        }
 
         #[async_trait]
         impl WebhookStore for $store {
@@ -429,107 +566,20 @@ macro_rules! webhook_sql {
                 Ok(messages)
             }
 
-            async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()> {
-                let mut tx = self.writer.begin().await?;
-                // What the statistics and the audit log need, read before
-                // this attempt changes it.
-                let (approval_id, created_at, delivered_before, attempts_before): (
-                    Option<String>,
-                    i64,
-                    Option<i64>,
-                    i64,
-                ) = sqlx::query_as(
-                    "SELECT approval_id, created_at, delivered_at,
-                         (SELECT COUNT(*) FROM webhook_attempts WHERE message_id = $1)
-                     FROM webhook_messages WHERE id = $1",
-                )
-                .bind(&attempt.message_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let first_success_after = (matches!(attempt.next, NextStep::Delivered)
-                    && delivered_before.is_none())
-                .then(|| attempt.attempted_at - created_at);
-                count_attempt_in_rollups(&mut tx, attempt, attempts_before == 0, first_success_after)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO webhook_attempts (message_id, attempted_at, status_code, latency_ms,
-                         error, response_body)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&attempt.message_id)
-                .bind(attempt.attempted_at)
-                .bind(attempt.status_code)
-                .bind(attempt.latency_ms)
-                .bind(&attempt.error)
-                .bind(&attempt.response_body)
-                .execute(&mut *tx)
-                .await?;
-                let (status, next_attempt_at, delivered_at) = match attempt.next {
-                    NextStep::Delivered => ("delivered", None, Some(attempt.attempted_at)),
-                    NextStep::RetryAt(at) => ("pending", Some(at), None),
-                    NextStep::GiveUp => ("failed", None, None),
-                };
-                // Only under the claim the attempt was made with: if it lapsed
-                // and another worker took the message over, that one decides.
-                sqlx::query(
-                    "UPDATE webhook_messages
-                     SET status = $1, round_attempts = round_attempts + 1,
-                         next_attempt_at = COALESCE($2, next_attempt_at),
-                         delivered_at = COALESCE($3, delivered_at),
-                         lease_until = NULL, claim_token = NULL
-                     WHERE id = $4 AND claim_token = $5",
-                )
-                .bind(status)
-                .bind(next_attempt_at)
-                .bind(delivered_at)
-                .bind(&attempt.message_id)
-                .bind(&attempt.claim_token)
-                .execute(&mut *tx)
-                .await?;
-                match (&attempt.next, &attempt.disable_endpoint) {
-                    (NextStep::Delivered, _) => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET last_success_at = $1, failure_streak = 0
-                             WHERE id = $2",
-                        )
-                        .bind(attempt.attempted_at)
-                        .bind(&attempt.endpoint_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    (_, Some(reason)) => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1,
-                                 disabled_at = $1, disabled_reason = $2
-                             WHERE id = $3",
-                        )
-                        .bind(attempt.attempted_at)
-                        .bind(reason)
-                        .bind(&attempt.endpoint_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    (_, None) => {
-                        sqlx::query(
-                            "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1
-                             WHERE id = $1",
-                        )
-                        .bind(&attempt.endpoint_id)
-                        .execute(&mut *tx)
-                        .await?;
+            async fn record_webhook_attempts(
+                &self,
+                batch: Vec<AttemptRecord>,
+            ) -> Vec<StoreResult<()>> {
+                let count = batch.len();
+                match write_attempts(self, &batch).await {
+                    Ok(answers) => answers,
+                    Err(error) => {
+                        let message = error.to_string();
+                        (0..count)
+                            .map(|_| Err(StoreError::BatchFailed(message.clone())))
+                            .collect()
                     }
                 }
-                let entry = NewAuditEntry {
-                    at: attempt.attempted_at,
-                    kind: "webhook_attempted".to_owned(),
-                    actor: "system".to_owned(),
-                    approval_id,
-                    subject: Some(format!("endpoint:{}", attempt.endpoint_id)),
-                    detail: Some(attempt.audit_detail()),
-                };
-                insert_audit_entry(&mut tx, &entry).await?;
-                tx.commit().await?;
-                Ok(())
             }
 
             async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {

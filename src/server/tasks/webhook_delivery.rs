@@ -195,7 +195,7 @@ impl Worker {
             next,
             disable_endpoint,
         };
-        if let Err(error) = self.service.record_webhook_attempt(&record).await {
+        if let Err(error) = self.service.record_webhook_attempt(record).await {
             // The claim lapses and the message is tried again: at least once.
             tracing::error!(message = %message.id, %error, "logging a webhook attempt failed");
         }
