@@ -96,9 +96,13 @@ impl Worker {
         .await;
     }
 
-    /// Claims what is due, in batches no larger than one endpoint's share,
-    /// and starts an attempt for each. True when the last batch was full
-    /// (more may be due right now).
+    /// Claims what is due, in batches of one endpoint's share, and starts
+    /// an attempt for each. True when the last batch was full (more may be
+    /// due right now).
+    ///
+    /// While attempts are under way it claims only once a whole share of
+    /// slots is free: a claim is a commit, and claiming for each slot as it
+    /// frees made a burst pay one commit per delivery.
     async fn claim_and_start(
         self: &Arc<Self>,
         attempts: &mut JoinSet<String>,
@@ -108,7 +112,7 @@ impl Worker {
             let free = MAX_IN_FLIGHT
                 .saturating_sub(attempts.len())
                 .min(PER_ENDPOINT);
-            if free == 0 {
+            if free == 0 || (free < PER_ENDPOINT && !attempts.is_empty()) {
                 return false;
             }
             let busy: Vec<String> = per_endpoint
