@@ -3,9 +3,9 @@
 # starting the real server itself on loopback with a fresh database: the
 # default run (the machine's ceilings, creates, creates at a fixed rate,
 # decisions, decision -> wait) on SQLite and on a throwaway PostgreSQL, then
-# webhooks (on both), the live inbox, and the Stats page at a million
-# approvals. The
-# default runs' figures are also written to bench/results/<date>-<backend>.json.
+# webhooks (on both), the live inbox, 10,000 parked waits, and the Stats
+# page at a million approvals. The default runs' figures are also written to
+# bench/results/<date>-<backend>.json.
 # bench/README.md says what each figure means.
 set -euo pipefail
 cd "$(dirname "$0")/.."
