@@ -32,6 +32,7 @@ step "Browser tests"
 (cd end2end && npx playwright test)
 
 step "Release build (what scripts/run.sh serves)"
-# Without erase_components the view types are spelled out in full; this is
-# where a too-deep view or a wasm-opt problem would show.
+# The server's view types are spelled out in full here (the WASM's are
+# erased, see .cargo/config.toml): this is where a too-deep view or a
+# wasm-opt problem would show.
 env -u RUSTFLAGS cargo leptos build --release --split --precompress
