@@ -1,13 +1,12 @@
 //! The agent's side of an approval: create, read, wait, list, cancel.
 
 use super::error::{Missing, ServiceError, ServiceResult};
-use super::Service;
+use super::{writer_stopped, Service};
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::{
     ids, ApiKey, ApprovalFilter, ApprovalRecord, Destination, InsertOutcome, KeyIdentity,
     NewApproval, Order, Transition, TransitionOutcome,
 };
-use crate::server::group_commit::WriterGone;
 use crate::server::sanitize::sanitize_preview;
 use crate::server::store::StoreError;
 use crate::server::wait_room::Woke;
@@ -270,9 +269,4 @@ impl Service {
             TransitionOutcome::NotFound => Err(ServiceError::NotFound(Missing::Approval)),
         }
     }
-}
-
-/// A request queued for the writer got no answer: the server is stopping.
-pub(super) fn writer_stopped(_: WriterGone) -> StoreError {
-    StoreError::BatchFailed("the writer has stopped".to_owned())
 }

@@ -40,7 +40,7 @@ use crate::server::domain::events::EventHub;
 use crate::server::domain::{
     ApprovalRecord, AttemptRecord, InsertOutcome, NewApproval, Transition, TransitionOutcome,
 };
-use crate::server::group_commit::GroupCommit;
+use crate::server::group_commit::{GroupCommit, WriterGone};
 use crate::server::password::PasswordChecks;
 use crate::server::rate_limit::RateLimiter;
 use crate::server::signin_throttle::SigninThrottle;
@@ -81,6 +81,12 @@ pub struct Service {
     known_keys: known_keys::KnownKeys,
     /// When each session was last seen, as written.
     session_uses: use_marks::UseMarks,
+}
+
+/// A request queued for a writer (group commit) got no answer: the server
+/// is stopping.
+fn writer_stopped(_: WriterGone) -> StoreError {
+    StoreError::BatchFailed("the writer has stopped".to_owned())
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {

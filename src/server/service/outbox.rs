@@ -1,8 +1,7 @@
 //! The outbox as the delivery worker sees it: claiming due messages,
 //! logging each attempt, and knowing when the next one is due.
 
-use super::agent::writer_stopped;
-use super::{Service, ServiceResult};
+use super::{writer_stopped, Service, ServiceResult};
 use crate::server::domain::{ids, AttemptRecord, ClaimedMessage};
 use std::time::Duration;
 

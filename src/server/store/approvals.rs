@@ -2,7 +2,7 @@
 //! exactly once (its audit entry and outcome webhook in the same
 //! transaction).
 
-use super::{StoreError, StoreResult};
+use super::{only_answer, StoreResult};
 use crate::server::domain::{
     ApprovalFilter, ApprovalRecord, DecisionFilter, InsertOutcome, NewApproval, Transition,
     TransitionOutcome,
@@ -17,7 +17,7 @@ pub trait ApprovalStore {
     /// when its idempotency key was seen for its API key, the first
     /// approval made with it; when the database refuses it, its error,
     /// the others still written. If the transaction fails, each gets
-    /// [`StoreError::BatchFailed`] and nothing was written.
+    /// [`StoreError::BatchFailed`](super::StoreError::BatchFailed) and nothing was written.
     async fn insert_approvals(&self, batch: Vec<NewApproval>) -> Vec<StoreResult<InsertOutcome>>;
     /// [`insert_approvals`](Self::insert_approvals) of one.
     async fn insert_approval(&self, approval: NewApproval) -> StoreResult<InsertOutcome> {
@@ -57,13 +57,6 @@ pub trait ApprovalStore {
 /// Transitions per multi-row update (five parameters each, well within
 /// SQLite's 32,766).
 pub(super) const TRANSITIONS_PER_UPDATE: usize = 1_000;
-
-/// The answer to a batch of one.
-fn only_answer<T>(mut answers: Vec<StoreResult<T>>) -> StoreResult<T> {
-    answers
-        .pop()
-        .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
-}
 
 macro_rules! approval_sql {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
@@ -415,17 +408,14 @@ macro_rules! approval_sql {
             conn: &mut $conn,
             batch: &[NewApproval],
         ) -> StoreResult<std::collections::HashMap<String, Route>> {
-            let ids: std::collections::BTreeSet<&str> =
-                batch.iter().map(|new| new.api_key_id.as_str()).collect();
+            let ids: std::collections::BTreeSet<&String> =
+                batch.iter().map(|new| &new.api_key_id).collect();
+            let ids: Vec<String> = ids.into_iter().cloned().collect();
             let mut query: QueryBuilder<$db> = QueryBuilder::new(
                 "SELECT id, default_approver_id, default_group_id FROM api_keys
-                 WHERE revoked_at IS NULL AND id IN (",
+                 WHERE revoked_at IS NULL AND id IN ",
             );
-            let mut list = query.separated(", ");
-            for id in ids {
-                list.push_bind(id.to_owned());
-            }
-            query.push(")");
+            push_list(&mut query, &ids);
             let rows: Vec<(String, Option<String>, Option<String>)> =
                 query.build_query_as().fetch_all(&mut *conn).await?;
             Ok(rows
@@ -474,22 +464,15 @@ macro_rules! approval_sql {
             // The first request for an approval in the batch is the one
             // tried; later ones find it decided.
             let mut seen = std::collections::HashSet::new();
-            let tried: Vec<bool> = batch.iter().map(|(id, _)| seen.insert(id)).collect();
+            let firsts: Vec<&(String, Transition)> =
+                batch.iter().filter(|(id, _)| seen.insert(id)).collect();
             let mut updated = std::collections::HashSet::new();
-            let firsts: Vec<&(String, Transition)> = batch
-                .iter()
-                .zip(&tried)
-                .filter(|(_, tried)| **tried)
-                .map(|(request, _)| request)
-                .collect();
             for chunk in firsts.chunks(TRANSITIONS_PER_UPDATE) {
                 updated.extend(update_pending(&mut tx, chunk).await?);
             }
-            let applied: Vec<bool> = batch
-                .iter()
-                .zip(tried)
-                .map(|((id, _), tried)| tried && updated.contains(id))
-                .collect();
+            // Taken out as it is answered: only the first request for a
+            // moved approval is told it applied.
+            let applied: Vec<bool> = batch.iter().map(|(id, _)| updated.remove(id)).collect();
             let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
             let records = approvals_by_ids(&mut tx, &ids).await?;
             let settled: Vec<(&ApprovalRecord, &Transition)> = batch
@@ -588,18 +571,9 @@ macro_rules! approval_sql {
                 &self,
                 batch: Vec<NewApproval>,
             ) -> Vec<StoreResult<InsertOutcome>> {
-                let count = batch.len();
-                match write_approvals(self, &batch).await {
-                    Ok(outcomes) => outcomes,
-                    Err(error) => {
-                        // Nothing of the batch was committed: each request
-                        // fails, and may be retried.
-                        let message = error.to_string();
-                        (0..count)
-                            .map(|_| Err(StoreError::BatchFailed(message.clone())))
-                            .collect()
-                    }
-                }
+                write_approvals(self, &batch)
+                    .await
+                    .unwrap_or_else(|error| each_failed(batch.len(), &error))
             }
 
             async fn approval(&self, id: &str) -> StoreResult<Option<ApprovalRecord>> {

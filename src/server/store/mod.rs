@@ -52,6 +52,22 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The answer to a batch of one.
+fn only_answer<T>(mut answers: Vec<StoreResult<T>>) -> StoreResult<T> {
+    answers
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+}
+
+/// The answers to a batch of `count` requests whose transaction failed:
+/// nothing of it was committed, so each fails (and may be retried).
+fn each_failed<T>(count: usize, error: &StoreError) -> Vec<StoreResult<T>> {
+    let message = error.to_string();
+    (0..count)
+        .map(|_| Err(StoreError::BatchFailed(message.clone())))
+        .collect()
+}
+
 /// Everything the service keeps, by aggregate. Each part is implemented
 /// once in portable SQL for both backends.
 #[async_trait]

@@ -114,9 +114,19 @@ macro_rules! portable_store {
         use crate::server::store::stats::{PENDING_AHEAD_LIMIT, REBUILD_CHUNK, REBUILD_PAGE};
         use crate::server::store::webhooks::OUTBOX_ROWS_PER_INSERT;
         use crate::server::store::{
-            AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
+            each_failed, AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
         };
         use sqlx::{FromRow, QueryBuilder, Row};
+
+        /// `values` as a parenthesised list of bind parameters.
+        fn push_list(query: &mut QueryBuilder<'_, $db>, values: &[String]) {
+            query.push("(");
+            let mut list = query.separated(", ");
+            for value in values {
+                list.push_bind(value.clone());
+            }
+            query.push(")");
+        }
 
         crate::server::store::accounts::account_sql!($store, $db, $row, $conn);
         crate::server::store::approvals::approval_sql!($store, $db, $row, $conn);

@@ -2,7 +2,7 @@
 //! of the change they announce, claimed by one worker at a time, and every
 //! attempt logged.
 
-use super::{StoreError, StoreResult};
+use super::{only_answer, StoreResult};
 use crate::model::{KeyWebhook, WebhookMessage};
 use crate::server::domain::{
     AttemptRecord, Audit, ClaimedMessage, MessageFilter, NewEndpoint, NewMessage,
@@ -58,14 +58,11 @@ pub trait WebhookStore {
     /// Logs attempts, each moving its message and endpoint on atomically,
     /// in one transaction (one commit for the batch), answering each on its
     /// own: one that fails (its message is gone) fails alone. If the
-    /// transaction fails, each gets [`StoreError::BatchFailed`].
+    /// transaction fails, each gets [`StoreError::BatchFailed`](super::StoreError::BatchFailed).
     async fn record_webhook_attempts(&self, batch: Vec<AttemptRecord>) -> Vec<StoreResult<()>>;
     /// [`record_webhook_attempts`](Self::record_webhook_attempts) of one.
     async fn record_webhook_attempt(&self, attempt: &AttemptRecord) -> StoreResult<()> {
-        self.record_webhook_attempts(vec![attempt.clone()])
-            .await
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::BatchFailed("no answer".to_owned())))
+        only_answer(self.record_webhook_attempts(vec![attempt.clone()]).await)
     }
     /// When the next pending message is due (None when nothing waits).
     async fn next_webhook_due(&self) -> StoreResult<Option<i64>>;
@@ -144,19 +141,8 @@ macro_rules! webhook_sql {
             Ok((row.message_id.clone(), row.into()))
         }
 
-        /// `values` as a parenthesised list of bind parameters.
-        fn push_list(query: &mut QueryBuilder<'_, $db>, values: &[String]) {
-            query.push("(");
-            let mut list = query.separated(", ");
-            for value in values {
-                list.push_bind(value.clone());
-            }
-            query.push(")");
-        }
-
-
-    /// Logs one attempt and moves its message and endpoint on.
-    async fn record_attempt(conn: &mut $conn, attempt: &AttemptRecord) -> StoreResult<()> {
+        /// Logs one attempt and moves its message and endpoint on.
+        async fn record_attempt(conn: &mut $conn, attempt: &AttemptRecord) -> StoreResult<()> {
             // What the statistics and the audit log need, read before
             // this attempt changes it.
             let (approval_id, created_at, delivered_before, attempts_before): (
@@ -570,16 +556,9 @@ macro_rules! webhook_sql {
                 &self,
                 batch: Vec<AttemptRecord>,
             ) -> Vec<StoreResult<()>> {
-                let count = batch.len();
-                match write_attempts(self, &batch).await {
-                    Ok(answers) => answers,
-                    Err(error) => {
-                        let message = error.to_string();
-                        (0..count)
-                            .map(|_| Err(StoreError::BatchFailed(message.clone())))
-                            .collect()
-                    }
-                }
+                write_attempts(self, &batch)
+                    .await
+                    .unwrap_or_else(|error| each_failed(batch.len(), &error))
             }
 
             async fn next_webhook_due(&self) -> StoreResult<Option<i64>> {
