@@ -60,3 +60,15 @@ if [[ ! -d end2end/node_modules ]] || [[ end2end/package-lock.json -nt end2end/n
   say "Installing end2end's node packages"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Python tools of the test command (schemathesis, the MCP SDK, Standard
+# Webhooks), pinned, in a virtual environment of the project's own.
+if $with_test_tools; then
+  requirements=tests/contract/requirements.txt
+  if [[ ! -x .venv/bin/python ]] || [[ $requirements -nt .venv/installed ]]; then
+    say "Installing the Python test tools into .venv"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" .venv/installed
+  fi
+fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: formatting and lints, the Rust unit
 # and integration tests (real server processes on a real SQLite file and on a
-# throwaway PostgreSQL cluster, or HOLDPOINT_TEST_DATABASE_URL when set), and
-# the Playwright browser tests in Debian's Chromium.
+# throwaway PostgreSQL cluster, or HOLDPOINT_TEST_DATABASE_URL when set),
+# schemathesis against the OpenAPI document, and the Playwright browser tests
+# in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -27,6 +28,9 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 
 step "Rust unit and integration tests (every integration test on SQLite and on PostgreSQL)"
 scripts/with-postgres.sh cargo test --features testkit
+
+step "The API against its OpenAPI document (schemathesis)"
+scripts/check-api-contract.sh
 
 step "Browser tests"
 (cd end2end && npx playwright test)

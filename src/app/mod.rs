@@ -1,6 +1,7 @@
 //! The web inbox: shell, router and pages.
 
 mod account;
+mod api_docs;
 mod audit;
 mod batch;
 mod card;
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/setup") view={Lazy::<Setup>::new()} ssr=SsrMode::Async/>
                 <Route path=path!("/welcome") view={Lazy::<Welcome>::new()} ssr=SsrMode::Async/>
+                <Route path=path!("/api/docs") view={Lazy::<ApiDocs>::new()} ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=layout::Layout ssr=SsrMode::Async>
                     <Route path=path!("") view=inbox::InboxPage ssr=SsrMode::Async/>
                     <Route path=path!("history") view={Lazy::<History>::new()} ssr=SsrMode::Async/>
@@ -109,6 +111,7 @@ macro_rules! lazy_page {
 lazy_page! {
     Setup => login::SetupPage,
     Welcome => login::WelcomePage,
+    ApiDocs => api_docs::ApiDocsPage,
     History => history::HistoryPage,
     Stats => stats::StatsPage,
     Account => account::AccountPage,

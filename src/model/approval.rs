@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 /// Lifecycle: `Pending`, then exactly one terminal status, never changed again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
@@ -86,13 +87,19 @@ impl Verdict {
 /// One approval request. This is the JSON of the REST API as well as what the
 /// inbox renders, so both always agree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Approval {
+    /// `apr_` and 26 letters and digits.
     pub id: String,
     pub status: Status,
+    /// One line, 1-200 characters.
     pub title: String,
     /// The preview, already sanitized when it was stored.
     pub body: String,
+    /// The request's `data` object, as sent.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub data: serde_json::Value,
+    /// The action kind, e.g. `billing.refund`.
     pub action: Option<String>,
     /// The name of the API key that asked.
     pub agent: String,
@@ -101,11 +108,14 @@ pub struct Approval {
     /// The group it is routed to, if any. With neither, anyone who may
     /// decide may decide it.
     pub group: Option<String>,
+    /// The denial's reason, in the approver's words.
     pub reason: Option<String>,
     /// Email of the person who approved or denied.
     pub decided_by: Option<String>,
+    /// When it left `pending` (decided, expired or cancelled).
     pub decided_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// When a still-pending approval becomes `expired`.
     pub expires_at: DateTime<Utc>,
     /// Where a person sees this approval in the web inbox.
     pub url: String,
@@ -149,8 +159,10 @@ impl ApprovalSummary {
 
 /// One page of a cursor-paginated list, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApprovalPage {
     pub items: Vec<Approval>,
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 

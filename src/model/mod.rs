@@ -2,6 +2,7 @@
 //! lifecycle, and the validated newtypes ("parse, don't validate") that every
 //! entry point goes through.
 
+mod api_reference;
 mod approval;
 mod audit;
 mod inbox_protocol;
@@ -9,6 +10,7 @@ mod stats;
 mod validated;
 mod webhook;
 
+pub use api_reference::{ApiReference, EndpointDoc, FieldDoc, ResponseDoc, SchemaDoc};
 pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
 pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};

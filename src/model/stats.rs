@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// history (fewer than [`ExpectedDecision::MIN_HISTORY`] decisions in
 /// [`ExpectedDecision::HISTORY_DAYS`] days).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExpectedDecision {
     pub p50_seconds: f64,
     pub p90_seconds: f64,

@@ -1,7 +1,7 @@
 //! Handlers for /api/v1/approvals.
 
 use super::extract::{Agent, CreatingAgent, JsonBytes};
-use crate::model::{ActionKind, Status, Title};
+use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::ids;
 use crate::server::http::problem::Problem;
 use crate::server::service::{CreateApproval, Created};
@@ -30,6 +30,62 @@ const FIELDS: [&str; 7] = [
 
 type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
+/// The body of `POST /api/v1/approvals`, as the OpenAPI document shows it.
+/// `parse_create` reads the fields one by one instead, to name the one at
+/// fault; a unit test keeps this and `FIELDS` the same.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CreateApprovalBody {
+    /// One line, 1-200 characters, no bidirectional controls or zero-width
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Refund $240 to Lila Chen on order #8821"
+    )]
+    title: String,
+    /// The preview, as HTML: sanitized on the way in, at most 256 KiB.
+    #[schema(example = "<p>The package arrived <strong>damaged</strong>.</p>")]
+    body: Option<String>,
+    /// The underlying data, shown to the approver and echoed back; a JSON
+    /// object of at most 256 KiB.
+    #[schema(value_type = Option<Object>, example = json!({"order": 8821, "amount_cents": 24000}))]
+    data: Option<Value>,
+    /// An approver's email. Not with `group`.
+    #[schema(min_length = 1)]
+    approver: Option<String>,
+    /// A group's name. Not with `approver`. With neither, the key's
+    /// default route, else anyone who may decide.
+    #[schema(min_length = 1)]
+    group: Option<String>,
+    /// A dotted action kind.
+    #[schema(example = "billing.refund")]
+    action: Option<String>,
+    /// Seconds until a pending approval expires (default: the server's
+    /// `HOLDPOINT_DEFAULT_EXPIRY`).
+    #[schema(minimum = 1, maximum = 2_592_000)]
+    expires_in: Option<u64>,
+}
+
+/// Ask a person to approve an action.
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals",
+    tag = "approvals",
+    request_body(content = CreateApprovalBody, content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
+         description = "1-255 visible ASCII characters. A retry with the same key and body returns the first approval; the same key with another body is a 422 `idempotency_key_reused`."),
+    ),
+    responses(
+        (status = 201, description = "The approval, pending (or, for a retry with the same `Idempotency-Key`, the first one, as it is now).",
+         body = Approval,
+         headers(
+             ("Location" = String, description = "`/api/v1/approvals/{id}`"),
+             ("Idempotent-Replayed" = Option<String>, description = "`true` when this answers a retry with an `Idempotency-Key` seen before"),
+         )),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     CreatingAgent(key): CreatingAgent,
@@ -53,6 +109,14 @@ pub async fn create(
     Ok(response)
 }
 
+/// The approval with its status and decision.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals/{id}",
+    tag = "approvals",
+    params(("id" = String, Path, description = "The approval's id (`apr_...`).")),
+    responses((status = 200, description = "The approval.", body = Approval)),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Agent(key): Agent,
@@ -61,6 +125,19 @@ pub async fn get_one(
     Ok(Json(state.service.approval_for_key(&key, &id).await?).into_response())
 }
 
+/// Wait for the decision: answers as soon as the approval leaves `pending`,
+/// or after `timeout` seconds with it still pending (then call again).
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals/{id}/wait",
+    tag = "approvals",
+    params(
+        ("id" = String, Path, description = "The approval's id (`apr_...`)."),
+        ("timeout" = Option<u64>, Query, minimum = 0, maximum = 60,
+         description = "Seconds to wait, 0-60 (default 30)."),
+    ),
+    responses((status = 200, description = "The approval: decided, or still `pending` when the timeout passed.", body = Approval)),
+)]
 pub async fn wait(
     State(state): State<AppState>,
     Agent(key): Agent,
@@ -88,6 +165,18 @@ pub async fn wait(
     Ok(Json(approval).into_response())
 }
 
+/// This key's approvals, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals",
+    tag = "approvals",
+    params(
+        ("status" = Option<Status>, Query, description = "Only approvals with this status."),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page."),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Approvals per page, 1-100 (default 50)."),
+    ),
+    responses((status = 200, description = "One page of approvals.", body = ApprovalPage)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Agent(key): Agent,
@@ -131,6 +220,14 @@ pub async fn list(
     Ok(Json(page).into_response())
 }
 
+/// Withdraw a pending request.
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals/{id}/cancel",
+    tag = "approvals",
+    params(("id" = String, Path, description = "The approval's id (`apr_...`).")),
+    responses((status = 200, description = "The approval, now `cancelled`.", body = Approval)),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Agent(key): Agent,
@@ -300,7 +397,24 @@ fn optional_string(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_create;
+    use super::{parse_create, CreateApprovalBody, FIELDS};
+    use utoipa::PartialSchema;
+
+    #[test]
+    fn the_documented_body_has_the_fields_the_parser_reads() {
+        let schema = serde_json::to_value(CreateApprovalBody::schema()).unwrap();
+        let mut documented: Vec<&str> = schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut parsed = FIELDS.to_vec();
+        documented.sort_unstable();
+        parsed.sort_unstable();
+        assert_eq!(documented, parsed);
+        assert_eq!(schema["required"], serde_json::json!(["title"]));
+    }
 
     fn code_of(body: &str) -> &'static str {
         parse_create(body.as_bytes()).unwrap_err().code

@@ -3,6 +3,8 @@
 mod approvals;
 mod decisions;
 pub mod extract;
+pub mod openapi;
+pub mod reference;
 
 use crate::server::http::problem::Problem;
 use crate::server::state::AppState;
@@ -41,6 +43,11 @@ pub fn router() -> Router<AppState> {
         .fold(Router::new(), |router, (method, path)| {
             router.route(path, endpoint(method, path))
         })
+        // Public: it describes the API, and holds no one's data.
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
         .method_not_allowed_fallback(|| async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,

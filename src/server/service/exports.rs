@@ -41,12 +41,14 @@ pub struct DecisionQuery {
 }
 
 /// One decided approval, as a line of the export.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionLine {
     pub id: String,
     pub title: String,
     pub action: Option<String>,
+    /// The name of the API key that asked.
     pub agent: String,
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
     pub outcome: Status,
     pub reason: Option<String>,
