@@ -15,7 +15,7 @@ use crate::server::service::Service;
 use crate::server::state::AppState;
 use crate::server::tasks::webhook_delivery::Worker;
 use crate::server::tasks::{expiry, revocation_watch, BackgroundTasks};
-use crate::server::{exports, inbox_socket, rest, store};
+use crate::server::{exports, inbox_socket, mcp, rest, store};
 use anyhow::Context;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
@@ -148,7 +148,9 @@ pub fn router(
         inbox_feed,
     };
     let routes = generate_route_list(App);
-    let agent_api = Router::new().nest("/api/v1", rest::router());
+    let agent_api = Router::new()
+        .nest("/api/v1", rest::router())
+        .merge(mcp::http::router(&state));
     let browser = Router::new()
         .merge(exports::router())
         .route("/ws", get(inbox_socket::inbox_socket))

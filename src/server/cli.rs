@@ -45,6 +45,17 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Serve MCP on stdin and stdout, for a local agent's config (Claude
+    /// Code, Claude Desktop): its tools act on a Holdpoint server's API with
+    /// one API key. Logs go to stderr.
+    Mcp {
+        /// The Holdpoint server's URL.
+        #[arg(long, env = "HOLDPOINT_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The agent's API key.
+        #[arg(long, env = "HOLDPOINT_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
     /// Check the audit log's hash chain.
     Audit {
         /// Print the outcome as one JSON object on stdout.
@@ -261,6 +272,9 @@ pub async fn run() -> ExitCode {
         Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
         Some(Command::Audit { json, command }) => audit(&cli.config, command, json).await,
         Some(Command::Export { command }) => export(&cli.config, command).await,
+        Some(Command::Mcp { url, api_key }) => {
+            crate::server::mcp::stdio::run(&url, &api_key, cli.config.mcp_wait).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -108,6 +108,35 @@ pub struct ConfigArgs {
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub max_inboxes_per_person: u32,
 
+    /// The longest one MCP `wait_for_approval` call waits before it answers
+    /// `pending` (the agent calls again): below the tool-call limit of
+    /// every MCP client in use (often 60 s). 1s to 60s.
+    #[arg(long, env = "HOLDPOINT_MCP_WAIT", default_value = "45s",
+          value_parser = parse_mcp_wait, global = true)]
+    pub mcp_wait: Duration,
+
+    /// Host names (or host:port) that `/mcp` answers to, comma-separated.
+    /// Default: the public URL's host, localhost, 127.0.0.1 and ::1 (a
+    /// guard against DNS rebinding).
+    #[arg(
+        long,
+        env = "HOLDPOINT_MCP_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub mcp_allowed_hosts: Vec<String>,
+
+    /// Browser origins allowed to call `/mcp` (scheme://host:port),
+    /// comma-separated. Default: the public URL's origin only. Clients that
+    /// are not browsers send no Origin and are not affected.
+    #[arg(
+        long,
+        env = "HOLDPOINT_MCP_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub mcp_allowed_origins: Vec<String>,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
     pub log: tracing::Level,
@@ -156,6 +185,31 @@ pub struct Config {
     pub create_rate: Rate,
     pub max_waits_per_key: usize,
     pub max_inboxes_per_person: usize,
+    pub mcp: McpSettings,
+}
+
+/// The MCP endpoint's settings (see the `mcp_` arguments).
+#[derive(Debug, Clone)]
+pub struct McpSettings {
+    pub wait_bound: Duration,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+fn parse_mcp_wait(raw: &str) -> Result<Duration, String> {
+    let wait = parse_duration(raw)?;
+    if (Duration::from_secs(1)..=Duration::from_secs(60)).contains(&wait) {
+        Ok(wait)
+    } else {
+        Err(format!("{raw} is not from 1s to 60s"))
+    }
+}
+
+/// The origin (scheme://host:port) of a URL, as browsers send it.
+fn origin_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let port = url.port_or_known_default()?;
+    Some(format!("{}://{}:{port}", url.scheme(), url.host_str()?))
 }
 
 impl Config {
@@ -166,16 +220,16 @@ impl Config {
             .unwrap_or_else(|| format!("http://{bound}"))
             .trim_end_matches('/')
             .to_owned();
+        let public_host = reqwest::Url::parse(&public_url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         Config {
             secure_cookies: public_url.starts_with("https://"),
-            public_host: reqwest::Url::parse(&public_url)
-                .ok()
-                .and_then(|url| url.host_str().map(str::to_owned))
-                .unwrap_or_default()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            public_url,
+            public_host: public_host.clone(),
             default_expiry: args.default_expiry,
             live_backlog: args.live_backlog as usize,
             signin_address_limit: args.signin_address_limit,
@@ -185,6 +239,25 @@ impl Config {
             },
             max_waits_per_key: args.max_waits_per_key as usize,
             max_inboxes_per_person: args.max_inboxes_per_person as usize,
+            mcp: McpSettings {
+                wait_bound: args.mcp_wait,
+                allowed_hosts: if args.mcp_allowed_hosts.is_empty() {
+                    vec![
+                        public_host.clone(),
+                        "localhost".into(),
+                        "127.0.0.1".into(),
+                        "::1".into(),
+                    ]
+                } else {
+                    args.mcp_allowed_hosts.clone()
+                },
+                allowed_origins: if args.mcp_allowed_origins.is_empty() {
+                    origin_of(&public_url).into_iter().collect()
+                } else {
+                    args.mcp_allowed_origins.clone()
+                },
+            },
+            public_url: public_url.clone(),
             webhooks: WebhookSettings {
                 schedule: args.webhook_retry_schedule.clone(),
                 timeout: args.webhook_timeout,

@@ -12,6 +12,7 @@ pub mod http;
 pub mod inbox_feed;
 pub mod inbox_seats;
 pub mod inbox_socket;
+pub mod mcp;
 pub mod password;
 pub mod rate_limit;
 pub mod rest;

@@ -16,7 +16,8 @@ use std::time::Duration;
 const MAX_BODY_BYTES: usize = 256 * 1024;
 const MAX_DATA_BYTES: usize = 256 * 1024;
 const MAX_EXPIRES_IN_SECS: u64 = 30 * 86_400;
-const MAX_WAIT_SECS: u64 = 60;
+/// The longest one `/wait` may be asked to wait.
+pub const MAX_WAIT_SECS: u64 = 60;
 const DEFAULT_WAIT_SECS: u64 = 30;
 const FIELDS: [&str; 7] = [
     "title",
@@ -253,12 +254,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    value
-        .to_str()
-        .ok()
-        .map(str::trim)
+    parse_idempotency_key(value.to_str().unwrap_or("\u{fffd}")).map(Some)
+}
+
+/// An idempotency key (the header's, or an MCP tool's argument): 1-255
+/// visible ASCII characters.
+pub fn parse_idempotency_key(raw: &str) -> Result<String, Problem> {
+    Some(raw.trim())
         .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
-        .map(|key| Some(key.to_owned()))
+        .map(str::to_owned)
         .ok_or_else(|| {
             Problem::bad_request(
                 "invalid_idempotency_key",
@@ -269,7 +273,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
 
 /// Parses and validates a create request, naming the field at fault. Also
 /// returns a hash of the request, to recognise an idempotent retry.
-fn parse_create(bytes: &[u8]) -> Result<(CreateApproval, String), Problem> {
+pub fn parse_create(bytes: &[u8]) -> Result<(CreateApproval, String), Problem> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;

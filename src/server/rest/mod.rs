@@ -1,6 +1,6 @@
 //! The agent REST API under /api/v1 (the README's "The API" is the contract).
 
-mod approvals;
+pub mod approvals;
 mod decisions;
 pub mod extract;
 pub mod openapi;

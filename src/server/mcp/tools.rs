@@ -1,0 +1,496 @@
+//! The MCP server: its tools, and the tasks a `request_approval` becomes
+//! for a client of the tasks extension (`io.modelcontextprotocol/tasks`).
+//!
+//! A task's id is the approval's id, and its state is the approval's: any
+//! instance answers `tasks/get` from the database, a restart loses nothing,
+//! and the task lives as long as the approval's record. No tool decides:
+//! only a person in the inbox does.
+
+use super::gate::{ApprovalGate, GateError, ServiceGate};
+use crate::model::{Approval, Status};
+use crate::server::domain::ApiKey;
+use crate::server::rest::approvals::{parse_idempotency_key, MAX_WAIT_SECS};
+use crate::server::service::Service;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation,
+    ProgressNotificationParam, ServerCapabilities, ServerConfig, Task, TaskPayload, TaskStatus,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::{tool, tool_router, ErrorData as McpError, ServerHandler};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a long wait tells the client it is still waiting.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+/// What a task-capable client is told about polling `tasks/get`.
+const TASK_POLL_MS: u64 = 2_000;
+
+/// Where the tools find the calling agent's approvals.
+#[derive(Clone)]
+pub enum Gates {
+    /// `/mcp`: the key the HTTP layer authenticated, carried by each request.
+    PerRequest(Arc<Service>),
+    /// `holdpoint mcp`: one key, over the REST API, for the whole session.
+    Fixed(Arc<dyn ApprovalGate>),
+}
+
+#[derive(Clone)]
+pub struct HoldpointMcp {
+    gates: Gates,
+    /// The longest one `wait_for_approval` call waits: below every client's
+    /// own limit on a tool call.
+    wait_bound: Duration,
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestApprovalArgs {
+    /// One line, 1-200 characters, saying exactly what will happen: "Refund
+    /// $240 to Lila Chen on order #8821".
+    pub title: String,
+    /// What the person should see before deciding, as HTML (sanitized; at
+    /// most 256 KiB): the email's text, the rows to delete.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The exact data the action will use (a JSON object, at most 256 KiB);
+    /// an approval echoes it back.
+    #[serde(default)]
+    pub data: Option<Map<String, Value>>,
+    /// A dotted action kind, e.g. `billing.refund`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// The email of the person who must decide. Not with `group`.
+    #[serde(default)]
+    pub approver: Option<String>,
+    /// The group whose members decide. Not with `approver`. With neither,
+    /// the key's default route.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Seconds until an undecided request expires (1 to 2,592,000; default:
+    /// the server's).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// Send the same key when retrying a call whose answer was lost: the
+    /// first request is returned instead of a second one (1-255 visible
+    /// ASCII characters).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitArgs {
+    /// The approval's id (`apr_...`), as `request_approval` answered.
+    pub id: String,
+    /// The most seconds to wait in this call (default and most: the
+    /// server's bound, 45 s unless configured).
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdArgs {
+    /// The approval's id (`apr_...`).
+    pub id: String,
+}
+
+/// An approval as the tools answer it, with what to do next in plain words.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalOutcome {
+    /// `apr_...`
+    pub id: String,
+    /// `pending`, `approved`, `denied`, `expired` or `cancelled`.
+    pub status: String,
+    pub title: String,
+    pub action: Option<String>,
+    /// The data of the request: with `approved`, exactly what was approved.
+    pub data: Value,
+    /// With `denied`: why, in the person's words.
+    pub reason: Option<String>,
+    /// The email of the person who decided.
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub expires_at: String,
+    /// Where a person sees and decides this request.
+    pub review_url: String,
+    /// What to do now.
+    pub next_step: String,
+}
+
+impl ApprovalOutcome {
+    fn of(approval: &Approval) -> Self {
+        ApprovalOutcome {
+            id: approval.id.clone(),
+            status: approval.status.as_str().to_owned(),
+            title: approval.title.clone(),
+            action: approval.action.clone(),
+            data: approval.data.clone(),
+            reason: approval.reason.clone(),
+            decided_by: approval.decided_by.clone(),
+            decided_at: approval.decided_at.map(|at| at.to_rfc3339()),
+            expires_at: approval.expires_at.to_rfc3339(),
+            review_url: approval.url.clone(),
+            next_step: next_step(approval),
+        }
+    }
+}
+
+/// What the model should do, said so that it cannot be misread.
+fn next_step(approval: &Approval) -> String {
+    let title = &approval.title;
+    let who = approval.decided_by.as_deref().unwrap_or("a person");
+    match approval.status {
+        Status::Approved => format!(
+            "APPROVED by {who}. Go ahead with \"{title}\", using exactly the approved data."
+        ),
+        Status::Denied => format!(
+            "DENIED by {who}. Do not do \"{title}\": stop this action. Their reason: {}. \
+             Asking again with the same request will not change the answer; tell the user.",
+            approval.reason.as_deref().unwrap_or("none given")
+        ),
+        Status::Expired => format!(
+            "EXPIRED: nobody decided in time. Do not do \"{title}\". Ask again only if it is still needed."
+        ),
+        Status::Cancelled => {
+            format!("CANCELLED: the request was withdrawn. Do not do \"{title}\".")
+        }
+        Status::Pending => format!(
+            "PENDING: still waiting for a person to decide (they can see it at {}). \
+             Do not act yet. Call wait_for_approval with id \"{}\" again to keep waiting.",
+            approval.url, approval.id
+        ),
+    }
+}
+
+/// A tool's answer for an approval: the next step as text, the approval as
+/// structured content. A denial is a normal answer, not a tool error.
+fn outcome_result(approval: &Approval) -> CallToolResult {
+    let outcome = ApprovalOutcome::of(approval);
+    let mut text = outcome.next_step.clone();
+    if approval.status == Status::Approved {
+        text.push_str(&format!("\nApproved data: {}", approval.data));
+    }
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = serde_json::to_value(&outcome).ok();
+    result
+}
+
+/// A refusal the model can act on (a bad title, an unknown approver) as a
+/// tool error carrying the REST API's code.
+fn refusal(error: GateError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "{} ({}): {}",
+        error.code, error.status, error.detail
+    ))])
+}
+
+#[tool_router]
+impl HoldpointMcp {
+    pub fn new(gates: Gates, wait_bound: Duration) -> Self {
+        HoldpointMcp {
+            gates,
+            wait_bound: wait_bound.min(Duration::from_secs(MAX_WAIT_SECS)),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Ask a named person to approve an action before doing it. Nothing
+    /// happens until they decide. Returns the request (status `pending`,
+    /// its id and where the person sees it); then call `wait_for_approval`.
+    /// A client of the MCP tasks extension gets a task instead, which
+    /// completes when the person decides.
+    #[tool(
+        annotations(title = "Request approval", read_only_hint = false, destructive_hint = false,
+                    idempotent_hint = false, open_world_hint = false),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ApprovalOutcome>()
+    )]
+    async fn request_approval(
+        &self,
+        Parameters(args): Parameters<RequestApprovalArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let gate = self.gate(&context)?;
+        Ok(match create(gate.as_ref(), args).await {
+            Ok(approval) => outcome_result(&approval),
+            Err(error) => refusal(error),
+        })
+    }
+
+    /// Wait for the person's decision on a request. Answers as soon as they
+    /// decide, or when this call's bound passes with status `pending`: then
+    /// call it again. Safe to call any number of times; stopping a call
+    /// leaves the request pending. A denial is a normal answer: stop the
+    /// action and tell the user the reason.
+    #[tool(
+        annotations(title = "Wait for the decision", read_only_hint = true, idempotent_hint = true,
+                    open_world_hint = false),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ApprovalOutcome>()
+    )]
+    async fn wait_for_approval(
+        &self,
+        Parameters(args): Parameters<WaitArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let gate = self.gate(&context)?;
+        let bound = args.timeout_seconds.map_or(self.wait_bound, |secs| {
+            Duration::from_secs(secs).min(self.wait_bound)
+        });
+        let progress_token = context.meta.get_progress_token();
+        let started = tokio::time::Instant::now();
+        let mut reported = 0u32;
+        loop {
+            let left = bound.saturating_sub(started.elapsed());
+            let slice = left.min(PROGRESS_EVERY);
+            let answer = tokio::select! {
+                // A cancelled call is answered by no one; the request stays pending.
+                () = context.ct.cancelled() => return Err(McpError::internal_error("the call was cancelled", None)),
+                answer = gate.wait(&args.id, slice) => answer,
+            };
+            let approval = match answer {
+                Ok(approval) => approval,
+                Err(error) => return Ok(refusal(error)),
+            };
+            if approval.status.is_terminal() || left <= slice {
+                return Ok(outcome_result(&approval));
+            }
+            if let Some(token) = &progress_token {
+                reported += 1;
+                let waited = started.elapsed().as_secs();
+                let note = ProgressNotificationParam::new(token.clone(), f64::from(reported))
+                    .with_message(format!("still waiting for a person to decide ({waited} s)"));
+                // A client that went away is found out by the next wait.
+                let _ = context.peer.notify_progress(note).await;
+            }
+        }
+    }
+
+    /// Read a request and its decision, if any, without waiting.
+    #[tool(
+        annotations(title = "Read an approval", read_only_hint = true, idempotent_hint = true,
+                    open_world_hint = false),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ApprovalOutcome>()
+    )]
+    async fn get_approval(
+        &self,
+        Parameters(args): Parameters<IdArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let gate = self.gate(&context)?;
+        Ok(match gate.get(&args.id).await {
+            Ok(approval) => outcome_result(&approval),
+            Err(error) => refusal(error),
+        })
+    }
+
+    /// Withdraw a pending request (the action is no longer wanted). A
+    /// decided request cannot be withdrawn.
+    #[tool(
+        annotations(title = "Withdraw a request", read_only_hint = false, destructive_hint = true,
+                    idempotent_hint = false, open_world_hint = false),
+        output_schema = rmcp::handler::server::tool::schema_for_output::<ApprovalOutcome>()
+    )]
+    async fn cancel_approval(
+        &self,
+        Parameters(args): Parameters<IdArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let gate = self.gate(&context)?;
+        Ok(match gate.cancel(&args.id).await {
+            Ok(approval) => outcome_result(&approval),
+            Err(error) => refusal(error),
+        })
+    }
+}
+
+impl HoldpointMcp {
+    /// The calling agent's approvals.
+    fn gate(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Arc<dyn ApprovalGate>, McpError> {
+        match &self.gates {
+            Gates::Fixed(gate) => Ok(gate.clone()),
+            Gates::PerRequest(service) => context
+                .extensions
+                .get::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<ApiKey>())
+                .map(|key| {
+                    Arc::new(ServiceGate {
+                        service: service.clone(),
+                        key: key.clone(),
+                    }) as Arc<dyn ApprovalGate>
+                })
+                // The HTTP layer refuses a request without a key first.
+                .ok_or_else(|| McpError::internal_error("no API key on this request", None)),
+        }
+    }
+
+    /// `request_approval` for a client of the tasks extension: the
+    /// approval, as a task that completes when a person decides.
+    async fn request_as_task(
+        &self,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args: RequestApprovalArgs =
+            serde_json::from_value(Value::Object(request.arguments.unwrap_or_default()))
+                .map_err(|e| McpError::invalid_params(e.to_string(), None))?;
+        let gate = self.gate(context)?;
+        Ok(match create(gate.as_ref(), args).await {
+            Ok(approval) if approval.status.is_terminal() => {
+                // A retried request (same idempotency key) already decided.
+                CallToolResponse::Complete(outcome_result(&approval))
+            }
+            Ok(approval) => CallToolResponse::Task(CreateTaskResult::new(task_of(&approval))),
+            Err(error) => CallToolResponse::Complete(refusal(error)),
+        })
+    }
+}
+
+async fn create(gate: &dyn ApprovalGate, args: RequestApprovalArgs) -> Result<Approval, GateError> {
+    let idempotency_key = args
+        .idempotency_key
+        .as_deref()
+        .map(parse_idempotency_key)
+        .transpose()?;
+    let mut body = Map::new();
+    body.insert("title".into(), Value::String(args.title));
+    let optional = [
+        ("body", args.body.map(Value::String)),
+        ("data", args.data.map(Value::Object)),
+        ("action", args.action.map(Value::String)),
+        ("approver", args.approver.map(Value::String)),
+        ("group", args.group.map(Value::String)),
+        ("expires_in", args.expires_in.map(Value::from)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            body.insert(name.into(), value);
+        }
+    }
+    gate.create(body, idempotency_key).await
+}
+
+/// The task of an approval: working while pending, completed with the
+/// tool's answer once decided, expired or withdrawn.
+fn task_of(approval: &Approval) -> Task {
+    let updated = approval.decided_at.unwrap_or(approval.created_at);
+    let mut task = Task::new(
+        approval.id.clone(),
+        TaskStatus::Working,
+        approval.created_at.to_rfc3339(),
+        updated.to_rfc3339(),
+    )
+    .with_poll_interval_ms(TASK_POLL_MS)
+    .with_status_message(next_step(approval));
+    // Kept as long as the approval: no expiry of the task itself.
+    task.ttl_ms = None;
+    task
+}
+
+fn detailed_task(approval: &Approval) -> DetailedTask {
+    let payload = if approval.status.is_terminal() {
+        let result = serde_json::to_value(outcome_result(approval))
+            .ok()
+            .and_then(|value| match value {
+                Value::Object(object) => Some(object),
+                _ => None,
+            })
+            .unwrap_or_default();
+        TaskPayload::Completed { result }
+    } else {
+        TaskPayload::Working
+    };
+    DetailedTask::new(task_of(approval), payload)
+}
+
+fn no_such_task(error: GateError) -> McpError {
+    if error.is_not_found() {
+        McpError::invalid_params("no task with this id belongs to this API key", None)
+    } else {
+        McpError::internal_error(format!("{}: {}", error.code, error.detail), None)
+    }
+}
+
+impl ServerHandler for HoldpointMcp {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let tasks = context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.supports_tasks());
+        if tasks && request.name == "request_approval" {
+            return self.request_as_task(request, &context).await;
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<rmcp::model::PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, McpError> {
+        Ok(rmcp::model::ListToolsResult::with_all_items(
+            self.tool_router.list_all(),
+        ))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.tool_router.get(name).cloned()
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let approval = self
+            .gate(&context)?
+            .get(&request.task_id)
+            .await
+            .map_err(no_such_task)?;
+        Ok(GetTaskResult::new(detailed_task(&approval)))
+    }
+
+    /// Cancelling the task withdraws the request, as `cancel_approval`
+    /// does; a decided one stays as it is (its task is already complete).
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        match self.gate(&context)?.cancel(&request.task_id).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.code == "already_decided" => Ok(()),
+            Err(error) => Err(no_such_task(error)),
+        }
+    }
+
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(Implementation::new("holdpoint", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Holdpoint asks a person before an action that is hard to undo. Call \
+             request_approval before such an action and do nothing until the answer: \
+             wait_for_approval until the status is no longer pending. Approved: go ahead \
+             with exactly the approved data. Denied: stop, and tell the user the reason.",
+        )
+    }
+}
