@@ -20,6 +20,7 @@ mod inbox;
 mod instances;
 mod limits;
 mod live;
+mod mcp;
 mod routing;
 mod signin;
 mod stats;
