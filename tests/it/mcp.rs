@@ -257,10 +257,9 @@ async fn over_stdio_a_client_without_tasks_waits_and_hears_a_denial(backend: Bac
 
 async fn a_wrong_key_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let error = over_http(&app, "hp_nobody_made_this_key", false)
-        .await
-        .err()
-        .expect("refused");
+    let Err(error) = over_http(&app, "hp_nobody_made_this_key", false).await else {
+        panic!("a session with a wrong key was opened")
+    };
     // rmcp reads the 401 with `WWW-Authenticate: Bearer` as "Auth required".
     assert!(error.contains("Auth required"), "{error}");
     let (client, _child) = over_stdio(&app, "hp_nobody_made_this_key", false).await;
