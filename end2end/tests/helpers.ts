@@ -1,4 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync } from "node:fs";
 export { rmSync } from "node:fs";
 import os from "node:os";
@@ -162,3 +164,23 @@ export async function startFreshServer(existingDataDir?: string): Promise<{
   });
   return { baseURL, startup, process: child, dataDir };
 }
+
+export type Delivery = { headers: Record<string, string>; body: string };
+
+/** A webhook receiver as an agent's developer would write one: plain Node
+ *  HTTP, answering 200 to everything and keeping what it got. */
+export async function startReceiver(): Promise<{ url: string; deliveries: Delivery[]; close: () => void }> {
+  const deliveries: Delivery[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      deliveries.push({ headers: req.headers as Record<string, string>, body });
+      res.writeHead(200, { "content-type": "text/plain" }).end("received");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks/holdpoint`, deliveries, close: () => server.close() };
+}
+

@@ -1,27 +1,6 @@
 import { expect, test } from "./fixtures";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
-import { createApproval, logIn, newAdmin, newKeyWithWebhook, waitForHydration } from "./helpers";
-
-type Delivery = { headers: Record<string, string>; body: string };
-
-/** A webhook receiver as an agent's developer would write one: plain Node
- *  HTTP, answering 200 to everything and keeping what it got. */
-async function startReceiver(): Promise<{ url: string; deliveries: Delivery[]; close: () => void }> {
-  const deliveries: Delivery[] = [];
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk) => (body += chunk));
-    req.on("end", () => {
-      deliveries.push({ headers: req.headers as Record<string, string>, body });
-      res.writeHead(200, { "content-type": "text/plain" }).end("received");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hooks/holdpoint`, deliveries, close: () => server.close() };
-}
+import { createApproval, logIn, newAdmin, newKeyWithWebhook, startReceiver, waitForHydration, type Delivery } from "./helpers";
 
 /** Verifies with the npm `standardwebhooks` package, as a receiver in the
  *  wild would; throws on a bad signature or a stale timestamp. */

@@ -23,6 +23,7 @@ mod live;
 mod mcp;
 mod routing;
 mod signin;
+mod snippets;
 mod stats;
 mod store_contract;
 mod webhook_durability;
