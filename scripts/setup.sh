@@ -26,6 +26,12 @@ if $with_test_tools; then
   [[ -x /usr/bin/chromium ]] || apt_packages+=(chromium)
   # The integration suite also runs on PostgreSQL, in a throwaway cluster
   # (scripts/with-postgres.sh), unless HOLDPOINT_TEST_DATABASE_URL names one.
+  # The Python test tools go into a virtual environment (Debian's python3
+  # needs python3-venv for that; a pyenv or python.org build has it).
+  command -v python3 >/dev/null || apt_packages+=(python3)
+  if command -v python3 >/dev/null && ! python3 -c "import ensurepip, venv" 2>/dev/null; then
+    apt_packages+=(python3-venv)
+  fi
   if [[ -z "${HOLDPOINT_TEST_DATABASE_URL:-}" ]] && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
     apt_packages+=(postgresql)
   fi
