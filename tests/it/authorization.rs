@@ -94,7 +94,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 38] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 39] = [
     (
         "login",
         Rule::Public,
@@ -113,6 +113,8 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 38] = [
         "token=bogus&password=long-password",
     ),
     ("logout", Rule::Public, ""),
+    // The API reference page: it describes the API, as openapi.json does.
+    ("api_reference", Rule::Public, ""),
     ("inbox", Rule::SignedIn, ""),
     ("my_account", Rule::SignedIn, ""),
     (
