@@ -46,7 +46,8 @@ async fn over_http(app: &TestApp, key: &str, tasks: bool) -> Result<Client, Stri
         .map_err(|e| e.to_string())
 }
 
-/// `holdpoint mcp` as a child process, talking to `app` with `key`; the
+/// `holdpoint mcp` as a child process, talking to `app` with `key`, each
+/// wait at most a second; the
 /// session opens with the `initialize` handshake of earlier protocols.
 async fn over_stdio(app: &TestApp, key: &str, tasks: bool) -> (Client, tokio::process::Child) {
     let mut child = tokio::process::Command::new(&app.bin)
@@ -54,6 +55,8 @@ async fn over_stdio(app: &TestApp, key: &str, tasks: bool) -> (Client, tokio::pr
         .env("HOLDPOINT_URL", app.url(""))
         .env("HOLDPOINT_API_KEY", key)
         .env("HOLDPOINT_LOG", "warn")
+        // Short waits: a test that waits for a person decides first.
+        .env("HOLDPOINT_MCP_WAIT", "1s")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -98,16 +101,15 @@ async fn tools_are_described_and_none_decides(backend: Backend) {
         [
             "cancel_approval",
             "get_approval",
+            "permission_prompt",
             "request_approval",
             "wait_for_approval"
         ]
     );
     for tool in &tools {
-        assert!(
-            tool.output_schema.is_some(),
-            "{} has an output schema",
-            tool.name
-        );
+        // Claude Code reads the permission's answer as JSON text.
+        let structured = tool.name != "permission_prompt";
+        assert_eq!(tool.output_schema.is_some(), structured, "{}", tool.name);
         assert!(tool.description.as_deref().is_some_and(|d| d.len() > 40));
         let annotations = tool.annotations.as_ref().expect("annotations");
         let reads_only = matches!(tool.name.as_ref(), "wait_for_approval" | "get_approval");
@@ -310,7 +312,101 @@ async fn foreign_hosts_and_origins_are_refused(backend: Backend) {
     );
 }
 
+fn bash(command: &str) -> CallToolRequestParams {
+    call(
+        "permission_prompt",
+        json!({"tool_name": "Bash", "input": {"command": command}, "tool_use_id": "toolu_01"}),
+    )
+}
+
+/// The only pending approval of `app`'s key, once there is one.
+async fn the_pending_one(app: &TestApp) -> Value {
+    loop {
+        let page: Value = app
+            .get(&app.key, "/api/v1/approvals?status=pending")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if let Some(items) = page["items"].as_array().filter(|items| !items.is_empty()) {
+            assert_eq!(items.len(), 1, "one request per permission: {items:?}");
+            return items[0].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn answer_of(result: &CallToolResult) -> Value {
+    serde_json::from_str(&text_of(result)).expect("the JSON Claude Code reads")
+}
+
+async fn claude_codes_permission_prompt_waits_for_a_person(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = over_http(&app, &app.key, false).await.unwrap();
+    let cookie = app.login(APPROVER).await;
+    let (allowed, ()) = tokio::join!(client.call_tool(bash("rm -rf build")), async {
+        let pending = the_pending_one(&app).await;
+        assert_eq!(
+            pending["title"],
+            "Claude Code wants to use Bash: rm -rf build"
+        );
+        assert_eq!(pending["action"], "claude_code.bash");
+        assert_eq!(pending["data"], json!({"command": "rm -rf build"}));
+        let id = pending["id"].as_str().unwrap();
+        assert_eq!(app.decide(&cookie, id, "approve", None).await.status(), 200);
+    });
+    assert_eq!(
+        answer_of(&allowed.unwrap()),
+        json!({"behavior": "allow", "updatedInput": {"command": "rm -rf build"}})
+    );
+
+    let (denied, ()) = tokio::join!(client.call_tool(bash("git push --force")), async {
+        let id = the_pending_one(&app).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let reason = "Never force-push main.";
+        assert_eq!(
+            app.decide(&cookie, &id, "deny", Some(reason))
+                .await
+                .status(),
+            200
+        );
+    });
+    let answer = answer_of(&denied.unwrap());
+    assert_eq!(answer["behavior"], "deny");
+    assert_eq!(
+        answer["message"],
+        "Denied in Holdpoint by ana@example.com: Never force-push main."
+    );
+    client.cancel().await.unwrap();
+}
+
+async fn an_undecided_permission_is_denied_for_now_and_asked_again_on_the_same_request(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (client, _child) = over_stdio(&app, &app.key, false).await;
+    let first = answer_of(&client.call_tool(bash("rm -rf build")).await.unwrap());
+    assert_eq!(first["behavior"], "deny");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("has not decided yet"),
+        "{first}"
+    );
+    let again = answer_of(&client.call_tool(bash("rm -rf build")).await.unwrap());
+    assert_eq!(again["behavior"], "deny");
+    // Both asked on one request, still waiting for a person.
+    the_pending_one(&app).await;
+    assert_eq!(app.count().await, 1);
+    client.cancel().await.unwrap();
+}
+
 on_both_backends!(
+    claude_codes_permission_prompt_waits_for_a_person,
+    an_undecided_permission_is_denied_for_now_and_asked_again_on_the_same_request,
     foreign_hosts_and_origins_are_refused,
     tools_are_described_and_none_decides,
     a_task_completes_when_a_person_decides,

@@ -3,7 +3,7 @@
 //! (`rest_gate::RestGate`, `holdpoint mcp` on stdio). Both validate exactly
 //! as the REST API does and fail with its problem codes.
 
-use crate::model::Approval;
+use crate::model::{Approval, Status};
 use crate::server::domain::ApiKey;
 use crate::server::http::problem::Problem;
 use crate::server::rest::approvals::parse_create;
@@ -52,7 +52,13 @@ pub trait ApprovalGate: Send + Sync {
     /// most `MAX_WAIT_SECS`) with it still pending.
     async fn wait(&self, id: &str, timeout: Duration) -> GateResult<Approval>;
     async fn cancel(&self, id: &str) -> GateResult<Approval>;
+    /// The key's newest pending approvals (at most `PENDING_PAGE`).
+    async fn pending(&self) -> GateResult<Vec<Approval>>;
 }
+
+/// How many pending approvals `ApprovalGate::pending` reads: a page of the
+/// REST API's list.
+pub const PENDING_PAGE: i64 = 100;
 
 /// The approvals of one API key, in this process.
 pub struct ServiceGate {
@@ -100,5 +106,14 @@ impl ApprovalGate for ServiceGate {
             .cancel(&self.key, id)
             .await
             .map_err(Problem::from)?)
+    }
+
+    async fn pending(&self) -> GateResult<Vec<Approval>> {
+        let page = self
+            .service
+            .list_for_key(&self.key, Some(Status::Pending), None, PENDING_PAGE)
+            .await
+            .map_err(Problem::from)?;
+        Ok(page.items)
     }
 }

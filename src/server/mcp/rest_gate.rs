@@ -2,10 +2,11 @@
 //! `holdpoint mcp` (stdio) uses, so a local agent config needs only a URL
 //! and a key.
 
-use super::gate::{ApprovalGate, GateError, GateResult};
-use crate::model::Approval;
+use super::gate::{ApprovalGate, GateError, GateResult, PENDING_PAGE};
+use crate::model::{Approval, ApprovalPage};
 use async_trait::async_trait;
 use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ impl RestGate {
             .timeout(Duration::from_secs(90))
     }
 
-    async fn send(&self, request: RequestBuilder) -> GateResult<Approval> {
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> GateResult<T> {
         let response = request.send().await.map_err(|e| GateError {
             status: 503,
             code: "unreachable".to_owned(),
@@ -54,7 +55,7 @@ impl RestGate {
             return serde_json::from_value(body).map_err(|e| GateError {
                 status: status.as_u16(),
                 code: "invalid_answer".to_owned(),
-                detail: format!("Holdpoint's answer is not an approval: {e}"),
+                detail: format!("Holdpoint's answer is not what the API documents: {e}"),
             });
         }
         Err(GateError {
@@ -99,6 +100,12 @@ impl ApprovalGate for RestGate {
     async fn cancel(&self, id: &str) -> GateResult<Approval> {
         let path = format!("/approvals/{}/cancel", segment(id));
         self.send(self.request(Method::POST, &path)).await
+    }
+
+    async fn pending(&self) -> GateResult<Vec<Approval>> {
+        let path = format!("/approvals?status=pending&limit={PENDING_PAGE}");
+        let page: ApprovalPage = self.send(self.request(Method::GET, &path)).await?;
+        Ok(page.items)
     }
 }
 

@@ -7,6 +7,7 @@
 //! only a person in the inbox does.
 
 use super::gate::{ApprovalGate, GateError, ServiceGate};
+use super::permission::{self, PermissionArgs};
 use crate::model::{Approval, Status};
 use crate::server::domain::ApiKey;
 use crate::server::rest::approvals::{parse_idempotency_key, MAX_WAIT_SECS};
@@ -244,33 +245,60 @@ impl HoldpointMcp {
         let bound = args.timeout_seconds.map_or(self.wait_bound, |secs| {
             Duration::from_secs(secs).min(self.wait_bound)
         });
-        let progress_token = context.meta.get_progress_token();
-        let started = tokio::time::Instant::now();
-        let mut reported = 0u32;
-        loop {
-            let left = bound.saturating_sub(started.elapsed());
-            let slice = left.min(PROGRESS_EVERY);
-            let answer = tokio::select! {
-                // A cancelled call is answered by no one; the request stays pending.
-                () = context.ct.cancelled() => return Err(McpError::internal_error("the call was cancelled", None)),
-                answer = gate.wait(&args.id, slice) => answer,
-            };
-            let approval = match answer {
+        Ok(
+            match wait_for_decision(gate.as_ref(), &args.id, bound, &context).await? {
+                Ok(approval) => outcome_result(&approval),
+                Err(error) => refusal(error),
+            },
+        )
+    }
+
+    /// For Claude Code's `--permission-prompt-tool`: asks a person whether
+    /// the agent may use a tool with this input, waits for them, and answers
+    /// `{"behavior": "allow", "updatedInput": …}` or `{"behavior": "deny",
+    /// "message": …}`. Still undecided when the wait's bound passes: denied
+    /// for now, and asking again waits on the same request.
+    #[tool(annotations(
+        title = "Ask a person for a tool permission",
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn permission_prompt(
+        &self,
+        Parameters(args): Parameters<PermissionArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let gate = self.gate(&context)?;
+        let asked_before = match gate.pending().await {
+            Ok(pending) => pending
+                .into_iter()
+                .find(|approval| args.is_asked_by(approval)),
+            Err(error) => return Ok(refusal(error)),
+        };
+        let approval = match asked_before {
+            Some(approval) => approval,
+            None => match gate.create(args.request(), None).await {
                 Ok(approval) => approval,
                 Err(error) => return Ok(refusal(error)),
-            };
-            if approval.status.is_terminal() || left <= slice {
-                return Ok(outcome_result(&approval));
-            }
-            if let Some(token) = &progress_token {
-                reported += 1;
-                let waited = started.elapsed().as_secs();
-                let note = ProgressNotificationParam::new(token.clone(), f64::from(reported))
-                    .with_message(format!("still waiting for a person to decide ({waited} s)"));
-                // A client that went away is found out by the next wait.
-                let _ = context.peer.notify_progress(note).await;
-            }
-        }
+            },
+        };
+        let approval = match wait_for_decision(
+            gate.as_ref(),
+            &approval.id,
+            self.wait_bound,
+            &context,
+        )
+        .await?
+        {
+            Ok(approval) => approval,
+            Err(error) => return Ok(refusal(error)),
+        };
+        let answer = permission::answer(&approval);
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            answer.to_string(),
+        )]))
     }
 
     /// Read a request and its decision, if any, without waiting.
@@ -353,6 +381,46 @@ impl HoldpointMcp {
             Ok(approval) => CallToolResponse::Task(CreateTaskResult::new(task_of(&approval))),
             Err(error) => CallToolResponse::Complete(refusal(error)),
         })
+    }
+}
+
+/// Waits until the approval leaves `pending` or `bound` passes (then it
+/// answers the approval still pending), telling a client that asked for
+/// progress every `PROGRESS_EVERY`. A cancelled call ends here: the
+/// approval stays as it is.
+async fn wait_for_decision(
+    gate: &dyn ApprovalGate,
+    id: &str,
+    bound: Duration,
+    context: &RequestContext<RoleServer>,
+) -> Result<Result<Approval, GateError>, McpError> {
+    let progress_token = context.meta.get_progress_token();
+    let started = tokio::time::Instant::now();
+    let mut reported = 0u32;
+    loop {
+        let left = bound.saturating_sub(started.elapsed());
+        let slice = left.min(PROGRESS_EVERY);
+        let answer = tokio::select! {
+            () = context.ct.cancelled() => {
+                return Err(McpError::internal_error("the call was cancelled", None))
+            }
+            answer = gate.wait(id, slice) => answer,
+        };
+        let approval = match answer {
+            Ok(approval) => approval,
+            Err(error) => return Ok(Err(error)),
+        };
+        if approval.status.is_terminal() || left <= slice {
+            return Ok(Ok(approval));
+        }
+        if let Some(token) = &progress_token {
+            reported += 1;
+            let waited = started.elapsed().as_secs();
+            let note = ProgressNotificationParam::new(token.clone(), f64::from(reported))
+                .with_message(format!("still waiting for a person to decide ({waited} s)"));
+            // A client that went away is found out by the next wait.
+            let _ = context.peer.notify_progress(note).await;
+        }
     }
 }
 
