@@ -263,10 +263,7 @@ async fn serve(args: &ConfigArgs) -> anyhow::Result<()> {
 
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_max_level(cli.config.log)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(cli.config.log);
     let result = match cli.command {
         None | Some(Command::Serve) => serve(&cli.config).await,
         Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
@@ -284,6 +281,27 @@ pub async fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr (stdout is `holdpoint mcp`'s protocol and the admin
+/// commands' output). rmcp logs every MCP message at info, and a client
+/// that gave up on a call as an error: its lines appear only at `debug`
+/// and `trace`; what fails on our side is logged by our own code.
+fn init_logging(level: tracing::Level) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let protocol_level = if level >= tracing::Level::DEBUG {
+        LevelFilter::from_level(level)
+    } else {
+        LevelFilter::OFF
+    };
+    let filter = Targets::new()
+        .with_default(level)
+        .with_target("rmcp", protocol_level);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
 }
 
 async fn admin(args: &ConfigArgs, command: AdminCommand, json: bool) -> anyhow::Result<()> {
