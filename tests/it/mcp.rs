@@ -404,7 +404,98 @@ async fn an_undecided_permission_is_denied_for_now_and_asked_again_on_the_same_r
     client.cancel().await.unwrap();
 }
 
+/// The README's MCP configurations (`mcpServers` JSON), as printed.
+fn readme_mcp_configs() -> Vec<Value> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    readme
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.contains("mcpServers"))
+        .map(|block| serde_json::from_str(block).expect("the README's MCP config is JSON"))
+        .collect()
+}
+
+async fn the_readmes_mcp_configs_connect_as_printed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let printed_server = "http://127.0.0.1:3000";
+    let configs = readme_mcp_configs();
+    assert_eq!(
+        configs.len(),
+        2,
+        "Claude Desktop's (stdio) and .mcp.json's (HTTP)"
+    );
+    for config in configs {
+        let server = &config["mcpServers"]["holdpoint"];
+        let client = if let Some(command) = server["command"].as_str() {
+            assert_eq!(command, "/path/to/holdpoint");
+            let mut child = tokio::process::Command::new(&app.bin);
+            child.args(
+                server["args"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap()),
+            );
+            for (name, value) in server["env"].as_object().unwrap() {
+                let value = value
+                    .as_str()
+                    .unwrap()
+                    .replace(printed_server, &app.url(""))
+                    .replace("hp_...", &app.key);
+                child.env(name, value);
+            }
+            let mut child = child
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let io = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+            let client = client_config(false)
+                .serve(io)
+                .await
+                .expect("stdio as configured");
+            (client, Some(child))
+        } else {
+            assert_eq!(server["type"], "http");
+            let url = server["url"]
+                .as_str()
+                .unwrap()
+                .replace(printed_server, &app.url(""));
+            let mut headers = std::collections::HashMap::new();
+            for (name, value) in server["headers"].as_object().unwrap() {
+                let value = value
+                    .as_str()
+                    .unwrap()
+                    .replace("${HOLDPOINT_API_KEY}", &app.key);
+                headers.insert(
+                    name.parse::<http::HeaderName>().unwrap(),
+                    value.parse::<http::HeaderValue>().unwrap(),
+                );
+            }
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url).custom_headers(headers),
+            );
+            (
+                client_config(false)
+                    .serve(transport)
+                    .await
+                    .expect("HTTP as configured"),
+                None,
+            )
+        };
+        let (client, _child) = client;
+        let tools = client.list_all_tools().await.unwrap();
+        assert!(tools.iter().any(|tool| tool.name == "request_approval"));
+        client.cancel().await.unwrap();
+    }
+}
+
 on_both_backends!(
+    the_readmes_mcp_configs_connect_as_printed,
     claude_codes_permission_prompt_waits_for_a_person,
     an_undecided_permission_is_denied_for_now_and_asked_again_on_the_same_request,
     foreign_hosts_and_origins_are_refused,
