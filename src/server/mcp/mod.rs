@@ -5,7 +5,9 @@
 
 pub mod gate;
 pub mod http;
+pub mod outcome;
 pub mod permission;
 pub mod rest_gate;
 pub mod stdio;
+pub mod tasks;
 pub mod tools;

@@ -1,14 +1,13 @@
-//! The MCP server: its tools, and the tasks a `request_approval` becomes
-//! for a client of the tasks extension (`io.modelcontextprotocol/tasks`).
-//!
-//! A task's id is the approval's id, and its state is the approval's: any
-//! instance answers `tasks/get` from the database, a restart loses nothing,
-//! and the task lives as long as the approval's record. No tool decides:
-//! only a person in the inbox does.
+//! The MCP server's handler: its tools (their arguments, descriptions and
+//! annotations), `tasks/get` and `tasks/cancel` (`tasks.rs`), and which
+//! key's approvals a call acts on. No tool decides: only a person in the
+//! inbox does.
 
 use super::gate::{ApprovalGate, GateError, ServiceGate};
+use super::outcome::{outcome_result, refusal, ApprovalOutcome};
 use super::permission::{self, PermissionArgs};
-use crate::model::{Approval, Status};
+use super::tasks::{detailed_task, no_such_task, task_of};
+use crate::model::Approval;
 use crate::server::domain::ApiKey;
 use crate::server::rest::approvals::{parse_idempotency_key, MAX_WAIT_SECS};
 use crate::server::service::Service;
@@ -17,21 +16,19 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation,
-    ProgressNotificationParam, ServerCapabilities, ServerConfig, Task, TaskPayload, TaskStatus,
+    CreateTaskResult, GetTaskParams, GetTaskResult, Implementation, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{tool, tool_router, ErrorData as McpError, ServerHandler};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How often a long wait tells the client it is still waiting.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
-/// What a task-capable client is told about polling `tasks/get`.
-const TASK_POLL_MS: u64 = 2_000;
 
 /// Where the tools find the calling agent's approvals.
 #[derive(Clone)]
@@ -102,96 +99,6 @@ pub struct WaitArgs {
 pub struct IdArgs {
     /// The approval's id (`apr_...`).
     pub id: String,
-}
-
-/// An approval as the tools answer it, with what to do next in plain words.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ApprovalOutcome {
-    /// `apr_...`
-    pub id: String,
-    /// `pending`, `approved`, `denied`, `expired` or `cancelled`.
-    pub status: String,
-    pub title: String,
-    pub action: Option<String>,
-    /// The data of the request: with `approved`, exactly what was approved.
-    pub data: Value,
-    /// With `denied`: why, in the person's words.
-    pub reason: Option<String>,
-    /// The email of the person who decided.
-    pub decided_by: Option<String>,
-    pub decided_at: Option<String>,
-    pub expires_at: String,
-    /// Where a person sees and decides this request.
-    pub review_url: String,
-    /// What to do now.
-    pub next_step: String,
-}
-
-impl ApprovalOutcome {
-    fn of(approval: &Approval) -> Self {
-        ApprovalOutcome {
-            id: approval.id.clone(),
-            status: approval.status.as_str().to_owned(),
-            title: approval.title.clone(),
-            action: approval.action.clone(),
-            data: approval.data.clone(),
-            reason: approval.reason.clone(),
-            decided_by: approval.decided_by.clone(),
-            decided_at: approval.decided_at.map(|at| at.to_rfc3339()),
-            expires_at: approval.expires_at.to_rfc3339(),
-            review_url: approval.url.clone(),
-            next_step: next_step(approval),
-        }
-    }
-}
-
-/// What the model should do, said so that it cannot be misread.
-fn next_step(approval: &Approval) -> String {
-    let title = &approval.title;
-    let who = approval.decided_by.as_deref().unwrap_or("a person");
-    match approval.status {
-        Status::Approved => format!(
-            "APPROVED by {who}. Go ahead with \"{title}\", using exactly the approved data."
-        ),
-        Status::Denied => format!(
-            "DENIED by {who}. Do not do \"{title}\": stop this action. Their reason: {}. \
-             Asking again with the same request will not change the answer; tell the user.",
-            approval.reason.as_deref().unwrap_or("none given")
-        ),
-        Status::Expired => format!(
-            "EXPIRED: nobody decided in time. Do not do \"{title}\". Ask again only if it is still needed."
-        ),
-        Status::Cancelled => {
-            format!("CANCELLED: the request was withdrawn. Do not do \"{title}\".")
-        }
-        Status::Pending => format!(
-            "PENDING: still waiting for a person to decide (they can see it at {}). \
-             Do not act yet. Call wait_for_approval with id \"{}\" again to keep waiting.",
-            approval.url, approval.id
-        ),
-    }
-}
-
-/// A tool's answer for an approval: the next step as text, the approval as
-/// structured content. A denial is a normal answer, not a tool error.
-fn outcome_result(approval: &Approval) -> CallToolResult {
-    let outcome = ApprovalOutcome::of(approval);
-    let mut text = outcome.next_step.clone();
-    if approval.status == Status::Approved {
-        text.push_str(&format!("\nApproved data: {}", approval.data));
-    }
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = serde_json::to_value(&outcome).ok();
-    result
-}
-
-/// A refusal the model can act on (a bad title, an unknown approver) as a
-/// tool error carrying the REST API's code.
-fn refusal(error: GateError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(format!(
-        "{} ({}): {}",
-        error.code, error.status, error.detail
-    ))])
 }
 
 #[tool_router]
@@ -446,47 +353,6 @@ async fn create(gate: &dyn ApprovalGate, args: RequestApprovalArgs) -> Result<Ap
         }
     }
     gate.create(body, idempotency_key).await
-}
-
-/// The task of an approval: working while pending, completed with the
-/// tool's answer once decided, expired or withdrawn.
-fn task_of(approval: &Approval) -> Task {
-    let updated = approval.decided_at.unwrap_or(approval.created_at);
-    let mut task = Task::new(
-        approval.id.clone(),
-        TaskStatus::Working,
-        approval.created_at.to_rfc3339(),
-        updated.to_rfc3339(),
-    )
-    .with_poll_interval_ms(TASK_POLL_MS)
-    .with_status_message(next_step(approval));
-    // Kept as long as the approval: no expiry of the task itself.
-    task.ttl_ms = None;
-    task
-}
-
-fn detailed_task(approval: &Approval) -> DetailedTask {
-    let payload = if approval.status.is_terminal() {
-        let result = serde_json::to_value(outcome_result(approval))
-            .ok()
-            .and_then(|value| match value {
-                Value::Object(object) => Some(object),
-                _ => None,
-            })
-            .unwrap_or_default();
-        TaskPayload::Completed { result }
-    } else {
-        TaskPayload::Working
-    };
-    DetailedTask::new(task_of(approval), payload)
-}
-
-fn no_such_task(error: GateError) -> McpError {
-    if error.is_not_found() {
-        McpError::invalid_params("no task with this id belongs to this API key", None)
-    } else {
-        McpError::internal_error(format!("{}: {}", error.code, error.detail), None)
-    }
 }
 
 impl ServerHandler for HoldpointMcp {
