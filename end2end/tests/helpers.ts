@@ -5,7 +5,7 @@ import { mkdtempSync } from "node:fs";
 export { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 
 const root = path.resolve(__dirname, "../..");
 const bin = path.join(root, "target/debug/holdpoint");
@@ -184,3 +184,17 @@ export async function startReceiver(): Promise<{ url: string; deliveries: Delive
   return { url: `http://127.0.0.1:${port}/hooks/holdpoint`, deliveries, close: () => server.close() };
 }
 
+
+/** Approves, or denies with a reason, the inbox card `card` (once it shows),
+ *  and waits for it to leave the inbox. */
+export async function decideCard(card: Locator, verdict: "approve" | { deny: string }) {
+  await expect(card).toBeVisible({ timeout: 10_000 });
+  if (verdict === "approve") {
+    await card.getByRole("button", { name: "Approve" }).click();
+  } else {
+    await card.getByText("Deny…").click();
+    await card.getByLabel("Reason (sent back to the agent)").fill(verdict.deny);
+    await card.getByRole("button", { name: "Send denial" }).click();
+  }
+  await expect(card).toHaveCount(0);
+}

@@ -6,7 +6,7 @@ import path from "node:path";
 import { type Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { baseURL } from "../playwright.config";
-import { logIn, newAccount } from "./helpers";
+import { decideCard, logIn, newAccount } from "./helpers";
 
 const root = path.resolve(__dirname, "../..");
 const python = path.join(root, ".venv/bin/python");
@@ -57,17 +57,9 @@ class Conversation {
   }
 }
 
-async function decide(page: Page, id: string, verdict: "approve" | { deny: string }) {
-  const card = page.locator(`article[data-id="${id}"]`);
-  await expect(card).toBeVisible({ timeout: 10_000 });
-  if (verdict === "approve") {
-    await card.getByRole("button", { name: "Approve" }).click();
-  } else {
-    await card.getByText("Deny…").click();
-    await card.getByLabel("Reason (sent back to the agent)").fill(verdict.deny);
-    await card.getByRole("button", { name: "Send denial" }).click();
-  }
-  await expect(card).toHaveCount(0);
+/** The inbox card of the approval with this id. */
+function cardOf(page: Page, id: string) {
+  return page.locator(`article[data-id="${id}"]`);
 }
 
 for (const transport of ["http", "stdio"] as const) {
@@ -81,9 +73,9 @@ for (const transport of ["http", "stdio"] as const) {
         expect(task.status).toBe("working");
         await logIn(page, account.email);
         // The preview was sanitized on the way in, as for the REST API.
-        const card = page.locator(`article[data-id="${task.id}"]`);
+        const card = cardOf(page, task.id);
         await expect(card.getByText("Spring is here")).toBeVisible({ timeout: 10_000 });
-        await decide(page, task.id, "approve");
+        await decideCard(card, "approve");
         const done = await conversation.next("task_done");
         expect(done.status).toBe("completed");
         const result = await conversation.next("result");
@@ -111,7 +103,7 @@ for (const transport of ["http", "stdio"] as const) {
         const progress = await conversation.next("progress", 30_000);
         expect(progress.message).toContain("still waiting for a person");
         await logIn(page, account.email);
-        await decide(page, pending.id, { deny: "The list has not been cleaned since March." });
+        await decideCard(cardOf(page, pending.id), { deny: "The list has not been cleaned since March." });
         await expect
           .poll(() => conversation.events.filter((e) => e.event === "waited").at(-1)?.status, { timeout: 10_000 })
           .toBe("denied");

@@ -7,23 +7,15 @@ import path from "node:path";
 import { type Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { baseURL } from "../playwright.config";
-import { logIn, newAdmin, newKeyWithWebhook, startReceiver, type Delivery } from "./helpers";
+import { decideCard, type Delivery, logIn, newAdmin, newKeyWithWebhook, startReceiver } from "./helpers";
 
 const root = path.resolve(__dirname, "../..");
 const python = path.join(root, ".venv/bin/python");
 const snippets = path.join(root, "end2end/tests/snippets");
 
-async function decide(page: Page, title: string, verdict: "approve" | { deny: string }) {
-  const card = page.locator("article").filter({ has: page.getByRole("heading", { name: title }) });
-  await expect(card).toBeVisible({ timeout: 10_000 });
-  if (verdict === "approve") {
-    await card.getByRole("button", { name: "Approve" }).click();
-  } else {
-    await card.getByText("Deny…").click();
-    await card.getByLabel("Reason (sent back to the agent)").fill(verdict.deny);
-    await card.getByRole("button", { name: "Send denial" }).click();
-  }
-  await expect(card).toHaveCount(0);
+/** The inbox card of the approval with this title. */
+function cardOf(page: Page, title: string) {
+  return page.locator("article").filter({ has: page.getByRole("heading", { name: title }) });
 }
 
 async function delivered(receiver: { deliveries: Delivery[] }): Promise<Delivery> {
@@ -53,7 +45,7 @@ test("the TypeScript snippet waits for a person's approval and verifies the webh
     const title = `Send the spring campaign to 4,812 people (${Date.now()})`;
     const asking = askAndWait({ title, data: { recipients: 4812 }, action: "email.send_campaign" });
     await logIn(page, admin);
-    await decide(page, title, "approve");
+    await decideCard(cardOf(page, title), "approve");
     const approval = await asking;
     expect(approval.status).toBe("approved");
     expect(approval.data).toEqual({ recipients: 4812 });
@@ -84,7 +76,7 @@ test("the Python snippet waits for a person's denial and verifies the webhook", 
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
 
     await logIn(page, admin);
-    await decide(page, title, { deny: "Half of them logged in last week." });
+    await decideCard(cardOf(page, title), { deny: "Half of them logged in last week." });
     expect(await exited, err).toBe(0);
     const approval = JSON.parse(out);
     expect(approval.status).toBe("denied");

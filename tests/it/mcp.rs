@@ -50,13 +50,24 @@ async fn over_http(app: &TestApp, key: &str, tasks: bool) -> Result<Client, Stri
 /// wait at most a second; the
 /// session opens with the `initialize` handshake of earlier protocols.
 async fn over_stdio(app: &TestApp, key: &str, tasks: bool) -> (Client, tokio::process::Child) {
-    let mut child = tokio::process::Command::new(&app.bin)
+    let mut command = tokio::process::Command::new(&app.bin);
+    command
         .arg("mcp")
         .env("HOLDPOINT_URL", app.url(""))
         .env("HOLDPOINT_API_KEY", key)
         .env("HOLDPOINT_LOG", "warn")
         // Short waits: a test that waits for a person decides first.
-        .env("HOLDPOINT_MCP_WAIT", "1s")
+        .env("HOLDPOINT_MCP_WAIT", "1s");
+    stdio_session(command, tasks).await
+}
+
+/// An MCP session with `command`, started as a child process on its stdin
+/// and stdout.
+async fn stdio_session(
+    mut command: tokio::process::Command,
+    tasks: bool,
+) -> (Client, tokio::process::Child) {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -446,17 +457,7 @@ async fn the_readmes_mcp_configs_connect_as_printed(backend: Backend) {
                     .replace("hp_...", &app.key);
                 child.env(name, value);
             }
-            let mut child = child
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap();
-            let io = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
-            let client = client_config(false)
-                .serve(io)
-                .await
-                .expect("stdio as configured");
+            let (client, child) = stdio_session(child, false).await;
             (client, Some(child))
         } else {
             assert_eq!(server["type"], "http");

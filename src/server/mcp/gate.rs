@@ -6,7 +6,7 @@
 use crate::model::{Approval, Status};
 use crate::server::domain::ApiKey;
 use crate::server::http::problem::Problem;
-use crate::server::rest::approvals::parse_create;
+use crate::server::rest::approvals::parse_create_fields;
 use crate::server::service::{Created, Service};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -73,8 +73,7 @@ impl ApprovalGate for ServiceGate {
         body: Map<String, Value>,
         idempotency_key: Option<String>,
     ) -> GateResult<Approval> {
-        let bytes = Value::Object(body).to_string();
-        let (request, request_hash) = parse_create(bytes.as_bytes())?;
+        let (request, request_hash) = parse_create_fields(body)?;
         let idempotency = idempotency_key.map(|key| (key, request_hash));
         let Created { approval, .. } = self
             .service

@@ -89,6 +89,14 @@ pub fn outcome_result(approval: &Approval) -> CallToolResult {
     result
 }
 
+/// A tool's answer for what a gate did: the approval, or the refusal.
+pub fn tool_answer(result: Result<Approval, GateError>) -> CallToolResult {
+    match result {
+        Ok(approval) => outcome_result(&approval),
+        Err(error) => refusal(error),
+    }
+}
+
 /// A refusal the model can act on (a bad title, an unknown approver) as a
 /// tool error carrying the REST API's code.
 pub fn refusal(error: GateError) -> CallToolResult {

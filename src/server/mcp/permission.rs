@@ -39,14 +39,6 @@ impl PermissionArgs {
         request
     }
 
-    /// Whether `approval` is this permission asked before, still pending.
-    pub fn is_asked_by(&self, approval: &Approval) -> bool {
-        approval.status == Status::Pending
-            && approval.action == self.action()
-            && approval.title == self.title()
-            && approval.data == Value::Object(self.input.clone())
-    }
-
     /// "Claude Code wants to use Bash: rm -rf build": the tool and the most
     /// telling field of its input, on one line of at most 200 characters.
     fn title(&self) -> String {
@@ -100,6 +92,15 @@ impl PermissionArgs {
         let action = format!("claude_code.{name}");
         ActionKind::parse(&action).ok().map(|_| action)
     }
+}
+
+/// Whether `approval` is `request` (a `PermissionArgs::request`) asked
+/// before, and still pending.
+pub fn asks_again(request: &Map<String, Value>, approval: &Approval) -> bool {
+    approval.status == Status::Pending
+        && request.get("title").and_then(Value::as_str) == Some(approval.title.as_str())
+        && request.get("action").and_then(Value::as_str) == approval.action.as_deref()
+        && request.get("data") == Some(&approval.data)
 }
 
 /// What Claude Code is told about `approval`.

@@ -4,7 +4,7 @@
 //! inbox does.
 
 use super::gate::{ApprovalGate, GateError, ServiceGate};
-use super::outcome::{outcome_result, refusal, ApprovalOutcome};
+use super::outcome::{outcome_result, refusal, tool_answer, ApprovalOutcome};
 use super::permission::{self, PermissionArgs};
 use super::tasks::{detailed_task, no_such_task, task_of};
 use crate::model::Approval;
@@ -22,7 +22,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{tool, tool_router, ErrorData as McpError, ServerHandler};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +48,7 @@ pub struct HoldpointMcp {
     tool_router: ToolRouter<Self>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestApprovalArgs {
     /// One line, 1-200 characters, saying exactly what will happen: "Refund
@@ -56,30 +56,30 @@ pub struct RequestApprovalArgs {
     pub title: String,
     /// What the person should see before deciding, as HTML (sanitized; at
     /// most 256 KiB): the email's text, the rows to delete.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The exact data the action will use (a JSON object, at most 256 KiB);
     /// an approval echoes it back.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Map<String, Value>>,
     /// A dotted action kind, e.g. `billing.refund`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// The email of the person who must decide. Not with `group`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
     /// The group whose members decide. Not with `approver`. With neither,
     /// the key's default route.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// Seconds until an undecided request expires (1 to 2,592,000; default:
     /// the server's).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
     /// Send the same key when retrying a call whose answer was lost: the
     /// first request is returned instead of a second one (1-255 visible
     /// ASCII characters).
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     pub idempotency_key: Option<String>,
 }
 
@@ -127,10 +127,7 @@ impl HoldpointMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let gate = self.gate(&context)?;
-        Ok(match create(gate.as_ref(), args).await {
-            Ok(approval) => outcome_result(&approval),
-            Err(error) => refusal(error),
-        })
+        Ok(tool_answer(create(gate.as_ref(), args).await))
     }
 
     /// Wait for the person's decision on a request. Answers as soon as they
@@ -152,12 +149,9 @@ impl HoldpointMcp {
         let bound = args.timeout_seconds.map_or(self.wait_bound, |secs| {
             Duration::from_secs(secs).min(self.wait_bound)
         });
-        Ok(
-            match wait_for_decision(gate.as_ref(), &args.id, bound, &context).await? {
-                Ok(approval) => outcome_result(&approval),
-                Err(error) => refusal(error),
-            },
-        )
+        Ok(tool_answer(
+            wait_for_decision(gate.as_ref(), &args.id, bound, &context).await?,
+        ))
     }
 
     /// For Claude Code's `--permission-prompt-tool`: asks a person whether
@@ -178,15 +172,16 @@ impl HoldpointMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let gate = self.gate(&context)?;
+        let request = args.request();
         let asked_before = match gate.pending().await {
             Ok(pending) => pending
                 .into_iter()
-                .find(|approval| args.is_asked_by(approval)),
+                .find(|approval| permission::asks_again(&request, approval)),
             Err(error) => return Ok(refusal(error)),
         };
         let approval = match asked_before {
             Some(approval) => approval,
-            None => match gate.create(args.request(), None).await {
+            None => match gate.create(request, None).await {
                 Ok(approval) => approval,
                 Err(error) => return Ok(refusal(error)),
             },
@@ -220,10 +215,7 @@ impl HoldpointMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let gate = self.gate(&context)?;
-        Ok(match gate.get(&args.id).await {
-            Ok(approval) => outcome_result(&approval),
-            Err(error) => refusal(error),
-        })
+        Ok(tool_answer(gate.get(&args.id).await))
     }
 
     /// Withdraw a pending request (the action is no longer wanted). A
@@ -239,10 +231,7 @@ impl HoldpointMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let gate = self.gate(&context)?;
-        Ok(match gate.cancel(&args.id).await {
-            Ok(approval) => outcome_result(&approval),
-            Err(error) => refusal(error),
-        })
+        Ok(tool_answer(gate.cancel(&args.id).await))
     }
 }
 
@@ -337,21 +326,11 @@ async fn create(gate: &dyn ApprovalGate, args: RequestApprovalArgs) -> Result<Ap
         .as_deref()
         .map(parse_idempotency_key)
         .transpose()?;
-    let mut body = Map::new();
-    body.insert("title".into(), Value::String(args.title));
-    let optional = [
-        ("body", args.body.map(Value::String)),
-        ("data", args.data.map(Value::Object)),
-        ("action", args.action.map(Value::String)),
-        ("approver", args.approver.map(Value::String)),
-        ("group", args.group.map(Value::String)),
-        ("expires_in", args.expires_in.map(Value::from)),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            body.insert(name.into(), value);
-        }
-    }
+    // The arguments are the REST API's create fields, and go through its parser.
+    let body = match serde_json::to_value(&args) {
+        Ok(Value::Object(body)) => body,
+        _ => unreachable!("RequestApprovalArgs serializes as an object"),
+    };
     gate.create(body, idempotency_key).await
 }
 

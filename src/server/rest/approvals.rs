@@ -277,12 +277,19 @@ pub fn parse_create(bytes: &[u8]) -> Result<(CreateApproval, String), Problem> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
     })?;
-    let Value::Object(mut fields) = value else {
+    let Value::Object(fields) = value else {
         return Err(Problem::bad_request(
             "invalid_json",
             "the body must be a JSON object",
         ));
     };
+    parse_create_fields(fields)
+}
+
+/// `parse_create` for a body already read as a JSON object (the MCP tools').
+pub fn parse_create_fields(
+    mut fields: Map<String, Value>,
+) -> Result<(CreateApproval, String), Problem> {
     if let Some(unknown) = fields.keys().find(|name| !FIELDS.contains(&name.as_str())) {
         return Err(Problem::unprocessable(
             "unknown_field",

@@ -96,16 +96,7 @@ fn fields(schema: &Value) -> Vec<FieldDoc> {
             location: String::new(),
             kind: kind(property),
             required: required.iter().any(|r| r == name),
-            description: text(&property["description"]).if_empty(|| {
-                // A `$ref` beside its description sits in a oneOf.
-                property["oneOf"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|choice| text(&choice["description"]))
-                    .find(|d| !d.is_empty())
-                    .unwrap_or_default()
-            }),
+            description: description_of(property),
         })
         .collect();
     fields.sort_by_key(|field| !field.required);
@@ -186,18 +177,14 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-trait IfEmpty {
-    fn if_empty(self, other: impl FnOnce() -> String) -> String;
-}
-
-impl IfEmpty for String {
-    fn if_empty(self, other: impl FnOnce() -> String) -> String {
-        if self.is_empty() {
-            other()
-        } else {
-            self
-        }
-    }
+/// A property's description: its own, or, for a `$ref` (set beside its
+/// description in a oneOf), its choice's.
+fn description_of(property: &Value) -> String {
+    std::iter::once(property)
+        .chain(property["oneOf"].as_array().into_iter().flatten())
+        .map(|schema| text(&schema["description"]))
+        .find(|description| !description.is_empty())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
