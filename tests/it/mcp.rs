@@ -3,7 +3,7 @@
 //! person's decisions go through the inbox's server functions, as a
 //! browser's would (the browser itself: end2end/tests/mcp.spec.ts).
 
-use crate::common::{spawn_app, TestApp, APPROVER};
+use crate::common::{assert_problem, spawn_app, TestApp, APPROVER};
 use holdpoint::testkit::Backend;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientCapabilities,
@@ -495,7 +495,55 @@ async fn the_readmes_mcp_configs_connect_as_printed(backend: Backend) {
     }
 }
 
+/// What `/mcp` refuses, it refuses as every other endpoint does: the JSON
+/// problem of the README, with the status that fits.
+async fn refusals_at_mcp_are_json_problems(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let post = |content_type: &'static str, body: String| {
+        app.client
+            .post(app.url("/mcp"))
+            .bearer_auth(&app.key)
+            .header("content-type", content_type)
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    let not_json = post("application/json", "not json".into()).await.unwrap();
+    let problem = assert_problem(not_json, 400, "invalid_json").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("deserialize"),
+        "{problem}"
+    );
+    let not_a_message = post("application/json", "[]".into()).await.unwrap();
+    assert_problem(not_a_message, 400, "invalid_json").await;
+    let text = post("text/plain", "{}".into()).await.unwrap();
+    assert_problem(text, 415, "unsupported_media_type").await;
+    let huge = post("application/json", "a".repeat(5_000_000))
+        .await
+        .unwrap();
+    assert_problem(huge, 413, "request_too_large").await;
+    let no_event_stream = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&app.key)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_event_stream, 406, "not_acceptable").await;
+    let rebound = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&app.key)
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(rebound, 403, "forbidden").await;
+}
+
 on_both_backends!(
+    refusals_at_mcp_are_json_problems,
     the_readmes_mcp_configs_connect_as_printed,
     claude_codes_permission_prompt_waits_for_a_person,
     an_undecided_permission_is_denied_for_now_and_asked_again_on_the_same_request,
