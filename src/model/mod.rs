@@ -6,6 +6,7 @@ mod api_reference;
 mod approval;
 mod audit;
 mod inbox_protocol;
+mod policy;
 mod stats;
 mod validated;
 mod webhook;
@@ -14,6 +15,7 @@ pub use api_reference::{ApiReference, EndpointDoc, FieldDoc, ResponseDoc, Schema
 pub use approval::{Approval, ApprovalPage, ApprovalSummary, HistoryPage, Status, Verdict};
 pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
+pub use policy::*;
 pub use stats::*;
 pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};
 pub use webhook::{

@@ -9,10 +9,12 @@ pub mod clock;
 pub mod events;
 pub mod ids;
 pub mod outcome;
+mod policy;
 pub mod stats;
 mod webhook;
 
 pub use account::*;
 pub use approval::*;
 pub use audit::*;
+pub use policy::*;
 pub use webhook::*;
