@@ -106,7 +106,7 @@ impl Inbox {
             initial
                 .shown
                 .iter()
-                .map(|approval| (approval.id.clone(), Arc::new(approval.clone())))
+                .map(|approval| (approval.id.clone(), Arc::new(Approval::clone(approval))))
                 .collect::<HashMap<_, _>>(),
         );
         let shown = Memo::new(move |_| {

@@ -1,6 +1,6 @@
 //! The approval as agents (REST) and people (the inbox) see it.
 
-use super::ExpectedDecision;
+use super::{EarlierDenial, ExpectedDecision};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -123,6 +123,10 @@ pub struct Approval {
     /// one (same route and action kind), or null without enough history.
     #[serde(default)]
     pub expected_decision: Option<ExpectedDecision>,
+    /// A recent denial this request repeats (same agent, action kind and
+    /// data), or null: the re-raise guard.
+    #[serde(default)]
+    pub repeats_denial: Option<EarlierDenial>,
 }
 
 /// An approval without its preview and data, as lists show it (the inbox,

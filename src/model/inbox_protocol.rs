@@ -33,7 +33,7 @@ pub struct InboxData {
     /// The card to show first, in full (preview and data), when the page is
     /// rendered; live snapshots carry none.
     #[serde(default)]
-    pub shown: Option<Approval>,
+    pub shown: Option<Box<Approval>>,
 }
 
 /// One approval that changed, as it is after the change.

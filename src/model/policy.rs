@@ -194,8 +194,8 @@ pub struct KindEvidence {
     pub streak_days: u64,
     /// Distinct people who approved the streak.
     pub streak_approvers: u64,
-    /// Median seconds from request to a person's decision.
-    pub median_decision_secs: Option<f64>,
+    /// Mean seconds from request to a person's decision.
+    pub mean_decision_secs: Option<f64>,
     /// The latest denial reasons, newest first.
     pub latest_denials: Vec<String>,
     /// The policy that matches this kind (and agent) without a condition.

@@ -137,6 +137,37 @@ pub struct ConfigArgs {
     )]
     pub mcp_allowed_origins: Vec<String>,
 
+    /// How long a denial stands against a request repeating it (same key,
+    /// action kind and data): its card says so, and a policy with "deny
+    /// repeats" denies it at once.
+    #[arg(long, env = "HOLDPOINT_REPEAT_WINDOW", default_value = "7d",
+          value_parser = parse_duration, global = true)]
+    pub repeat_window: Duration,
+
+    /// Seed of the sampling policies' random draws: the same seed draws the
+    /// same approvals for review (tests, reproducing a run). Default: a
+    /// fresh seed at each start.
+    #[arg(long, env = "HOLDPOINT_SAMPLE_SEED", global = true)]
+    pub sample_seed: Option<u64>,
+
+    /// A suggestion to loosen a gate needs this many approvals by people in
+    /// a row (since the last denial)...
+    #[arg(long, env = "HOLDPOINT_SUGGEST_STREAK", default_value_t = 250, global = true)]
+    pub suggest_streak: u64,
+
+    /// ...spread over at least this many days...
+    #[arg(long, env = "HOLDPOINT_SUGGEST_DAYS", default_value_t = 14, global = true)]
+    pub suggest_days: u64,
+
+    /// ...by at least this many different people; it then suggests
+    /// sampling this share (percent) for review.
+    #[arg(long, env = "HOLDPOINT_SUGGEST_APPROVERS", default_value_t = 3, global = true)]
+    pub suggest_approvers: u64,
+
+    #[arg(long, env = "HOLDPOINT_SUGGEST_SAMPLE_PERCENT", default_value_t = 10,
+          value_parser = clap::value_parser!(u8).range(1..=100), global = true)]
+    pub suggest_sample_percent: u8,
+
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, env = "HOLDPOINT_LOG", default_value = "info", global = true)]
     pub log: tracing::Level,
@@ -186,6 +217,25 @@ pub struct Config {
     pub max_waits_per_key: usize,
     pub max_inboxes_per_person: usize,
     pub mcp: McpSettings,
+    pub policies: PolicySettings,
+}
+
+/// The policies' settings (see the `repeat_`, `sample_` and `suggest_`
+/// arguments).
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    pub repeat_window: Duration,
+    pub sample_seed: Option<u64>,
+    pub suggest: SuggestThresholds,
+}
+
+/// What the evidence must show before a loosening is suggested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuggestThresholds {
+    pub streak: u64,
+    pub days: u64,
+    pub approvers: u64,
+    pub sample_percent: u8,
 }
 
 /// The MCP endpoint's settings (see the `mcp_` arguments).
@@ -255,6 +305,16 @@ impl Config {
                     origin_of(&public_url).into_iter().collect()
                 } else {
                     args.mcp_allowed_origins.clone()
+                },
+            },
+            policies: PolicySettings {
+                repeat_window: args.repeat_window,
+                sample_seed: args.sample_seed,
+                suggest: SuggestThresholds {
+                    streak: args.suggest_streak,
+                    days: args.suggest_days,
+                    approvers: args.suggest_approvers,
+                    sample_percent: args.suggest_sample_percent,
                 },
             },
             public_url: public_url.clone(),

@@ -89,6 +89,9 @@ fn new_approval(key_id: &str, title: &str, at: i64, approver: Option<&str>) -> N
         created_at: at,
         expires_at: at + 60 * MINUTE,
         idempotency: None,
+        repeat_hash: ids::sha256_hex(title.as_bytes()),
+        repeat_of: None,
+        ruling: None,
     }
 }
 
@@ -371,6 +374,7 @@ async fn approvals_lifecycle(backend: Backend) {
         status: Status::Approved,
         reason: None,
         decided_by: Some(ana.id.clone()),
+        decided_by_policy: None,
         actor: format!("user:{}", ana.id),
         at: T0 + MINUTE,
     };
@@ -445,6 +449,7 @@ async fn webhooks_and_the_outbox(backend: Backend) {
                 status: Status::Denied,
                 reason: Some("Already refunded".to_owned()),
                 decided_by: Some(ana.id.clone()),
+                decided_by_policy: None,
                 actor: format!("user:{}", ana.id),
                 at: T0 + 1,
             },
@@ -898,6 +903,7 @@ async fn a_batch_of_decisions_answers_each_request_on_its_own(backend: Backend) 
         status,
         reason: (status == Status::Denied).then(|| "Not this one".to_owned()),
         decided_by: Some(by.to_owned()),
+        decided_by_policy: None,
         actor: format!("user:{by}"),
         at: T0 + MINUTE,
     };

@@ -29,6 +29,19 @@ pub struct ApprovalRecord {
     pub decided_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The recent denial this request repeats (the re-raise guard).
+    pub repeats: Option<RepeatedDenial>,
+}
+
+/// A denied approval that a newer request repeats: same key, action kind
+/// and canonical data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepeatedDenial {
+    pub id: String,
+    pub denied_at: i64,
+    /// The person's name, or `policy:<name>`.
+    pub denied_by: Option<String>,
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]
@@ -55,6 +68,7 @@ impl ApprovalRecord {
             decided_at: Some(1_700_000_000_500),
             created_at: 1_700_000_000_000,
             expires_at: 1_700_086_400_000,
+            repeats: None,
         }
     }
 }
@@ -72,6 +86,29 @@ pub struct NewApproval {
     pub expires_at: i64,
     /// The agent's Idempotency-Key and a hash of the request it came with.
     pub idempotency: Option<(String, String)>,
+    /// SHA-256 of the action kind and the canonical data (the re-raise
+    /// guard's key, with the API key).
+    pub repeat_hash: String,
+    /// The recent denial of the same key and hash, if any.
+    pub repeat_of: Option<String>,
+    /// A policy's ruling, applied in the transaction that writes the
+    /// approval; None leaves it pending for a person.
+    pub ruling: Option<Ruling>,
+}
+
+/// What a policy decided at once: the transition (the same one a person's
+/// decision makes), and whether the approval is sampled for review.
+#[derive(Debug, Clone)]
+pub struct Ruling {
+    pub transition: Transition,
+    pub sampled_for_review: Option<SampledBy>,
+}
+
+/// The sampling policy that picked an approval for review.
+#[derive(Debug, Clone)]
+pub struct SampledBy {
+    pub policy_id: String,
+    pub policy_name: String,
 }
 
 /// Where a new approval goes.
@@ -101,6 +138,8 @@ pub struct Transition {
     pub reason: Option<String>,
     /// The person who decided (approve / deny), if any.
     pub decided_by: Option<String>,
+    /// The policy that decided at once, by name, if any.
+    pub decided_by_policy: Option<String>,
     /// Who caused it, for the audit log (`user:ID`, `key:ID`, `system`).
     pub actor: String,
     pub at: i64,

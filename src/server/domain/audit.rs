@@ -19,7 +19,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Every kind of entry, for the Audit page's filter (docs/audit.md says
 /// what each records).
-pub const AUDIT_KINDS: [&str; 28] = [
+pub const AUDIT_KINDS: [&str; 35] = [
     "created",
     "approved",
     "denied",
@@ -48,6 +48,13 @@ pub const AUDIT_KINDS: [&str; 28] = [
     "webhook_url_set",
     "webhook_secret_rotated",
     "webhook_enabled",
+    "policy_created",
+    "policy_changed",
+    "policy_deleted",
+    "policy_reverted",
+    "sample_confirmed",
+    "sample_flagged",
+    "flag_acknowledged",
 ];
 
 /// The actor and time of an admin action: `user:ID` for a person, `cli`

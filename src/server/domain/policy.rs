@@ -2,7 +2,7 @@
 //! condition), which of several matching ones wins (the most specific), and
 //! what the winner rules.
 
-use crate::model::{FieldProblem, PolicyMode};
+use crate::model::{FieldProblem, PolicyMode, ReviewState};
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -31,6 +31,72 @@ pub struct PolicyRecord {
     pub reverted_note: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl PolicyRecord {
+    /// The policy as its audit entries record it.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "action_pattern": self.action_pattern,
+            "agent": self.agent_name,
+            "api_key_id": self.api_key_id,
+            "condition": self.condition,
+            "mode": self.mode.as_str(),
+            "sample_percent": self.sample_percent,
+            "deny_reason": self.deny_reason,
+            "deny_repeats": self.deny_repeats,
+        })
+    }
+}
+
+/// A person's look at a sampled approval, after the fact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SampleVerdict {
+    Confirm,
+    /// It should not have gone through: why.
+    Flag(String),
+}
+
+/// A sampled approval in the review queue, with its names joined in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewRecord {
+    pub approval_id: String,
+    pub title: String,
+    pub action: Option<String>,
+    pub agent: String,
+    pub policy_id: String,
+    pub policy_name: String,
+    pub state: ReviewState,
+    pub reviewer: Option<String>,
+    pub note: Option<String>,
+    pub approved_at: i64,
+    pub reviewed_at: Option<i64>,
+    pub acknowledged_at: Option<i64>,
+}
+
+/// People's decisions on one kind from one agent in a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceCounts {
+    /// "" for requests without a kind.
+    pub action: String,
+    pub api_key_id: String,
+    pub decided: u64,
+    pub approved: u64,
+    /// Sum of request-to-decision times.
+    pub total_decision_ms: u64,
+}
+
+/// Approvals by people since the last denial of a kind (or of a kind from
+/// one agent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreakCounts {
+    pub action: String,
+    pub api_key_id: Option<String>,
+    pub streak: u64,
+    pub first_at: i64,
+    pub last_at: i64,
+    pub approvers: u64,
 }
 
 /// `billing.refund` (that kind), `email.*` (every kind under `email.`) or

@@ -1,11 +1,11 @@
 //! The agent's side of an approval: create, read, wait, list, cancel.
 
 use super::error::{Missing, ServiceError, ServiceResult};
-use super::{writer_stopped, Service};
+use super::{policies, writer_stopped, Service};
 use crate::model::{ActionKind, Approval, ApprovalPage, Status, Title};
 use crate::server::domain::{
     ids, ApiKey, ApprovalFilter, ApprovalRecord, Destination, InsertOutcome, KeyIdentity,
-    NewApproval, Order, Transition, TransitionOutcome,
+    NewApproval, Order, RequestFacts, Transition, TransitionOutcome,
 };
 use crate::server::sanitize::sanitize_preview;
 use crate::server::store::StoreError;
@@ -65,7 +65,23 @@ impl Service {
         };
         let created_at = self.now_ms();
         let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
-        let data_json = serde_json::Value::Object(request.data).to_string();
+        let action = request.action.as_ref().map(|a| a.as_str());
+        let data_json = serde_json::Value::Object(request.data.clone()).to_string();
+        let repeat_hash = policies::repeat_hash(action, &data_json);
+        let window = self.config.policies.repeat_window.as_millis() as i64;
+        let repeats = self
+            .store
+            .recent_denial(&key.id, &repeat_hash, created_at.saturating_sub(window))
+            .await?;
+        let facts = RequestFacts {
+            action,
+            title: request.title.as_str(),
+            agent: &key.name,
+            data: &request.data,
+        };
+        let ruling = self
+            .ruling_for(&key.id, &facts, repeats.as_ref(), created_at)
+            .await?;
         let new = NewApproval {
             id: ids::new_id("apr", created_at),
             api_key_id: key.id.clone(),
@@ -77,6 +93,9 @@ impl Service {
             created_at,
             expires_at: created_at.saturating_add(expires_in.as_millis() as i64),
             idempotency: idempotency.clone(),
+            repeat_hash,
+            repeat_of: repeats.map(|denial| denial.id),
+            ruling,
         };
         let written = self
             .create_batches
@@ -249,6 +268,7 @@ impl Service {
             status: Status::Cancelled,
             reason: None,
             decided_by: None,
+            decided_by_policy: None,
             actor: format!("key:{}", key.id),
             at: self.now_ms(),
         };

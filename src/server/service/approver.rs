@@ -153,6 +153,7 @@ impl Service {
             status: verdict.status(),
             reason: verdict.reason().map(str::to_owned),
             decided_by: Some(user.id.clone()),
+            decided_by_policy: None,
             actor: format!("user:{}", user.id),
             at: self.now_ms(),
         };

@@ -64,6 +64,8 @@ pub enum Missing {
     Session,
     ApiKey,
     WebhookMessage,
+    Policy,
+    SampledReview,
 }
 
 impl std::fmt::Display for Missing {
@@ -73,6 +75,8 @@ impl std::fmt::Display for Missing {
             Missing::Session => "no such session",
             Missing::ApiKey => "no such API key",
             Missing::WebhookMessage => "no such webhook message",
+            Missing::Policy => "no such policy",
+            Missing::SampledReview => "no such sampled approval waiting for review",
         })
     }
 }

@@ -10,6 +10,7 @@ mod agent;
 mod approver;
 mod audit;
 mod error;
+mod evidence;
 mod expiry;
 mod exports;
 mod groups;
@@ -17,6 +18,8 @@ mod keys;
 mod known_keys;
 mod outbox;
 mod people;
+mod policies;
+mod review;
 mod sessions;
 mod stats;
 mod use_marks;
@@ -33,7 +36,7 @@ pub use people::{Actor, IssuedLink, LINK_DAYS};
 pub use sessions::{SignedIn, SESSION_DAYS};
 pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
-use crate::model::{Approval, ApprovalSummary, ValidationError};
+use crate::model::{Approval, ApprovalSummary, EarlierDenial, ValidationError};
 use crate::server::config::Config;
 use crate::server::domain::clock::{Clock, Sleep, SystemClock};
 use crate::server::domain::events::EventHub;
@@ -81,6 +84,10 @@ pub struct Service {
     known_keys: known_keys::KnownKeys,
     /// When each session was last seen, as written.
     session_uses: use_marks::UseMarks,
+    /// Sampling policies' draws.
+    sampler: policies::Sampler,
+    /// Policies' conditions, compiled once per text.
+    conditions: policies::CompiledConditions,
 }
 
 /// A request queued for a writer (group commit) got no answer: the server
@@ -136,6 +143,8 @@ impl Service {
             key_uses: use_marks::UseMarks::default(),
             known_keys: known_keys::KnownKeys::default(),
             session_uses: use_marks::UseMarks::default(),
+            sampler: policies::Sampler::new(config.policies.sample_seed),
+            conditions: policies::CompiledConditions::default(),
             clock,
             store,
             hub,
@@ -201,6 +210,12 @@ impl Service {
             created_at: from_ms(record.created_at),
             expires_at: from_ms(record.expires_at),
             expected_decision: None,
+            repeats_denial: record.repeats.map(|denial| EarlierDenial {
+                id: denial.id,
+                denied_at: from_ms(denial.denied_at),
+                denied_by: denial.denied_by,
+                reason: denial.reason,
+            }),
         }
     }
 

@@ -264,6 +264,30 @@ macro_rules! approval_sql {
                 })
                 .collect();
             insert_audit_entries(&mut tx, &entries).await?;
+            // A policy's rulings go the way of a person's decisions, in
+            // this transaction: nobody ever sees these approvals pending.
+            let ruled: Vec<(String, Transition)> = created
+                .iter()
+                .filter_map(|new| Some((new.id.clone(), new.ruling.as_ref()?.transition.clone())))
+                .collect();
+            if !ruled.is_empty() {
+                let ruled_refs: Vec<&(String, Transition)> = ruled.iter().collect();
+                update_pending(&mut tx, &ruled_refs).await?;
+                let ids: Vec<&str> = ruled.iter().map(|(id, _)| id.as_str()).collect();
+                let records = approvals_by_ids(&mut tx, &ids).await?;
+                let settled: Vec<(&ApprovalRecord, &Transition)> = ruled
+                    .iter()
+                    .filter_map(|(id, change)| Some((records.get(id)?, change)))
+                    .collect();
+                settle(store, &mut tx, &settled).await?;
+                let sampled: Vec<(&NewApproval, &SampledBy)> = created
+                    .iter()
+                    .filter_map(|new| {
+                        Some((*new, new.ruling.as_ref()?.sampled_for_review.as_ref()?))
+                    })
+                    .collect();
+                insert_sampled_reviews(&mut tx, &sampled).await?;
+            }
 
             let mut wanted: Vec<&str> = created.iter().map(|new| new.id.as_str()).collect();
             for w in written.iter().flatten() {
@@ -272,8 +296,10 @@ macro_rules! approval_sql {
                 }
             }
             let records = approvals_by_ids(&mut tx, &wanted).await?;
+            // Announced by `settle` when a policy ruled them.
             let events = created
                 .iter()
+                .filter(|new| new.ruling.is_none())
                 .map(|new| records.get(&new.id).map(event_of))
                 .collect::<Option<Vec<_>>>()
                 .ok_or(sqlx::Error::RowNotFound)?;
@@ -303,6 +329,29 @@ macro_rules! approval_sql {
                 });
             }
             Ok(outcomes)
+        }
+
+        /// Puts approvals a sampling policy picked in the review queue.
+        async fn insert_sampled_reviews(
+            conn: &mut $conn,
+            sampled: &[(&NewApproval, &SampledBy)],
+        ) -> StoreResult<()> {
+            if sampled.is_empty() {
+                return Ok(());
+            }
+            let mut query: QueryBuilder<$db> = QueryBuilder::new(
+                "INSERT INTO sampled_reviews (approval_id, policy_id, policy_name, state,
+                     approved_at) ",
+            );
+            query.push_values(sampled, |mut row, (new, by)| {
+                row.push_bind(new.id.clone())
+                    .push_bind(by.policy_id.clone())
+                    .push_bind(by.policy_name.clone())
+                    .push_bind("waiting")
+                    .push_bind(new.created_at);
+            });
+            query.build().execute(&mut *conn).await?;
+            Ok(())
         }
 
         /// Inserts one round of a batch (no two with the same idempotency
@@ -380,7 +429,7 @@ macro_rules! approval_sql {
             let mut query: QueryBuilder<$db> = QueryBuilder::new(
                 "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
                      action, approver_id, group_id, created_at, expires_at, idempotency_key,
-                     request_hash) ",
+                     request_hash, repeat_hash, repeat_of) ",
             );
             query.push_values(approvals, |mut row, (new, route)| {
                 let (key, hash) = new.idempotency.clone().unzip();
@@ -396,7 +445,9 @@ macro_rules! approval_sql {
                     .push_bind(new.created_at)
                     .push_bind(new.expires_at)
                     .push_bind(key)
-                    .push_bind(hash);
+                    .push_bind(hash)
+                    .push_bind(new.repeat_hash.clone())
+                    .push_bind(new.repeat_of.clone());
             });
             query.push(" ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id");
             let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;
@@ -507,13 +558,14 @@ macro_rules! approval_sql {
             changes: &[&(String, Transition)],
         ) -> StoreResult<Vec<String>> {
             let mut query: QueryBuilder<$db> = QueryBuilder::new(
-                "WITH changes (target, status, reason, decided_by, decided_at) AS (",
+                "WITH changes (target, status, reason, decided_by, decided_by_policy, decided_at) AS (",
             );
             query.push_values(changes, |mut row, (id, change)| {
                 row.push_bind(id.clone())
                     .push_bind(change.status.as_str())
                     .push_bind(change.reason.clone())
                     .push_bind(change.decided_by.clone())
+                    .push_bind(change.decided_by_policy.clone())
                     .push_bind(change.at);
             });
             // Not `UPDATE ... FROM changes`: SQLite (3.46 and later) plans
@@ -523,9 +575,9 @@ macro_rules! approval_sql {
             // by id instead.
             query.push(
                 ") UPDATE approvals
-                 SET (status, reason, decided_by, decided_at) = (
+                 SET (status, reason, decided_by, decided_by_policy, decided_at) = (
                      SELECT changes.status, changes.reason, changes.decided_by,
-                         changes.decided_at
+                         changes.decided_by_policy, changes.decided_at
                      FROM changes WHERE changes.target = approvals.id)
                  WHERE id IN (SELECT target FROM changes) AND status = 'pending'
                  RETURNING id",
@@ -661,6 +713,7 @@ macro_rules! approval_sql {
                     status: Status::Expired,
                     reason: None,
                     decided_by: None,
+                    decided_by_policy: None,
                     actor: "system".to_owned(),
                     at: now,
                 };

@@ -10,6 +10,7 @@
 mod accounts;
 mod approvals;
 mod audit;
+mod policies;
 mod portable;
 mod postgres;
 mod rows;
@@ -20,6 +21,7 @@ mod webhooks;
 pub use accounts::AccountStore;
 pub use approvals::ApprovalStore;
 pub use audit::AuditStore;
+pub use policies::PolicyStore;
 pub use stats::StatsStore;
 pub use webhooks::WebhookStore;
 
@@ -72,7 +74,14 @@ fn each_failed<T>(count: usize, error: &StoreError) -> Vec<StoreResult<T>> {
 /// once in portable SQL for both backends.
 #[async_trait]
 pub trait Store:
-    AccountStore + ApprovalStore + AuditStore + StatsStore + WebhookStore + Send + Sync + 'static
+    AccountStore
+    + ApprovalStore
+    + AuditStore
+    + PolicyStore
+    + StatsStore
+    + WebhookStore
+    + Send
+    + Sync + 'static
 {
     /// Starts hearing changes made by other instances (a server does this;
     /// one-shot admin commands need not). Returns once it is listening.

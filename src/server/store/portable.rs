@@ -48,13 +48,18 @@ macro_rules! select_approval {
             CAST(octet_length(a.data_json) AS BIGINT) AS data_bytes,
             a.action, a.approver_id, ap.email AS approver_email,
             a.group_id, g.name AS group_name, a.reason,
-            d.email AS decided_by_email, d.name AS decided_by_name, a.decided_at,
-            a.created_at, a.expires_at
+            COALESCE(d.email, 'policy:' || a.decided_by_policy) AS decided_by_email,
+            COALESCE(d.name, 'policy:' || a.decided_by_policy) AS decided_by_name, a.decided_at,
+            a.created_at, a.expires_at, a.repeat_of, r.decided_at AS repeat_denied_at,
+            COALESCE(rd.name, 'policy:' || r.decided_by_policy) AS repeat_denied_by,
+            r.reason AS repeat_reason
         FROM approvals a
         LEFT JOIN api_keys k ON k.id = a.api_key_id
         LEFT JOIN users ap ON ap.id = a.approver_id
         LEFT JOIN approver_groups g ON g.id = a.group_id
-        LEFT JOIN users d ON d.id = a.decided_by"
+        LEFT JOIN users d ON d.id = a.decided_by
+        LEFT JOIN approvals r ON r.id = a.repeat_of
+        LEFT JOIN users rd ON rd.id = r.decided_by"
         )
     };
 }
@@ -101,6 +106,10 @@ macro_rules! portable_store {
             Order, Person, Role, Route, SessionInfo, StoredAuditEntry, Transition,
             TransitionOutcome, User,
         };
+        use crate::server::domain::{
+            EvidenceCounts, PolicyRecord, RepeatedDenial, ReviewRecord, SampleVerdict, SampledBy,
+            StreakCounts,
+        };
         use crate::server::store::approvals::TRANSITIONS_PER_UPDATE;
         use crate::server::store::audit::AUDIT_ROWS_PER_INSERT;
         use crate::server::store::portable::is_unique_violation;
@@ -109,12 +118,13 @@ macro_rules! portable_store {
         };
         use crate::server::store::rows::{
             ApiKeyRow, ApprovalRow, AttemptRow, AuditRow, EndpointRow, KeyOverviewRow, MessageRow,
-            UserRow,
+            PolicyRow, ReviewRow, UserRow,
         };
         use crate::server::store::stats::{PENDING_AHEAD_LIMIT, REBUILD_CHUNK, REBUILD_PAGE};
         use crate::server::store::webhooks::OUTBOX_ROWS_PER_INSERT;
         use crate::server::store::{
-            each_failed, AccountStore, ApprovalStore, AuditStore, StatsStore, WebhookStore,
+            each_failed, AccountStore, ApprovalStore, AuditStore, PolicyStore, StatsStore,
+            WebhookStore,
         };
         use sqlx::{FromRow, QueryBuilder, Row};
 
@@ -133,6 +143,7 @@ macro_rules! portable_store {
         crate::server::store::webhooks::webhook_sql!($store, $db, $row, $conn);
         crate::server::store::audit::audit_sql!($store, $db, $row, $conn);
         crate::server::store::stats::stats_sql!($store, $db, $row, $conn);
+        crate::server::store::policies::policy_sql!($store, $db, $row, $conn);
 
         #[async_trait]
         impl Store for $store {

@@ -2,8 +2,9 @@
 //! backends, and turned into the domain's types here: the one place where a
 //! stored text (a status, a role) is read back, and refused if unknown.
 
-use crate::model::{DeliveryStatus, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
+use crate::model::{DeliveryStatus, ReviewState, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
 use crate::server::domain::{
+    PolicyRecord, RepeatedDenial, ReviewRecord,
     ApiKey, ApprovalRecord, KeyOverview, Role, Route, StoredAuditEntry, User,
 };
 
@@ -114,6 +115,10 @@ pub struct ApprovalRow {
     decided_at: Option<i64>,
     created_at: i64,
     expires_at: i64,
+    repeat_of: Option<String>,
+    repeat_denied_at: Option<i64>,
+    repeat_denied_by: Option<String>,
+    repeat_reason: Option<String>,
 }
 
 impl TryFrom<ApprovalRow> for ApprovalRecord {
@@ -147,6 +152,15 @@ impl TryFrom<ApprovalRow> for ApprovalRecord {
             decided_at: row.decided_at,
             created_at: row.created_at,
             expires_at: row.expires_at,
+            repeats: match (row.repeat_of, row.repeat_denied_at) {
+                (Some(id), Some(denied_at)) => Some(RepeatedDenial {
+                    id,
+                    denied_at,
+                    denied_by: row.repeat_denied_by,
+                    reason: row.repeat_reason,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -265,5 +279,89 @@ impl From<AuditRow> for StoredAuditEntry {
             prev_hash: row.prev_hash,
             hash: row.hash,
         }
+    }
+}
+
+/// A policy with its agent's name (`SELECT_POLICY`).
+#[derive(sqlx::FromRow)]
+pub struct PolicyRow {
+    id: String,
+    name: String,
+    action_pattern: String,
+    api_key_id: Option<String>,
+    agent_name: Option<String>,
+    condition: Option<String>,
+    mode: String,
+    sample_percent: i32,
+    deny_reason: Option<String>,
+    deny_repeats: bool,
+    reverted_note: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<PolicyRow> for PolicyRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: PolicyRow) -> Result<Self, Self::Error> {
+        Ok(PolicyRecord {
+            mode: row.mode.parse().map_err(|_: String| unknown("mode", &row.mode))?,
+            sample_percent: u8::try_from(row.sample_percent.clamp(0, 100)).unwrap_or(0),
+            id: row.id,
+            name: row.name,
+            action_pattern: row.action_pattern,
+            api_key_id: row.api_key_id,
+            agent_name: row.agent_name,
+            condition: row.condition,
+            deny_reason: row.deny_reason,
+            deny_repeats: row.deny_repeats,
+            reverted_note: row.reverted_note,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A sampled review with its approval's names (`SELECT_REVIEW`).
+#[derive(sqlx::FromRow)]
+pub struct ReviewRow {
+    approval_id: String,
+    title: String,
+    action: Option<String>,
+    agent: Option<String>,
+    policy_id: String,
+    policy_name: String,
+    state: String,
+    reviewer: Option<String>,
+    note: Option<String>,
+    approved_at: i64,
+    reviewed_at: Option<i64>,
+    acknowledged_at: Option<i64>,
+}
+
+impl TryFrom<ReviewRow> for ReviewRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ReviewRow) -> Result<Self, Self::Error> {
+        let state = match row.state.as_str() {
+            "waiting" => ReviewState::Waiting,
+            "confirmed" => ReviewState::Confirmed,
+            "flagged" => ReviewState::Flagged,
+            other => return Err(unknown("review state", other)),
+        };
+        Ok(ReviewRecord {
+            approval_id: row.approval_id,
+            title: row.title,
+            action: row.action,
+            agent: row.agent.unwrap_or_default(),
+            policy_id: row.policy_id,
+            policy_name: row.policy_name,
+            state,
+            reviewer: row.reviewer,
+            note: row.note,
+            approved_at: row.approved_at,
+            reviewed_at: row.reviewed_at,
+            acknowledged_at: row.acknowledged_at,
+        })
     }
 }

@@ -1,0 +1,409 @@
+//! Policies: the ruling on a new request (which policy, what it decides,
+//! whether it is sampled, whether it repeats a denial), and the admins'
+//! editing of them. Every operation checks its actor here.
+
+use super::people::Actor;
+use super::{Service, ServiceError, ServiceResult};
+use crate::model::{
+    ConditionTrial, FieldProblem, PolicyDraft, PolicyMode, PolicySaved, PolicyView, Status,
+};
+use crate::server::domain::{
+    ids, in_try_order, ActionPattern, ActivePolicy, Condition, PolicyRecord, RepeatedDenial,
+    RequestFacts, Ruling, SampledBy, Transition,
+};
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The longest policy name and denial reason.
+const NAME_MAX_CHARS: usize = 60;
+const REASON_MAX_CHARS: usize = 500;
+
+/// The random draws of sampling policies: seeded from the configuration
+/// when it names a seed (the same seed picks the same approvals), else
+/// from the operating system.
+pub(super) struct Sampler {
+    rng: Mutex<rand::rngs::StdRng>,
+}
+
+impl Sampler {
+    pub fn new(seed: Option<u64>) -> Self {
+        let rng = match seed {
+            Some(seed) => rand::rngs::StdRng::seed_from_u64(seed),
+            None => rand::rngs::StdRng::from_entropy(),
+        };
+        Self {
+            rng: Mutex::new(rng),
+        }
+    }
+
+    /// True for `percent` in a hundred draws, on average.
+    fn picks(&self, percent: u8) -> bool {
+        let draw: f64 = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .gen();
+        draw * 100.0 < f64::from(percent)
+    }
+}
+
+/// Compiled conditions by policy id, kept while the condition's text is
+/// the same (policies are read for each request; compiling is the costly
+/// part).
+#[derive(Default)]
+pub(super) struct CompiledConditions {
+    by_policy: Mutex<HashMap<String, (String, Arc<Condition>)>>,
+}
+
+impl CompiledConditions {
+    fn get(&self, id: &str, source: &str) -> Option<Arc<Condition>> {
+        let mut cache = self
+            .by_policy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((cached_source, condition)) = cache.get(id) {
+            if cached_source == source {
+                return Some(condition.clone());
+            }
+        }
+        // A stored condition was checked when saved; one that no longer
+        // compiles (a newer parser) matches nothing rather than everything.
+        let condition = Arc::new(Condition::compile(source).ok()?);
+        cache.insert(id.to_owned(), (source.to_owned(), condition.clone()));
+        Some(condition)
+    }
+}
+
+/// SHA-256 of a request's action kind and canonical data: the re-raise
+/// guard's key (with the API key). `data_json` is canonical already:
+/// serde_json writes object keys sorted.
+pub(super) fn repeat_hash(action: Option<&str>, data_json: &str) -> String {
+    ids::sha256_hex(format!("{}\n{data_json}", action.unwrap_or("")).as_bytes())
+}
+
+/// What a denial that a request repeats says, for the agent and the card.
+fn repeat_reason(earlier: &RepeatedDenial) -> String {
+    let by = earlier.denied_by.as_deref().unwrap_or("someone");
+    match &earlier.reason {
+        Some(reason) => format!("This repeats a request denied by {by}: {reason}"),
+        None => format!("This repeats a request denied by {by}"),
+    }
+}
+
+impl Service {
+    /// The policies in the order they are tried, ready to match.
+    pub(super) async fn active_policies(&self) -> ServiceResult<Vec<ActivePolicy>> {
+        let records = self.store.policies().await?;
+        let active = records
+            .into_iter()
+            .filter_map(|record| {
+                let pattern = ActionPattern::parse(&record.action_pattern).ok()?;
+                let condition = match &record.condition {
+                    Some(source) => Some(self.conditions.get(&record.id, source)?),
+                    None => None,
+                };
+                Some(ActivePolicy {
+                    record,
+                    pattern,
+                    condition,
+                })
+            })
+            .collect();
+        Ok(in_try_order(active))
+    }
+
+    /// What the winning policy rules for a new request, if anything: None
+    /// leaves it to a person.
+    pub(super) async fn ruling_for(
+        &self,
+        api_key_id: &str,
+        facts: &RequestFacts<'_>,
+        repeats: Option<&RepeatedDenial>,
+        at: i64,
+    ) -> ServiceResult<Option<Ruling>> {
+        let policies = self.active_policies().await?;
+        let Some(winner) = policies.iter().find(|p| p.matches(api_key_id, facts)) else {
+            return Ok(None);
+        };
+        let policy = &winner.record;
+        let decide = |status: Status, reason: Option<String>| Transition {
+            status,
+            reason,
+            decided_by: None,
+            decided_by_policy: Some(policy.name.clone()),
+            actor: format!("policy:{}", policy.name),
+            at,
+        };
+        if let (true, Some(earlier)) = (policy.deny_repeats, repeats) {
+            return Ok(Some(Ruling {
+                transition: decide(Status::Denied, Some(repeat_reason(earlier))),
+                sampled_for_review: None,
+            }));
+        }
+        Ok(match policy.mode {
+            PolicyMode::Gate => None,
+            PolicyMode::Auto => Some(Ruling {
+                transition: decide(Status::Approved, None),
+                sampled_for_review: None,
+            }),
+            PolicyMode::Sample => Some(Ruling {
+                transition: decide(Status::Approved, None),
+                sampled_for_review: self.sampler.picks(policy.sample_percent).then(|| {
+                    SampledBy {
+                        policy_id: policy.id.clone(),
+                        policy_name: policy.name.clone(),
+                    }
+                }),
+            }),
+            PolicyMode::Deny => Some(Ruling {
+                transition: decide(Status::Denied, policy.deny_reason.clone()),
+                sampled_for_review: None,
+            }),
+        })
+    }
+
+    /// The policies in the order they are tried, as the editor shows them.
+    pub async fn policy_views(&self, actor: Actor<'_>) -> ServiceResult<Vec<PolicyView>> {
+        Self::authorize_admin(actor)?;
+        Ok(self
+            .active_policies_with_broken()
+            .await?
+            .into_iter()
+            .map(|(policy, specificity)| view_of(policy, specificity))
+            .collect())
+    }
+
+    /// Every policy in try order, with the words for its place; a policy
+    /// whose pattern no longer parses is listed last, so it can be mended.
+    async fn active_policies_with_broken(&self) -> ServiceResult<Vec<(PolicyRecord, String)>> {
+        let active = self.active_policies().await?;
+        let mut listed: Vec<(PolicyRecord, String)> = active
+            .iter()
+            .map(|p| (p.record.clone(), p.specificity_note()))
+            .collect();
+        for record in self.store.policies().await? {
+            if !listed.iter().any(|(p, _)| p.id == record.id) {
+                listed.push((record, "not applied: its pattern or condition is refused".into()));
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Creates or changes a policy; problems come back by field. `note`
+    /// says where it came from (a suggestion), for the audit log.
+    pub async fn save_policy(
+        &self,
+        actor: Actor<'_>,
+        draft: &PolicyDraft,
+        note: Option<&str>,
+    ) -> ServiceResult<PolicySaved> {
+        Self::authorize_admin(actor)?;
+        let now = self.now_ms();
+        let existing = match &draft.id {
+            Some(id) => Some(self.store.policy(id).await?.ok_or_else(|| {
+                ServiceError::NotFound(super::Missing::Policy)
+            })?),
+            None => None,
+        };
+        let record = match self.policy_from_draft(draft, existing.as_ref(), now).await? {
+            Ok(record) => record,
+            Err(problems) => return Ok(PolicySaved::Refused(problems)),
+        };
+        let saved = match self.store.save_policy(&record, note, &self.audit(actor)).await {
+            Ok(saved) => saved,
+            Err(crate::server::store::StoreError::Conflict(_)) => {
+                return Ok(PolicySaved::Refused(vec![problem(
+                    "name",
+                    format!("a policy named {} exists already: choose another name", record.name),
+                )]))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let view = self
+            .policy_views(actor)
+            .await?
+            .into_iter()
+            .find(|view| view.id == saved.id)
+            .ok_or(ServiceError::NotFound(super::Missing::Policy))?;
+        Ok(PolicySaved::Saved(view))
+    }
+
+    /// The draft as a policy, or every problem it has, by field.
+    async fn policy_from_draft(
+        &self,
+        draft: &PolicyDraft,
+        existing: Option<&PolicyRecord>,
+        now: i64,
+    ) -> ServiceResult<Result<PolicyRecord, Vec<FieldProblem>>> {
+        let mut problems = Vec::new();
+        let name = draft.name.trim().to_owned();
+        let name_ok = !name.is_empty()
+            && name.chars().count() <= NAME_MAX_CHARS
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+        if !name_ok {
+            problems.push(problem(
+                "name",
+                format!(
+                    "a name is 1-{NAME_MAX_CHARS} lowercase letters, digits, '-', '_' or '.' \
+                     (it is shown as policy:<name> where it decides)"
+                ),
+            ));
+        }
+        let pattern = draft.action_pattern.trim();
+        if let Err(message) = ActionPattern::parse(pattern) {
+            problems.push(problem("action_pattern", message));
+        }
+        let agent = draft.agent.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let api_key_id = match agent {
+            None => None,
+            Some(agent) => match self.store.api_key_by_name(agent).await? {
+                Some(key) => Some(key.id),
+                None => {
+                    problems.push(problem(
+                        "agent",
+                        format!("there is no live API key named {agent:?}"),
+                    ));
+                    None
+                }
+            },
+        };
+        let condition = draft
+            .condition
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if let Some(source) = condition {
+            if let Err(error) = Condition::compile(source) {
+                problems.push(error.to_problem());
+            }
+        }
+        let mode = draft.mode.unwrap_or(PolicyMode::Gate);
+        let sample_percent = match (mode, draft.sample_percent) {
+            (PolicyMode::Sample, Some(percent @ 1..=100)) => percent,
+            (PolicyMode::Sample, _) => {
+                problems.push(problem(
+                    "sample_percent",
+                    "a sampling policy reviews 1 to 100 percent of what it approves",
+                ));
+                0
+            }
+            _ => 0,
+        };
+        let deny_reason = draft
+            .deny_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        match (&deny_reason, mode) {
+            (None, PolicyMode::Deny) => problems.push(problem(
+                "deny_reason",
+                "a denying policy needs the reason the agent is given",
+            )),
+            (Some(reason), _) if reason.chars().count() > REASON_MAX_CHARS => problems.push(
+                problem("deny_reason", format!("at most {REASON_MAX_CHARS} characters")),
+            ),
+            _ => {}
+        }
+        if !problems.is_empty() {
+            return Ok(Err(problems));
+        }
+        Ok(Ok(PolicyRecord {
+            id: existing
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| ids::new_id("pol", now)),
+            name,
+            action_pattern: pattern.to_owned(),
+            api_key_id,
+            agent_name: agent.map(str::to_owned),
+            condition: condition.map(str::to_owned),
+            mode,
+            sample_percent,
+            deny_reason: if mode == PolicyMode::Deny {
+                deny_reason
+            } else {
+                None
+            },
+            deny_repeats: draft.deny_repeats,
+            reverted_note: None,
+            created_at: existing.map(|p| p.created_at).unwrap_or(now),
+            updated_at: now,
+        }))
+    }
+
+    pub async fn delete_policy(&self, actor: Actor<'_>, id: &str) -> ServiceResult<()> {
+        Self::authorize_admin(actor)?;
+        if self.store.delete_policy(id, &self.audit(actor)).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound(super::Missing::Policy))
+        }
+    }
+
+    /// Tries a condition against a past request (by its approval's id).
+    pub async fn try_condition(
+        &self,
+        actor: Actor<'_>,
+        condition: &str,
+        approval_id: &str,
+    ) -> ServiceResult<ConditionTrial> {
+        Self::authorize_admin(actor)?;
+        let compiled = match Condition::compile(condition.trim()) {
+            Ok(compiled) => compiled,
+            Err(error) => return Ok(ConditionTrial::Failed(error.to_problem())),
+        };
+        let Some(record) = self.stored_approval(approval_id.trim()).await? else {
+            return Ok(ConditionTrial::Failed(problem(
+                "try_approval",
+                format!("there is no request with the id {:?}", approval_id.trim()),
+            )));
+        };
+        let data = match serde_json::from_str::<serde_json::Value>(&record.data_json) {
+            Ok(serde_json::Value::Object(data)) => data,
+            _ => serde_json::Map::new(),
+        };
+        let facts = RequestFacts {
+            action: record.action.as_deref(),
+            title: &record.title,
+            agent: &record.agent_name,
+            data: &data,
+        };
+        Ok(match compiled.holds(&facts) {
+            Ok(matches) => ConditionTrial::Evaluated {
+                matches,
+                request: facts.describe(),
+            },
+            Err(error) => ConditionTrial::Failed(problem(
+                "condition",
+                format!("on this request the condition fails: {error} (the policy would not match it)"),
+            )),
+        })
+    }
+}
+
+fn problem(field: &str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn view_of(policy: PolicyRecord, specificity: String) -> PolicyView {
+    PolicyView {
+        id: policy.id,
+        name: policy.name,
+        action_pattern: policy.action_pattern,
+        agent: policy.agent_name,
+        condition: policy.condition,
+        mode: policy.mode,
+        sample_percent: policy.sample_percent,
+        deny_reason: policy.deny_reason,
+        deny_repeats: policy.deny_repeats,
+        specificity,
+        reverted: policy.reverted_note,
+        updated_at: super::from_ms(policy.updated_at),
+    }
+}
