@@ -94,6 +94,7 @@ pub struct PolicyView {
 
 /// What an admin submits to create (no `id`) or change a policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct PolicyDraft {
     pub id: Option<String>,
     pub name: String,

@@ -56,6 +56,15 @@ enum Command {
         #[arg(long, env = "HOLDPOINT_API_KEY", hide_env_values = true)]
         api_key: String,
     },
+    /// List, create, change and delete policies (as the Policies page
+    /// does; each change is audited as `cli`).
+    Policy {
+        /// Print the outcome as JSON on stdout.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Check the audit log's hash chain.
     Audit {
         /// Print the outcome as one JSON object on stdout.
@@ -89,6 +98,40 @@ enum ExportCommand {
         #[arg(long)]
         until: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// The policies in the order they are tried (most specific first).
+    List,
+    /// Creates the policy NAME, or replaces it when it exists.
+    Set {
+        name: String,
+        /// The action kinds it covers: billing.refund, email.* or *.
+        #[arg(long)]
+        action: String,
+        /// Narrow it to one agent (an API key's name).
+        #[arg(long)]
+        agent: Option<String>,
+        /// A CEL condition on the request (fields: action, title, agent,
+        /// data), e.g. 'data.amount_cents <= 1000'.
+        #[arg(long)]
+        condition: Option<String>,
+        /// gate, sample, auto or deny.
+        #[arg(long)]
+        mode: crate::model::PolicyMode,
+        /// For sample: the percentage put in the review queue (1-100).
+        #[arg(long)]
+        sample_percent: Option<u8>,
+        /// For deny: the reason the agent is given.
+        #[arg(long)]
+        deny_reason: Option<String>,
+        /// Deny at once a request repeating a recent denial.
+        #[arg(long)]
+        deny_repeats: bool,
+    },
+    /// Deletes the policy NAME.
+    Delete { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +311,7 @@ pub async fn run() -> ExitCode {
         None | Some(Command::Serve) => serve(&cli.config).await,
         Some(Command::Admin { json, command }) => admin(&cli.config, command, json).await,
         Some(Command::Audit { json, command }) => audit(&cli.config, command, json).await,
+        Some(Command::Policy { json, command }) => policy(&cli.config, command, json).await,
         Some(Command::Export { command }) => export(&cli.config, command).await,
         Some(Command::Mcp { url, api_key }) => {
             crate::server::mcp::stdio::run(&url, &api_key, cli.config.mcp_wait).await
@@ -673,6 +717,86 @@ async fn audit(args: &ConfigArgs, command: AuditCommand, json: bool) -> anyhow::
                 bail!("the audit chain is broken: {at} ({entries} entries before it hold)")
             }
         },
+    }
+}
+
+async fn policy(args: &ConfigArgs, command: PolicyCommand, json: bool) -> anyhow::Result<()> {
+    use crate::model::{PolicyDraft, PolicySaved};
+    let service = open_service_for_commands(args).await?;
+    let policies = service.policy_views(Actor::Command).await?;
+    let by_name = |name: &str| policies.iter().find(|p| p.name == name);
+    match command {
+        PolicyCommand::List => {
+            let mut report = Report::default().with(json!({ "policies": policies }));
+            if policies.is_empty() {
+                report = report.then_note("No policies: a person decides every request.");
+            }
+            for (rank, p) in policies.iter().enumerate() {
+                report = report.print(&format!(
+                    "{}. {} [{}{}] {}{}{} ({})",
+                    rank + 1,
+                    p.name,
+                    p.mode,
+                    if p.mode == crate::model::PolicyMode::Sample {
+                        format!(" {} %", p.sample_percent)
+                    } else {
+                        String::new()
+                    },
+                    p.action_pattern,
+                    p.agent.as_ref().map(|a| format!(" agent={a}")).unwrap_or_default(),
+                    p.condition.as_ref().map(|c| format!(" if {c}")).unwrap_or_default(),
+                    p.specificity,
+                ));
+            }
+            report.emit(json);
+            Ok(())
+        }
+        PolicyCommand::Set {
+            name,
+            action,
+            agent,
+            condition,
+            mode,
+            sample_percent,
+            deny_reason,
+            deny_repeats,
+        } => {
+            let draft = PolicyDraft {
+                id: by_name(&name).map(|p| p.id.clone()),
+                name,
+                action_pattern: action,
+                agent,
+                condition,
+                mode: Some(mode),
+                sample_percent,
+                deny_reason,
+                deny_repeats,
+            };
+            match service.save_policy(Actor::Command, &draft, None).await? {
+                PolicySaved::Saved(view) => {
+                    Report::note(format!("Saved policy {} ({}).", view.name, view.specificity))
+                        .print(&view.id)
+                        .with(json!({ "policy": view }))
+                        .emit(json);
+                    Ok(())
+                }
+                PolicySaved::Refused(problems) => {
+                    let lines: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .collect();
+                    bail!("the policy was not saved: {}", lines.join("; "))
+                }
+            }
+        }
+        PolicyCommand::Delete { name } => {
+            let policy = by_name(&name).with_context(|| format!("there is no policy named {name}"))?;
+            service.delete_policy(Actor::Command, &policy.id).await?;
+            Report::note(format!("Deleted policy {name}."))
+                .with(json!({ "deleted": name }))
+                .emit(json);
+            Ok(())
+        }
     }
 }
 

@@ -343,6 +343,19 @@ impl Service {
         }
     }
 
+    /// The live API keys' names, for the agent field.
+    pub async fn live_key_names(&self, actor: Actor<'_>) -> ServiceResult<Vec<String>> {
+        Self::authorize_admin(actor)?;
+        Ok(self
+            .store
+            .key_overviews()
+            .await?
+            .into_iter()
+            .filter(|key| key.revoked_at.is_none())
+            .map(|key| key.name)
+            .collect())
+    }
+
     /// Tries a condition against a past request (by its approval's id).
     pub async fn try_condition(
         &self,
