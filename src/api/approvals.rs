@@ -38,7 +38,11 @@ pub async fn inbox(
         .filter(|id| data.approvals.iter().any(|a| &a.id == id))
         .or_else(|| data.approvals.first().map(|a| a.id.clone()));
     if let Some(id) = first {
-        data.shown = service.approval_for_user(&user, &id).await.ok().map(Box::new);
+        data.shown = service
+            .approval_for_user(&user, &id)
+            .await
+            .ok()
+            .map(Box::new);
     }
     Ok(data)
 }

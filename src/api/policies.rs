@@ -2,7 +2,9 @@
 //! notices of flags. Each checks that the caller is a signed-in admin (the
 //! notices answer others with none).
 
-use crate::model::{ConditionTrial, PoliciesData, PolicyDraft, PolicySaved, ReviewItem, ReviewQueue};
+use crate::model::{
+    ConditionTrial, PoliciesData, PolicyDraft, PolicySaved, ReviewItem, ReviewQueue,
+};
 #[cfg(feature = "ssr")]
 use crate::server::service::Actor;
 use leptos::prelude::*;

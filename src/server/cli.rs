@@ -743,8 +743,14 @@ async fn policy(args: &ConfigArgs, command: PolicyCommand, json: bool) -> anyhow
                         String::new()
                     },
                     p.action_pattern,
-                    p.agent.as_ref().map(|a| format!(" agent={a}")).unwrap_or_default(),
-                    p.condition.as_ref().map(|c| format!(" if {c}")).unwrap_or_default(),
+                    p.agent
+                        .as_ref()
+                        .map(|a| format!(" agent={a}"))
+                        .unwrap_or_default(),
+                    p.condition
+                        .as_ref()
+                        .map(|c| format!(" if {c}"))
+                        .unwrap_or_default(),
                     p.specificity,
                 ));
             }
@@ -774,10 +780,13 @@ async fn policy(args: &ConfigArgs, command: PolicyCommand, json: bool) -> anyhow
             };
             match service.save_policy(Actor::Command, &draft, None).await? {
                 PolicySaved::Saved(view) => {
-                    Report::note(format!("Saved policy {} ({}).", view.name, view.specificity))
-                        .print(&view.id)
-                        .with(json!({ "policy": view }))
-                        .emit(json);
+                    Report::note(format!(
+                        "Saved policy {} ({}).",
+                        view.name, view.specificity
+                    ))
+                    .print(&view.id)
+                    .with(json!({ "policy": view }))
+                    .emit(json);
                     Ok(())
                 }
                 PolicySaved::Refused(problems) => {
@@ -790,7 +799,8 @@ async fn policy(args: &ConfigArgs, command: PolicyCommand, json: bool) -> anyhow
             }
         }
         PolicyCommand::Delete { name } => {
-            let policy = by_name(&name).with_context(|| format!("there is no policy named {name}"))?;
+            let policy =
+                by_name(&name).with_context(|| format!("there is no policy named {name}"))?;
             service.delete_policy(Actor::Command, &policy.id).await?;
             Report::note(format!("Deleted policy {name}."))
                 .with(json!({ "deleted": name }))

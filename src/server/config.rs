@@ -152,16 +152,31 @@ pub struct ConfigArgs {
 
     /// A suggestion to loosen a gate needs this many approvals by people in
     /// a row (since the last denial)...
-    #[arg(long, env = "HOLDPOINT_SUGGEST_STREAK", default_value_t = 250, global = true)]
+    #[arg(
+        long,
+        env = "HOLDPOINT_SUGGEST_STREAK",
+        default_value_t = 250,
+        global = true
+    )]
     pub suggest_streak: u64,
 
     /// ...spread over at least this many days...
-    #[arg(long, env = "HOLDPOINT_SUGGEST_DAYS", default_value_t = 14, global = true)]
+    #[arg(
+        long,
+        env = "HOLDPOINT_SUGGEST_DAYS",
+        default_value_t = 14,
+        global = true
+    )]
     pub suggest_days: u64,
 
     /// ...by at least this many different people; it then suggests
     /// sampling this share (percent) for review.
-    #[arg(long, env = "HOLDPOINT_SUGGEST_APPROVERS", default_value_t = 3, global = true)]
+    #[arg(
+        long,
+        env = "HOLDPOINT_SUGGEST_APPROVERS",
+        default_value_t = 3,
+        global = true
+    )]
     pub suggest_approvers: u64,
 
     #[arg(long, env = "HOLDPOINT_SUGGEST_SAMPLE_PERCENT", default_value_t = 10,

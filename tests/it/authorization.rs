@@ -94,7 +94,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 39] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 47] = [
     (
         "login",
         Rule::Public,
@@ -179,6 +179,22 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 39] = [
     ("enable_webhook", Rule::Admin, "key_id=key_nope"),
     ("send_test_webhook", Rule::Admin, "key_id=key_nope"),
     ("redeliver_webhook", Rule::Admin, "message_id=msg_nope"),
+    ("policies", Rule::Admin, ""),
+    (
+        "save_policy",
+        Rule::Admin,
+        "draft[name]=matrix&draft[action_pattern]=matrix.*&draft[mode]=gate",
+    ),
+    ("delete_policy", Rule::Admin, "id=pol_nope"),
+    (
+        "try_condition",
+        Rule::Admin,
+        "condition=data.x == 1&approval_id=apr_nope",
+    ),
+    ("sampled_reviews", Rule::Admin, ""),
+    ("review_sample", Rule::Admin, "approval_id=apr_nope"),
+    ("flag_notices", Rule::SignedIn, ""),
+    ("acknowledge_flag", Rule::Admin, "approval_id=apr_nope"),
 ];
 
 /// The server functions that end the caller's session, called last.

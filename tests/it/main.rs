@@ -21,6 +21,7 @@ mod instances;
 mod limits;
 mod live;
 mod mcp;
+mod policies;
 mod routing;
 mod signin;
 mod snippets;

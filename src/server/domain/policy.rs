@@ -272,9 +272,7 @@ impl Condition {
         )?;
         match self.program.execute(&context) {
             Ok(cel::Value::Bool(holds)) => Ok(holds),
-            Ok(other) => Err(format!(
-                "the condition gives {other:?}, not true or false"
-            )),
+            Ok(other) => Err(format!("the condition gives {other:?}, not true or false")),
             Err(error) => Err(error.to_string()),
         }
     }
@@ -453,13 +451,13 @@ mod tests {
     #[test]
     fn conditions_hold_on_the_request() {
         let data = serde_json::json!({"amount_cents": 900, "currency": "USD", "lines": [1, 2]});
-        let small = Condition::compile("data.amount_cents <= 1000 && data.currency == \"USD\"")
-            .unwrap();
+        let small =
+            Condition::compile("data.amount_cents <= 1000 && data.currency == \"USD\"").unwrap();
         assert_eq!(small.holds(&facts(&data)), Ok(true));
         let big = Condition::compile("data.amount_cents > 1000").unwrap();
         assert_eq!(big.holds(&facts(&data)), Ok(false));
-        let each = Condition::compile("data.lines.all(l, l < 3) && agent == 'billing-agent'")
-            .unwrap();
+        let each =
+            Condition::compile("data.lines.all(l, l < 3) && agent == 'billing-agent'").unwrap();
         assert_eq!(each.holds(&facts(&data)), Ok(true));
         let missing = Condition::compile("data.country == 'DE'").unwrap();
         assert!(missing.holds(&facts(&data)).is_err());
@@ -474,12 +472,19 @@ mod tests {
         assert!(error.column >= 20, "{error:?}");
         let error = Condition::compile("data.amount <= 10 &&\n  amount_cents < 5").unwrap_err();
         assert_eq!((error.line, error.column), (2, 3), "{error:?}");
-        assert!(error.message.contains("amount_cents is not a request field"));
+        assert!(error
+            .message
+            .contains("amount_cents is not a request field"));
         // A comprehension's variable is not a request field, and is allowed.
         assert!(Condition::compile("data.items.exists(i, i.sku == 'x')").is_ok());
     }
 
-    fn policy(name: &str, pattern: &str, key: Option<&str>, condition: Option<&str>) -> ActivePolicy {
+    fn policy(
+        name: &str,
+        pattern: &str,
+        key: Option<&str>,
+        condition: Option<&str>,
+    ) -> ActivePolicy {
         ActivePolicy {
             record: PolicyRecord {
                 id: format!("pol_{name}"),
@@ -507,7 +512,12 @@ mod tests {
             policy("everything", "*", None, None),
             policy("billing", "billing.*", None, None),
             policy("refunds", "billing.refund", None, None),
-            policy("small-refunds", "billing.refund", None, Some("data.amount < 10")),
+            policy(
+                "small-refunds",
+                "billing.refund",
+                None,
+                Some("data.amount < 10"),
+            ),
             policy("agent-refunds", "billing.refund", Some("key_1"), None),
             policy("agent-billing", "billing.*", Some("key_1"), None),
         ]);

@@ -138,7 +138,9 @@ fn evidence_line(
         .unwrap_or(0);
     let applying = policies.iter().find(|policy| {
         policy.condition.is_none()
-            && policy.pattern.matches((!action.is_empty()).then_some(action))
+            && policy
+                .pattern
+                .matches((!action.is_empty()).then_some(action))
             && policy
                 .record
                 .api_key_id
@@ -154,7 +156,13 @@ fn evidence_line(
                 && streak_days >= thresholds.days
                 && streak.approvers >= thresholds.approvers =>
         {
-            Some(suggest(action, agent.as_deref(), streak, streak_days, thresholds))
+            Some(suggest(
+                action,
+                agent.as_deref(),
+                streak,
+                streak_days,
+                thresholds,
+            ))
         }
         _ => None,
     };
@@ -186,7 +194,11 @@ fn suggest(
         Some(agent) => format!("sample-{action}-{agent}"),
         None => format!("sample-{action}"),
     };
-    let people = if streak.approvers == 1 { "person" } else { "people" };
+    let people = if streak.approvers == 1 {
+        "person"
+    } else {
+        "people"
+    };
     Suggestion {
         text: format!(
             "approved {} in a row over {days} days by {} {people}; consider sampling {percent} %",

@@ -149,12 +149,13 @@ impl Service {
             }),
             PolicyMode::Sample => Some(Ruling {
                 transition: decide(Status::Approved, None),
-                sampled_for_review: self.sampler.picks(policy.sample_percent).then(|| {
-                    SampledBy {
+                sampled_for_review: self
+                    .sampler
+                    .picks(policy.sample_percent)
+                    .then(|| SampledBy {
                         policy_id: policy.id.clone(),
                         policy_name: policy.name.clone(),
-                    }
-                }),
+                    }),
             }),
             PolicyMode::Deny => Some(Ruling {
                 transition: decide(Status::Denied, policy.deny_reason.clone()),
@@ -184,7 +185,10 @@ impl Service {
             .collect();
         for record in self.store.policies().await? {
             if !listed.iter().any(|(p, _)| p.id == record.id) {
-                listed.push((record, "not applied: its pattern or condition is refused".into()));
+                listed.push((
+                    record,
+                    "not applied: its pattern or condition is refused".into(),
+                ));
             }
         }
         Ok(listed)
@@ -201,21 +205,34 @@ impl Service {
         Self::authorize_admin(actor)?;
         let now = self.now_ms();
         let existing = match &draft.id {
-            Some(id) => Some(self.store.policy(id).await?.ok_or_else(|| {
-                ServiceError::NotFound(super::Missing::Policy)
-            })?),
+            Some(id) => Some(
+                self.store
+                    .policy(id)
+                    .await?
+                    .ok_or_else(|| ServiceError::NotFound(super::Missing::Policy))?,
+            ),
             None => None,
         };
-        let record = match self.policy_from_draft(draft, existing.as_ref(), now).await? {
+        let record = match self
+            .policy_from_draft(draft, existing.as_ref(), now)
+            .await?
+        {
             Ok(record) => record,
             Err(problems) => return Ok(PolicySaved::Refused(problems)),
         };
-        let saved = match self.store.save_policy(&record, note, &self.audit(actor)).await {
+        let saved = match self
+            .store
+            .save_policy(&record, note, &self.audit(actor))
+            .await
+        {
             Ok(saved) => saved,
             Err(crate::server::store::StoreError::Conflict(_)) => {
                 return Ok(PolicySaved::Refused(vec![problem(
                     "name",
-                    format!("a policy named {} exists already: choose another name", record.name),
+                    format!(
+                        "a policy named {} exists already: choose another name",
+                        record.name
+                    ),
                 )]))
             }
             Err(other) => return Err(other.into()),
@@ -256,7 +273,11 @@ impl Service {
         if let Err(message) = ActionPattern::parse(pattern) {
             problems.push(problem("action_pattern", message));
         }
-        let agent = draft.agent.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        let agent = draft
+            .agent
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty());
         let api_key_id = match agent {
             None => None,
             Some(agent) => match self.store.api_key_by_name(agent).await? {
@@ -303,9 +324,12 @@ impl Service {
                 "deny_reason",
                 "a denying policy needs the reason the agent is given",
             )),
-            (Some(reason), _) if reason.chars().count() > REASON_MAX_CHARS => problems.push(
-                problem("deny_reason", format!("at most {REASON_MAX_CHARS} characters")),
-            ),
+            (Some(reason), _) if reason.chars().count() > REASON_MAX_CHARS => {
+                problems.push(problem(
+                    "deny_reason",
+                    format!("at most {REASON_MAX_CHARS} characters"),
+                ))
+            }
             _ => {}
         }
         if !problems.is_empty() {
@@ -391,7 +415,9 @@ impl Service {
             },
             Err(error) => ConditionTrial::Failed(problem(
                 "condition",
-                format!("on this request the condition fails: {error} (the policy would not match it)"),
+                format!(
+                    "on this request the condition fails: {error} (the policy would not match it)"
+                ),
             )),
         })
     }

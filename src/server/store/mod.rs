@@ -81,7 +81,8 @@ pub trait Store:
     + StatsStore
     + WebhookStore
     + Send
-    + Sync + 'static
+    + Sync
+    + 'static
 {
     /// Starts hearing changes made by other instances (a server does this;
     /// one-shot admin commands need not). Returns once it is listening.

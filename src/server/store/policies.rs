@@ -399,6 +399,8 @@ macro_rules! policy_sql {
                     ("''", "")
                 };
                 let group_key = if by_agent { ", api_key_id" } else { "" };
+                // PostgreSQL refuses a constant in GROUP BY.
+                let group_by_key = if by_agent { ", a.api_key_id" } else { "" };
                 let rows: Vec<(String, String, i64, Option<i64>, Option<i64>, i64)> =
                     sqlx::query_as(&format!(
                         "WITH last_denial AS (
@@ -413,7 +415,7 @@ macro_rules! policy_sql {
                          LEFT JOIN last_denial d ON d.action = COALESCE(a.action, ''){join_key}
                          WHERE a.status = 'approved' AND a.decided_by IS NOT NULL
                              AND a.decided_at > COALESCE(d.at, -1)
-                         GROUP BY COALESCE(a.action, ''), {key}"
+                         GROUP BY COALESCE(a.action, ''){group_by_key}"
                     ))
                     .fetch_all(&self.reader)
                     .await?;

@@ -2,10 +2,12 @@
 //! backends, and turned into the domain's types here: the one place where a
 //! stored text (a status, a role) is read back, and refused if unknown.
 
-use crate::model::{DeliveryStatus, ReviewState, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage};
+use crate::model::{
+    DeliveryStatus, ReviewState, Status, WebhookAttempt, WebhookEndpoint, WebhookMessage,
+};
 use crate::server::domain::{
-    PolicyRecord, RepeatedDenial, ReviewRecord,
-    ApiKey, ApprovalRecord, KeyOverview, Role, Route, StoredAuditEntry, User,
+    ApiKey, ApprovalRecord, KeyOverview, PolicyRecord, RepeatedDenial, ReviewRecord, Role, Route,
+    StoredAuditEntry, User,
 };
 
 fn unknown(what: &str, value: &str) -> sqlx::Error {
@@ -305,7 +307,10 @@ impl TryFrom<PolicyRow> for PolicyRecord {
 
     fn try_from(row: PolicyRow) -> Result<Self, Self::Error> {
         Ok(PolicyRecord {
-            mode: row.mode.parse().map_err(|_: String| unknown("mode", &row.mode))?,
+            mode: row
+                .mode
+                .parse()
+                .map_err(|_: String| unknown("mode", &row.mode))?,
             sample_percent: u8::try_from(row.sample_percent.clamp(0, 100)).unwrap_or(0),
             id: row.id,
             name: row.name,
