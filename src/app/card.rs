@@ -5,7 +5,7 @@ use super::dom;
 use super::errors::last_error;
 use super::inbox_state::Inbox;
 use super::json::JsonView;
-use super::time::{age_class, humanize, stamp};
+use super::time::{age_class, ago, humanize, stamp};
 use crate::api::Decide;
 use crate::model::{Approval, Status};
 use leptos::html;
@@ -68,6 +68,20 @@ pub fn ApprovalCard(
                         <button type="button" class="button" on:click=move |_| next.run(())>"Next card"</button>
                     })}
                 </div>
+            })}
+            {approval.repeats_denial.clone().map(|earlier| {
+                let denied_ms = earlier.denied_at.timestamp_millis();
+                view! {
+                    <p class="repeat-notice" role="note">
+                        <strong>"Asked again: "</strong>
+                        {move || format!(
+                            "denied {} by {}",
+                            ago(now.get() - denied_ms),
+                            earlier.denied_by.clone().unwrap_or_else(|| "someone".to_owned()),
+                        )}
+                        {earlier.reason.clone().map(|reason| view! { ": " <q>{reason}</q> })}
+                    </p>
+                }
             })}
             {(!body.trim().is_empty()).then(|| view! {
                 <section class="preview" aria-label="Preview from the agent" inner_html=body></section>

@@ -8,6 +8,7 @@
 use super::batch::BatchBar;
 use super::card::ApprovalCard;
 use super::errors::error_message;
+use super::flag_notices::FlagNotices;
 use super::inbox_connection::{use_live_link, LinkIndicator};
 use super::inbox_filters::{non_empty, Filters};
 use super::inbox_keys::{use_inbox_keys, KeyHelp};
@@ -70,6 +71,7 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
             n => format!("({n}) Inbox · Holdpoint"),
         }/>
         <main class="page inbox" class:idle=idle>
+            {initial.may_show_everything.then(|| view! { <FlagNotices/> })}
             <section class="inbox-list" aria-label="Pending approvals">
                 <header class="inbox-head">
                     <h1>{move || match count() {

@@ -39,6 +39,8 @@ pub fn Layout() -> impl IntoView {
                                     <A href="/admin/groups">"Groups"</A>
                                     <A href="/admin/keys">"API keys"</A>
                                     <A href="/admin/webhooks">"Webhooks"</A>
+                                    <A href="/admin/policies">"Policies"</A>
+                                    <A href="/review">"Review"</A>
                                     <A href="/admin/audit">"Audit"</A>
                                 })}
                             </nav>

@@ -10,6 +10,7 @@ mod copy;
 mod detail;
 mod dom;
 mod errors;
+mod flag_notices;
 mod groups;
 mod history;
 mod inbox;
@@ -22,6 +23,8 @@ mod keys;
 mod layout;
 mod login;
 mod people;
+mod policies;
+mod review;
 mod stats;
 pub mod time;
 mod webhooks;
@@ -81,6 +84,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/groups") view={Lazy::<Groups>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("admin/keys") view={Lazy::<Keys>::new()} ssr=SsrMode::Async/>
                     <Route path=path!("admin/audit") view={Lazy::<Audit>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("admin/policies") view={Lazy::<Policies>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("review") view={Lazy::<Review>::new()} ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>
@@ -121,6 +126,8 @@ lazy_page! {
     Groups => groups::GroupsPage,
     Keys => keys::KeysPage,
     Audit => audit::AuditPage,
+    Policies => policies::PoliciesPage,
+    Review => review::ReviewPage,
 }
 
 #[component]

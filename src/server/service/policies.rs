@@ -204,7 +204,7 @@ impl Service {
     ) -> ServiceResult<PolicySaved> {
         Self::authorize_admin(actor)?;
         let now = self.now_ms();
-        let existing = match &draft.id {
+        let existing = match draft.id.as_deref().filter(|id| !id.is_empty()) {
             Some(id) => Some(
                 self.store
                     .policy(id)
