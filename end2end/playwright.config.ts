@@ -34,7 +34,17 @@ export default defineConfig({
     command: `rm -rf target/e2e-data && exec target/debug/holdpoint serve --addr 127.0.0.1:${port}`,
     cwd: "..",
     // Webhook receivers in the tests listen on 127.0.0.1.
-    env: { HOLDPOINT_DATA_DIR: "target/e2e-data", HOLDPOINT_LOG: "warn", HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: "true" },
+    // Suggestions after 3 approvals by one person on any day, sampling
+    // every one: policies.spec.ts sees a suggestion and a sample at once.
+    env: {
+      HOLDPOINT_DATA_DIR: "target/e2e-data",
+      HOLDPOINT_LOG: "warn",
+      HOLDPOINT_WEBHOOK_ALLOW_PRIVATE: "true",
+      HOLDPOINT_SUGGEST_STREAK: "3",
+      HOLDPOINT_SUGGEST_DAYS: "0",
+      HOLDPOINT_SUGGEST_APPROVERS: "1",
+      HOLDPOINT_SUGGEST_SAMPLE_PERCENT: "100",
+    },
     url: `${baseURL}/login`,
     reuseExistingServer: false,
     timeout: 60_000,

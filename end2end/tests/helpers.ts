@@ -76,7 +76,7 @@ export async function createApproval(request: APIRequestContext, key: string, bo
     data: body,
   });
   expect(response.status()).toBe(201);
-  return (await response.json()) as { id: string; url: string; status: string };
+  return (await response.json()) as { id: string; url: string; status: string; decided_by?: string | null };
 }
 
 export async function waitForHydration(page: Page) {
