@@ -21,9 +21,11 @@ test("an admin applies a suggestion, reviews a sample, and a flag puts the gate 
   }
 
   await page.goto("/admin/policies");
-  const suggestion = page.locator("tr.suggestion").filter({ hasText: "approved 3 in a row over 0 days by 1 person" }).first();
-  await expect(suggestion).toBeVisible();
-  await suggestion.getByRole("button", { name: `Apply: create sample-${kind}` }).first().click();
+  const apply = page.getByRole("button", { name: `Apply: create sample-${kind}`, exact: true });
+  const suggestion = page.locator("tr.suggestion").filter({ has: apply });
+  await expect(suggestion).toContainText("approved 3 in a row over 0 days by 1 person; consider sampling 100 %");
+  await expect(suggestion).toContainText("3 approvals since the last denial (threshold 3)");
+  await apply.click();
   const policy = page.locator(`li.policy[data-policy="sample-${kind}"]`);
   await expect(policy).toBeVisible();
   await expect(policy.locator(".mode")).toHaveText("sample 100 %");

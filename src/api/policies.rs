@@ -3,7 +3,7 @@
 //! notices answer others with none).
 
 use crate::model::{
-    ConditionTrial, PoliciesData, PolicyDraft, PolicySaved, ReviewItem, ReviewQueue,
+    ConditionTrial, KindEvidence, PoliciesData, PolicyDraft, PolicySaved, ReviewItem, ReviewQueue,
 };
 #[cfg(feature = "ssr")]
 use crate::server::service::Actor;
@@ -32,6 +32,19 @@ pub async fn policies() -> Result<PoliciesData, ServerFnError> {
         agents,
         thresholds: service.suggestion_thresholds(),
     })
+}
+
+/// The evidence per action kind and agent, with suggestions, for the Stats
+/// page: None for people who are not admins (the section is not shown).
+#[server(prefix = "/rpc", endpoint = "policy_evidence")]
+pub async fn policy_evidence() -> Result<Option<(Vec<KindEvidence>, String)>, ServerFnError> {
+    let service = super::ssr::service()?;
+    let user = super::ssr::require_user(&service).await?;
+    match service.evidence(Actor::Person(&user)).await {
+        Ok(lines) => Ok(Some((lines, service.suggestion_thresholds()))),
+        Err(crate::server::service::ServiceError::Forbidden(_)) => Ok(None),
+        Err(error) => Err(super::ssr::to_fn_error(error)),
+    }
 }
 
 /// Creates (no id) or changes a policy. `suggestion` is the text of the

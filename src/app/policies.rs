@@ -227,8 +227,14 @@ fn TryIt() -> impl IntoView {
     }
 }
 
+/// The evidence with its explanation: on this page, and on the Stats page
+/// for admins.
 #[component]
-fn Evidence(lines: Vec<KindEvidence>, thresholds: String, reload: RwSignal<u64>) -> impl IntoView {
+pub fn Evidence(
+    lines: Vec<KindEvidence>,
+    thresholds: String,
+    reload: RwSignal<u64>,
+) -> impl IntoView {
     view! {
         <section aria-labelledby="evidence-heading">
             <h2 id="evidence-heading">"Evidence"</h2>
@@ -239,9 +245,9 @@ fn Evidence(lines: Vec<KindEvidence>, thresholds: String, reload: RwSignal<u64>)
 }
 
 /// The evidence table, with a one-click suggestion where the evidence is
-/// strong (also on the Stats page).
+/// strong.
 #[component]
-pub fn EvidenceTable(lines: Vec<KindEvidence>, reload: RwSignal<u64>) -> impl IntoView {
+fn EvidenceTable(lines: Vec<KindEvidence>, reload: RwSignal<u64>) -> impl IntoView {
     if lines.is_empty() {
         return view! { <p class="muted">"No decisions yet."</p> }.into_any();
     }
@@ -286,7 +292,11 @@ fn EvidenceRow(line: KindEvidence, reload: RwSignal<u64>) -> impl IntoView {
         .approval_rate()
         .map(|rate| format!("{rate:.0} %"))
         .unwrap_or_else(|| "—".to_owned());
-    let kind = if line.action.is_empty() { "(none)".to_owned() } else { line.action.clone() };
+    let kind = if line.action.is_empty() {
+        "(none)".to_owned()
+    } else {
+        line.action.clone()
+    };
     let suggestion = line.suggestion.clone().map(|suggestion| {
         let draft = suggestion.draft.clone();
         view! {

@@ -6,9 +6,10 @@
 use super::charts::{LatencyHistogram, TrendChart};
 use super::errors::error_message;
 use super::inbox_connection::{use_live_link, LinkIndicator};
+use super::policies::Evidence;
 use super::time::{ago, duration_label, stamp};
 use super::url_encode;
-use crate::api::stats;
+use crate::api::{policy_evidence, stats};
 use crate::model::{
     BacklogRow, InboxEvent, Latency, LatencyRow, OutcomeRow, StatsQuery, StatsView, StatsWindow,
     WebhookHealth,
@@ -86,7 +87,29 @@ pub fn StatsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <PolicyEvidence/>
         </main>
+    }
+}
+
+/// For admins: the evidence per kind and agent that policies are loosened
+/// on, with its suggestions (as on the Policies page).
+#[component]
+fn PolicyEvidence() -> impl IntoView {
+    let reload = RwSignal::new(0u64);
+    let evidence = Resource::new(move || reload.get(), |_| policy_evidence());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match evidence.await {
+                    Ok(Some((lines, thresholds))) => view! {
+                        <div class="stats-evidence"><Evidence lines thresholds reload/></div>
+                    }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error_message(&error)}</p> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
 

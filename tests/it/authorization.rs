@@ -94,7 +94,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 47] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 48] = [
     (
         "login",
         Rule::Public,
@@ -180,6 +180,7 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 47] = [
     ("send_test_webhook", Rule::Admin, "key_id=key_nope"),
     ("redeliver_webhook", Rule::Admin, "message_id=msg_nope"),
     ("policies", Rule::Admin, ""),
+    ("policy_evidence", Rule::SignedIn, ""),
     (
         "save_policy",
         Rule::Admin,

@@ -637,6 +637,15 @@ async fn evidence_suggests_sampling_and_one_click_applies_it(backend: Backend) {
         .expect("the agent's evidence");
     assert_eq!(agent_line["streak"], 3);
 
+    // The Stats page shows admins the same evidence; others, none.
+    let on_stats = app.rpc_ok(&admin, "policy_evidence", &[]).await;
+    assert_eq!(on_stats[0], data["evidence"]);
+    let approver = app.login(APPROVER).await;
+    assert_eq!(
+        app.rpc_ok(&approver, "policy_evidence", &[]).await,
+        Value::Null
+    );
+
     // Applied with one click: the suggested draft, saved, and audited.
     let draft = &suggestion["draft"];
     let saved = app
