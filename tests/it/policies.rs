@@ -304,6 +304,18 @@ async fn conditions_are_refused_on_save(backend: Backend) {
 
 async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
     let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    // People approved two sends before the policy.
+    for n in 1..=2 {
+        let body = json!({"title": format!("Send {n}"), "action": "email.send"});
+        let id = create_json(&app, body).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
+    }
+    let before = app.rpc_ok(&admin, "policies", &[]).await;
+    assert_eq!(before["evidence"][0]["streak"], 2);
     set_policy(
         &app,
         "mail",
@@ -325,7 +337,6 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
     assert_eq!(sent["status"], "approved");
     let id = sent["id"].as_str().unwrap();
 
-    let admin = app.login(ADMIN).await;
     let queue = app.rpc_ok(&admin, "sampled_reviews", &[]).await;
     assert_eq!(queue["waiting"][0]["approval_id"], id);
     assert_eq!(queue["waiting"][0]["policy_name"], "mail");
@@ -388,6 +399,10 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
         audit["entries"][0]["detail"],
         "Went to the unsubscribed list"
     );
+
+    // A flag is a setback like a denial: the streak starts again.
+    assert_eq!(data["evidence"][0]["action"], "email.send");
+    assert_eq!(data["evidence"][0]["streak"], 0);
 
     app.rpc_ok(&admin, "acknowledge_flag", &[("approval_id", id)])
         .await;

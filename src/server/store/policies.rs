@@ -52,7 +52,7 @@ pub trait PolicyStore {
     /// People's decisions since `since`, by kind and agent.
     async fn evidence_counts(&self, since: i64) -> StoreResult<Vec<EvidenceCounts>>;
     /// Approvals by people since each kind's (or kind and agent's) last
-    /// denial: `by_agent` groups by agent too.
+    /// denial or flag in sampled review: `by_agent` groups by agent too.
     async fn streaks(&self, by_agent: bool) -> StoreResult<Vec<StreakCounts>>;
     /// The latest denial reasons since `since`, newest first: (kind, key
     /// id, reason).
@@ -403,11 +403,18 @@ macro_rules! policy_sql {
                 let group_by_key = if by_agent { ", a.api_key_id" } else { "" };
                 let rows: Vec<(String, String, i64, Option<i64>, Option<i64>, i64)> =
                     sqlx::query_as(&format!(
-                        "WITH last_denial AS (
-                             SELECT COALESCE(action, '') AS action{group_key},
-                                 MAX(decided_at) AS at
+                        "WITH setbacks (action, api_key_id, at) AS (
+                             SELECT COALESCE(action, ''), api_key_id, decided_at
                              FROM approvals WHERE status = 'denied'
-                             GROUP BY COALESCE(action, ''){group_key}
+                             UNION ALL
+                             SELECT COALESCE(a.action, ''), a.api_key_id, r.reviewed_at
+                             FROM sampled_reviews r JOIN approvals a ON a.id = r.approval_id
+                             WHERE r.state = 'flagged'
+                         ),
+                         last_denial AS (
+                             SELECT action{group_key}, MAX(at) AS at
+                             FROM setbacks
+                             GROUP BY action{group_key}
                          )
                          SELECT COALESCE(a.action, ''), {key}, COUNT(*), MIN(a.decided_at),
                              MAX(a.decided_at), COUNT(DISTINCT a.decided_by)
