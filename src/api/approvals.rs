@@ -44,6 +44,10 @@ pub async fn inbox(
             .ok()
             .map(Box::new);
     }
+    data.flag_notices = service
+        .flag_notices(crate::server::service::Actor::Person(&user))
+        .await
+        .map_err(ssr::to_fn_error)?;
     Ok(data)
 }
 

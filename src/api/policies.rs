@@ -1,6 +1,6 @@
-//! Server functions of the Policies and Review pages, and the inbox's
+//! Server functions of the Policies and Review pages, and of the inbox's
 //! notices of flags. Each checks that the caller is a signed-in admin (the
-//! notices answer others with none).
+//! evidence answers others with none).
 
 use crate::model::{
     ConditionTrial, KindEvidence, PoliciesData, PolicyDraft, PolicySaved, ReviewItem, ReviewQueue,
@@ -108,17 +108,6 @@ pub async fn review_sample(
     let user = super::ssr::require_admin(&service).await?;
     service
         .review_sample(Actor::Person(&user), &approval_id, flag.as_deref())
-        .await
-        .map_err(super::ssr::to_fn_error)
-}
-
-/// Flags no admin has put away yet (none for people who are not admins).
-#[server(prefix = "/rpc", endpoint = "flag_notices")]
-pub async fn flag_notices() -> Result<Vec<ReviewItem>, ServerFnError> {
-    let service = super::ssr::service()?;
-    let user = super::ssr::require_user(&service).await?;
-    service
-        .flag_notices(Actor::Person(&user))
         .await
         .map_err(super::ssr::to_fn_error)
 }

@@ -71,7 +71,7 @@ fn LiveInbox(initial: InboxData) -> impl IntoView {
             n => format!("({n}) Inbox · Holdpoint"),
         }/>
         <main class="page inbox" class:idle=idle>
-            {initial.may_show_everything.then(|| view! { <FlagNotices/> })}
+            <FlagNotices notices=initial.flag_notices.clone()/>
             <section class="inbox-list" aria-label="Pending approvals">
                 <header class="inbox-head">
                     <h1>{move || match count() {

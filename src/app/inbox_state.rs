@@ -512,6 +512,7 @@ mod tests {
                 may_show_everything: false,
                 now_ms: 0,
                 shown: None,
+                flag_notices: Vec::new(),
             },
             &ParamsMap::new(),
         )

@@ -7,7 +7,7 @@
 //! sent `resync` and a fresh `snapshot`, so a client never has to guess what
 //! it missed: a reconnect, too, starts with a snapshot.
 
-use super::{Approval, ApprovalSummary};
+use super::{Approval, ApprovalSummary, ReviewItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +34,10 @@ pub struct InboxData {
     /// rendered; live snapshots carry none.
     #[serde(default)]
     pub shown: Option<Box<Approval>>,
+    /// For admins, when the page is rendered: flags in sampled review no
+    /// admin has put away (live snapshots carry none).
+    #[serde(default)]
+    pub flag_notices: Vec<ReviewItem>,
 }
 
 /// One approval that changed, as it is after the change.

@@ -94,7 +94,7 @@ enum Rule {
 }
 
 /// Every server function with its rule and arguments (`{id}`: the target).
-const SERVER_FUNCTIONS: [(&str, Rule, &str); 48] = [
+const SERVER_FUNCTIONS: [(&str, Rule, &str); 47] = [
     (
         "login",
         Rule::Public,
@@ -194,7 +194,6 @@ const SERVER_FUNCTIONS: [(&str, Rule, &str); 48] = [
     ),
     ("sampled_reviews", Rule::Admin, ""),
     ("review_sample", Rule::Admin, "approval_id=apr_nope"),
-    ("flag_notices", Rule::SignedIn, ""),
     ("acknowledge_flag", Rule::Admin, "approval_id=apr_nope"),
 ];
 

@@ -375,11 +375,12 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("Went to the unsubscribed list"));
-    // The admins are told, until one puts the notice away.
-    let notices = app.rpc_ok(&admin, "flag_notices", &[]).await;
+    // The admins' inboxes say so, until one puts the notice away.
+    let notices = app.inbox(&admin).await["flag_notices"].clone();
     assert_eq!(notices[0]["approval_id"], id);
+    assert_eq!(notices[0]["note"], "Went to the unsubscribed list");
     let approver = app.login(APPROVER).await;
-    assert_eq!(app.rpc_ok(&approver, "flag_notices", &[]).await, json!([]));
+    assert_eq!(app.inbox(&approver).await["flag_notices"], json!([]));
     // The next request waits for a person.
     let next = create_json(&app, json!({"title": "Send again", "action": "email.send"})).await;
     assert_eq!(next["status"], "pending");
@@ -406,7 +407,7 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
 
     app.rpc_ok(&admin, "acknowledge_flag", &[("approval_id", id)])
         .await;
-    assert_eq!(app.rpc_ok(&admin, "flag_notices", &[]).await, json!([]));
+    assert_eq!(app.inbox(&admin).await["flag_notices"], json!([]));
 }
 
 async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) {

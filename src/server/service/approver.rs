@@ -78,6 +78,7 @@ impl Service {
             may_show_everything: user.role == Role::Admin,
             now_ms: self.now_ms(),
             shown: None,
+            flag_notices: Vec::new(),
         })
     }
 
