@@ -72,3 +72,14 @@ test("a condition that does not parse is refused beside its field", async ({ pag
   await form.getByRole("button", { name: "Save policy" }).click();
   await expect(form.locator(".field-error").filter({ hasText: "line 1, column" })).toBeVisible();
 });
+
+test("the Policies and Review pages fit a phone", async ({ page }) => {
+  const admin = newAdmin("policy-phone");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await logIn(page, admin);
+  for (const path of ["/admin/policies", "/review"]) {
+    await page.goto(path);
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), path).toBe(true);
+  }
+});

@@ -252,6 +252,7 @@ fn EvidenceTable(lines: Vec<KindEvidence>, reload: RwSignal<u64>) -> impl IntoVi
         return view! { <p class="muted">"No decisions yet."</p> }.into_any();
     }
     view! {
+        <div class="table-wrap">
         <table class="evidence">
             <thead>
                 <tr>
@@ -265,6 +266,7 @@ fn EvidenceTable(lines: Vec<KindEvidence>, reload: RwSignal<u64>) -> impl IntoVi
                 {lines.into_iter().map(|line| view! { <EvidenceRow line reload/> }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
     .into_any()
 }
