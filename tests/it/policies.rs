@@ -273,6 +273,24 @@ async fn conditions_are_refused_on_save(backend: Backend) {
         fields,
         ["name", "action_pattern", "agent", "sample_percent"]
     );
+    // A form the server cannot read is a 400, not a 500.
+    for (field, value) in [
+        ("draft[mode]", "sometimes"),
+        ("draft[sample_percent]", "lots"),
+    ] {
+        let refused = app
+            .rpc(
+                &admin,
+                "save_policy",
+                &[
+                    ("draft[name]", "unreadable"),
+                    ("draft[action_pattern]", "*"),
+                    (field, value),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status(), 400, "{field}={value}");
+    }
     // Nothing was saved.
     let listed = app.command(&["policy", "list", "--json"]).await;
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
