@@ -144,12 +144,29 @@ pub enum ReviewState {
 }
 
 impl ReviewState {
+    pub const ALL: [ReviewState; 3] = [
+        ReviewState::Waiting,
+        ReviewState::Confirmed,
+        ReviewState::Flagged,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewState::Waiting => "waiting",
             ReviewState::Confirmed => "confirmed",
             ReviewState::Flagged => "flagged",
         }
+    }
+}
+
+impl FromStr for ReviewState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReviewState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown review state {s:?}"))
     }
 }
 

@@ -62,7 +62,18 @@ pub fn new_session_token() -> String {
 /// are safe to store as a fast hash: there is nothing to brute-force, and the
 /// lookup stays a single indexed read per request.
 pub fn sha256_hex(input: &[u8]) -> String {
-    Sha256::digest(input)
+    sha256_hex_of_parts(&[input])
+}
+
+/// Hex SHA-256 of `parts` one after another, without first copying them
+/// into one buffer (a request's data may be 256 KiB).
+pub fn sha256_hex_of_parts(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()

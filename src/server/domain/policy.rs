@@ -190,7 +190,8 @@ pub struct RequestFacts<'a> {
     pub action: Option<&'a str>,
     pub title: &'a str,
     pub agent: &'a str,
-    pub data: &'a serde_json::Map<String, serde_json::Value>,
+    /// The request's `data` object.
+    pub data: &'a serde_json::Value,
 }
 
 impl RequestFacts<'_> {
@@ -257,19 +258,21 @@ impl Condition {
     /// that is not a boolean is an `Err`: the policy does not match.
     pub fn holds(&self, facts: &RequestFacts<'_>) -> Result<bool, String> {
         let mut context = cel::Context::default();
-        let add = |context: &mut cel::Context, name: &str, value: serde_json::Value| {
-            context
-                .add_variable(name, value)
-                .map_err(|e| format!("{name}: {e}"))
-        };
-        add(&mut context, "action", serde_json::json!(facts.action))?;
-        add(&mut context, "title", serde_json::json!(facts.title))?;
-        add(&mut context, "agent", serde_json::json!(facts.agent))?;
-        add(
-            &mut context,
-            "data",
-            serde_json::Value::Object(facts.data.clone()),
-        )?;
+        let unconvertible =
+            |name: &'static str| move |e: cel::SerializationError| format!("{name}: {e}");
+        context
+            .add_variable("action", facts.action)
+            .map_err(unconvertible("action"))?;
+        context
+            .add_variable("title", facts.title)
+            .map_err(unconvertible("title"))?;
+        context
+            .add_variable("agent", facts.agent)
+            .map_err(unconvertible("agent"))?;
+        // By reference: converted once into CEL's values, not copied first.
+        context
+            .add_variable("data", facts.data)
+            .map_err(unconvertible("data"))?;
         match self.program.execute(&context) {
             Ok(cel::Value::Bool(holds)) => Ok(holds),
             Ok(other) => Err(format!("the condition gives {other:?}, not true or false")),
@@ -391,18 +394,22 @@ impl ActivePolicy {
         note
     }
 
+    /// Whether its action pattern and agent cover requests of this kind
+    /// from this key (None: from every agent, so only a policy for every
+    /// agent does), its condition aside.
+    pub fn covers(&self, action: Option<&str>, api_key_id: Option<&str>) -> bool {
+        self.pattern.matches(action)
+            && self
+                .record
+                .api_key_id
+                .as_deref()
+                .is_none_or(|key| Some(key) == api_key_id)
+    }
+
     /// Whether it applies to this request (a condition that fails to
     /// evaluate does not match).
     pub fn matches(&self, api_key_id: &str, facts: &RequestFacts<'_>) -> bool {
-        if !self.pattern.matches(facts.action) {
-            return false;
-        }
-        if self
-            .record
-            .api_key_id
-            .as_deref()
-            .is_some_and(|key| key != api_key_id)
-        {
+        if !self.covers(facts.action, Some(api_key_id)) {
             return false;
         }
         match &self.condition {
@@ -427,7 +434,7 @@ mod tests {
             action: Some("billing.refund"),
             title: "Refund $12",
             agent: "billing-agent",
-            data: data.as_object().unwrap(),
+            data,
         }
     }
 

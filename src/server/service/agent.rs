@@ -66,7 +66,8 @@ impl Service {
         let created_at = self.now_ms();
         let expires_in = request.expires_in.unwrap_or(self.config.default_expiry);
         let action = request.action.as_ref().map(|a| a.as_str());
-        let data_json = serde_json::Value::Object(request.data.clone()).to_string();
+        let data = serde_json::Value::Object(request.data);
+        let data_json = data.to_string();
         let repeat_hash = policies::repeat_hash(action, &data_json);
         let window = self.config.policies.repeat_window.as_millis() as i64;
         let repeats = self
@@ -77,7 +78,7 @@ impl Service {
             action,
             title: request.title.as_str(),
             agent: &key.name,
-            data: &request.data,
+            data: &data,
         };
         let ruling = self
             .ruling_for(&key.id, &facts, repeats.as_ref(), created_at)

@@ -137,15 +137,7 @@ fn evidence_line(
         .map(|s| ((s.last_at - s.first_at).max(0) / DAY_MS) as u64)
         .unwrap_or(0);
     let applying = policies.iter().find(|policy| {
-        policy.condition.is_none()
-            && policy
-                .pattern
-                .matches((!action.is_empty()).then_some(action))
-            && policy
-                .record
-                .api_key_id
-                .as_deref()
-                .is_none_or(|policy_key| Some(policy_key) == key_id)
+        policy.condition.is_none() && policy.covers((!action.is_empty()).then_some(action), key_id)
     });
     let gated = applying.is_none_or(|policy| policy.record.mode == PolicyMode::Gate);
     let suggestion = match streak {

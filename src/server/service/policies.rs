@@ -79,7 +79,7 @@ impl CompiledConditions {
 /// guard's key (with the API key). `data_json` is canonical already:
 /// serde_json writes object keys sorted.
 pub(super) fn repeat_hash(action: Option<&str>, data_json: &str) -> String {
-    ids::sha256_hex(format!("{}\n{data_json}", action.unwrap_or("")).as_bytes())
+    ids::sha256_hex_of_parts(&[action.unwrap_or("").as_bytes(), b"\n", data_json.as_bytes()])
 }
 
 /// What a denial that a request repeats says, for the agent and the card.
@@ -94,23 +94,30 @@ fn repeat_reason(earlier: &RepeatedDenial) -> String {
 impl Service {
     /// The policies in the order they are tried, ready to match.
     pub(super) async fn active_policies(&self) -> ServiceResult<Vec<ActivePolicy>> {
-        let records = self.store.policies().await?;
-        let active = records
-            .into_iter()
-            .filter_map(|record| {
-                let pattern = ActionPattern::parse(&record.action_pattern).ok()?;
-                let condition = match &record.condition {
-                    Some(source) => Some(self.conditions.get(&record.id, source)?),
-                    None => None,
-                };
-                Some(ActivePolicy {
+        Ok(self.activate(self.store.policies().await?).0)
+    }
+
+    /// The policies that apply, in try order, and those that cannot (a
+    /// pattern or condition that no longer parses).
+    fn activate(&self, records: Vec<PolicyRecord>) -> (Vec<ActivePolicy>, Vec<PolicyRecord>) {
+        let mut active = Vec::with_capacity(records.len());
+        let mut refused = Vec::new();
+        for record in records {
+            let pattern = ActionPattern::parse(&record.action_pattern).ok();
+            let condition = match &record.condition {
+                Some(source) => self.conditions.get(&record.id, source).map(Some),
+                None => Some(None),
+            };
+            match (pattern, condition) {
+                (Some(pattern), Some(condition)) => active.push(ActivePolicy {
                     record,
                     pattern,
                     condition,
-                })
-            })
-            .collect();
-        Ok(in_try_order(active))
+                }),
+                _ => refused.push(record),
+            }
+        }
+        (in_try_order(active), refused)
     }
 
     /// What the winning policy rules for a new request, if anything: None
@@ -164,34 +171,23 @@ impl Service {
         })
     }
 
-    /// The policies in the order they are tried, as the editor shows them.
+    /// The policies in the order they are tried, as the editor shows them;
+    /// one whose pattern or condition no longer parses is listed last, so
+    /// it can be mended.
     pub async fn policy_views(&self, actor: Actor<'_>) -> ServiceResult<Vec<PolicyView>> {
         Self::authorize_admin(actor)?;
-        Ok(self
-            .active_policies_with_broken()
-            .await?
-            .into_iter()
-            .map(|(policy, specificity)| view_of(policy, specificity))
-            .collect())
-    }
-
-    /// Every policy in try order, with the words for its place; a policy
-    /// whose pattern no longer parses is listed last, so it can be mended.
-    async fn active_policies_with_broken(&self) -> ServiceResult<Vec<(PolicyRecord, String)>> {
-        let active = self.active_policies().await?;
-        let mut listed: Vec<(PolicyRecord, String)> = active
-            .iter()
-            .map(|p| (p.record.clone(), p.specificity_note()))
-            .collect();
-        for record in self.store.policies().await? {
-            if !listed.iter().any(|(p, _)| p.id == record.id) {
-                listed.push((
-                    record,
-                    "not applied: its pattern or condition is refused".into(),
-                ));
-            }
-        }
-        Ok(listed)
+        let (active, refused) = self.activate(self.store.policies().await?);
+        let applied = active.into_iter().map(|policy| {
+            let specificity = policy.specificity_note();
+            view_of(policy.record, specificity)
+        });
+        let not_applied = refused.into_iter().map(|record| {
+            view_of(
+                record,
+                "not applied: its pattern or condition is refused".to_owned(),
+            )
+        });
+        Ok(applied.chain(not_applied).collect())
     }
 
     /// Creates or changes a policy; problems come back by field. `note`
@@ -398,10 +394,8 @@ impl Service {
                 format!("there is no request with the id {:?}", approval_id.trim()),
             )));
         };
-        let data = match serde_json::from_str::<serde_json::Value>(&record.data_json) {
-            Ok(serde_json::Value::Object(data)) => data,
-            _ => serde_json::Map::new(),
-        };
+        let data = serde_json::from_str(&record.data_json)
+            .unwrap_or_else(|_| serde_json::Value::Object(Default::default()));
         let facts = RequestFacts {
             action: record.action.as_deref(),
             title: &record.title,

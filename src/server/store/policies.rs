@@ -268,8 +268,8 @@ macro_rules! policy_sql {
             ) -> StoreResult<Option<ReviewRecord>> {
                 let mut tx = self.writer.begin().await?;
                 let (state, note) = match verdict {
-                    SampleVerdict::Confirm => ("confirmed", None),
-                    SampleVerdict::Flag(reason) => ("flagged", Some(reason.clone())),
+                    SampleVerdict::Confirm => (ReviewState::Confirmed, None),
+                    SampleVerdict::Flag(reason) => (ReviewState::Flagged, Some(reason.clone())),
                 };
                 let policy_id: Option<String> = sqlx::query_scalar(
                     "UPDATE sampled_reviews SET state = $2, reviewer_id = $3, note = $4,
@@ -278,7 +278,7 @@ macro_rules! policy_sql {
                      RETURNING policy_id",
                 )
                 .bind(approval_id)
-                .bind(state)
+                .bind(state.as_str())
                 .bind(reviewer_id)
                 .bind(&note)
                 .bind(audit.at)
@@ -289,7 +289,7 @@ macro_rules! policy_sql {
                 };
                 let mut entries = vec![NewAuditEntry {
                     at: audit.at,
-                    kind: format!("sample_{state}"),
+                    kind: format!("sample_{}", state.as_str()),
                     actor: audit.actor.clone(),
                     approval_id: Some(approval_id.to_owned()),
                     subject: Some(format!("policy:{policy_id}")),

@@ -91,7 +91,7 @@ pub(super) fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// audit entry in the same transaction).
 macro_rules! portable_store {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
-        use crate::model::{KeyWebhook, Status, WebhookMessage};
+        use crate::model::{KeyWebhook, ReviewState, Status, WebhookMessage};
         use crate::model::{WebhookAttempt, WebhookEndpoint};
         use crate::server::domain::events::ApprovalEvent;
         use crate::server::domain::stats::{

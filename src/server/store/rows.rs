@@ -348,12 +348,10 @@ impl TryFrom<ReviewRow> for ReviewRecord {
     type Error = sqlx::Error;
 
     fn try_from(row: ReviewRow) -> Result<Self, Self::Error> {
-        let state = match row.state.as_str() {
-            "waiting" => ReviewState::Waiting,
-            "confirmed" => ReviewState::Confirmed,
-            "flagged" => ReviewState::Flagged,
-            other => return Err(unknown("review state", other)),
-        };
+        let state: ReviewState = row
+            .state
+            .parse()
+            .map_err(|_: String| unknown("review state", &row.state))?;
         Ok(ReviewRecord {
             approval_id: row.approval_id,
             title: row.title,
