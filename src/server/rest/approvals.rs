@@ -72,6 +72,7 @@ pub struct CreateApprovalBody {
 #[utoipa::path(
     post,
     path = "/api/v1/approvals",
+    operation_id = "createApproval",
     tag = "approvals",
     request_body(content = CreateApprovalBody, content_type = "application/json"),
     params(
@@ -114,6 +115,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/api/v1/approvals/{id}",
+    operation_id = "getApproval",
     tag = "approvals",
     params(("id" = String, Path, description = "The approval's id (`apr_...`).")),
     responses((status = 200, description = "The approval.", body = Approval)),
@@ -131,6 +133,7 @@ pub async fn get_one(
 #[utoipa::path(
     get,
     path = "/api/v1/approvals/{id}/wait",
+    operation_id = "waitForApproval",
     tag = "approvals",
     params(
         ("id" = String, Path, description = "The approval's id (`apr_...`)."),
@@ -170,6 +173,7 @@ pub async fn wait(
 #[utoipa::path(
     get,
     path = "/api/v1/approvals",
+    operation_id = "listApprovals",
     tag = "approvals",
     params(
         ("status" = Option<Status>, Query, description = "Only approvals with this status."),
@@ -225,6 +229,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/approvals/{id}/cancel",
+    operation_id = "cancelApproval",
     tag = "approvals",
     params(("id" = String, Path, description = "The approval's id (`apr_...`).")),
     responses((status = 200, description = "The approval, now `cancelled`.", body = Approval)),

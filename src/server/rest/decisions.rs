@@ -15,6 +15,7 @@ use axum::response::Response;
 #[utoipa::path(
     get,
     path = "/api/v1/decisions",
+    operation_id = "listDecisions",
     tag = "decisions",
     params(
         ("kind" = Option<String>, Query, description = "Only this action kind."),

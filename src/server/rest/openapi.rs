@@ -241,6 +241,30 @@ mod tests {
         assert_eq!(PROBLEMS.len(), ROUTES.len());
     }
 
+    /// Code generators name a client's methods after these: each must be
+    /// there, unique, and a plain identifier.
+    #[test]
+    fn every_operation_has_its_own_operation_id() {
+        let doc = document();
+        let mut ids: Vec<String> = documented()
+            .iter()
+            .map(|(method, path)| {
+                let id = doc["paths"][path][method.to_lowercase()]["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(
+                    id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{method} {path}: {id:?} is not an identifier"
+                );
+                id.to_owned()
+            })
+            .collect();
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operationIds repeat: {ids:?}");
+    }
+
     #[test]
     fn every_operation_documents_its_problems_and_the_key() {
         let doc = document();
