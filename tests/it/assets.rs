@@ -25,6 +25,19 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The hashes cargo-leptos wrote beside the server it built last (release
+/// in the test command, debug after a `cargo leptos build`): the newest of
+/// the two matches what is in target/site.
+fn hash_file_of_built_site() -> std::path::PathBuf {
+    ["target/release/hash.txt", "target/debug/hash.txt"]
+        .iter()
+        .map(Path::new)
+        .filter_map(|path| Some((path.metadata().ok()?.modified().ok()?, path)))
+        .max()
+        .map(|(_, path)| path.to_path_buf())
+        .expect("no hash.txt beside a built server: run `cargo leptos build` first")
+}
+
 /// The `/pkg/` files a page names (its script, WASM and stylesheet).
 fn built_files_named_in(html: &str) -> Vec<String> {
     let mut names: Vec<String> = html
@@ -48,7 +61,18 @@ async fn built_files_have_hashed_names_a_year_of_cache_and_precompressed_copies(
     let site = tempfile::tempdir().unwrap();
     copy_dir(Path::new("target/site"), site.path());
     let root = site.path().to_str().unwrap();
-    let app = spawn_app_with(Backend::Sqlite, &[("LEPTOS_SITE_ROOT", root)]).await;
+    // The test's server is not the build that made the site: it reads that
+    // build's hashes by name (an absolute name is not joined to its folder).
+    let hashes = std::path::absolute(hash_file_of_built_site()).unwrap();
+    let hashes = hashes.to_str().unwrap();
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("LEPTOS_SITE_ROOT", root),
+            ("LEPTOS_HASH_FILE_NAME", hashes),
+        ],
+    )
+    .await;
 
     let page = app.page(None, "/login").await;
     assert!(
