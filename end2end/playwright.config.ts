@@ -1,9 +1,14 @@
 import { defineConfig } from "@playwright/test";
 
-// The server under test: the debug build, on its own port and a fresh data
-// directory, started from the repository root so it finds target/site.
+// The server under test is what users run: the release build that
+// `scripts/run.sh` serves (`cargo leptos build --release --split
+// --precompress`: its WASM, hashed file names and brotli copies), on its own
+// port and a fresh data directory, started from the repository root so it
+// finds target/site. HOLDPOINT_E2E_BIN names another build.
 const port = Number(process.env.HOLDPOINT_E2E_PORT ?? 3210);
 export const baseURL = `http://127.0.0.1:${port}`;
+/** The holdpoint binary under test (its CLI too), relative to the repository root. */
+export const holdpointBin = process.env.HOLDPOINT_E2E_BIN ?? "target/release/holdpoint";
 
 export default defineConfig({
   testDir: "./tests",
@@ -31,7 +36,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -rf target/e2e-data && exec target/debug/holdpoint serve --addr 127.0.0.1:${port}`,
+    command: `rm -rf target/e2e-data && exec ${holdpointBin} serve --addr 127.0.0.1:${port}`,
     cwd: "..",
     // Webhook receivers in the tests listen on 127.0.0.1.
     // Suggestions after 3 approvals by one person on any day, sampling

@@ -6,9 +6,11 @@ export { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
+import { holdpointBin } from "../playwright.config";
 
 const root = path.resolve(__dirname, "../..");
-const bin = path.join(root, "target/debug/holdpoint");
+/** The build under test (playwright.config.ts), for its CLI. */
+export const bin = path.resolve(root, holdpointBin);
 // The same settings as the server under test (playwright.config.ts): the
 // CLI checks webhook URLs against them.
 const env = {
@@ -26,10 +28,10 @@ function unique(label: string): string {
   return `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 }
 
-/** A fresh approver (with a display name, if given), made with the real CLI. */
-export function newApprover(label: string, name?: string): string {
+/** A fresh approver (with a display name, if given; or a viewer), made with the real CLI. */
+export function newApprover(label: string, name?: string, role: "approver" | "viewer" = "approver"): string {
   const email = `${unique(label)}@example.com`;
-  const args = ["admin", "create-user", "--email", email, "--password-stdin"];
+  const args = ["admin", "create-user", "--email", email, "--password-stdin", "--role", role];
   if (name) args.push("--name", name);
   execFileSync(bin, args, { input: PASSWORD, env, cwd: root, stdio: "pipe" });
   return email;
@@ -126,6 +128,7 @@ export function seededDataDir(rows: number): { dataDir: string; figures: SeededF
     cwd: root,
     stdio: "pipe",
   });
+  // The seeder is part of the test kit, built by `cargo test` only.
   const seeder = path.join(root, "target/debug/holdpoint-bench");
   const url = `sqlite://${path.join(dataDir, "holdpoint.db")}`;
   const printed = execFileSync(seeder, ["--seed-only", url, "--rows", String(rows)], { env: own, cwd: root });

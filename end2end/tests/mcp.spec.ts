@@ -6,12 +6,11 @@ import path from "node:path";
 import { type Page } from "@playwright/test";
 import { expect, test } from "./fixtures";
 import { baseURL } from "../playwright.config";
-import { decideCard, logIn, newAccount } from "./helpers";
+import { bin as holdpoint, decideCard, logIn, newAccount } from "./helpers";
 
 const root = path.resolve(__dirname, "../..");
 const python = path.join(root, ".venv/bin/python");
 const script = path.join(root, "tests/contract/mcp_conversation.py");
-const holdpoint = path.join(root, "target/debug/holdpoint");
 
 type Event = { event: string; [field: string]: any };
 
