@@ -141,6 +141,11 @@ fn build() -> Value {
     components["schemas"]["Problem"] = problem_schema();
     // The parser refuses a field it does not know (422 `unknown_field`).
     components["schemas"]["CreateApprovalBody"]["additionalProperties"] = json!(false);
+    // `data` is any JSON object. utoipa writes only `"type": "object"`,
+    // which code generators read as an object with no properties at all.
+    for schema in ["CreateApprovalBody", "Approval", "DecisionLine"] {
+        components["schemas"][schema]["properties"]["data"]["additionalProperties"] = json!(true);
+    }
     for (method, path, problems) in PROBLEMS {
         let operation = &mut doc["paths"][path][method];
         for (status, codes) in problems {
@@ -239,6 +244,18 @@ mod tests {
         routed.sort();
         assert_eq!(documented(), routed);
         assert_eq!(PROBLEMS.len(), ROUTES.len());
+    }
+
+    /// `data` is any JSON object: a schema that says only "object" reads to
+    /// a code generator as an object with no properties (openapi-typescript
+    /// makes it `Record<string, never>`, which no agent's data fits).
+    #[test]
+    fn data_is_a_free_form_object_everywhere() {
+        let doc = document();
+        for schema in ["CreateApprovalBody", "Approval", "DecisionLine"] {
+            let data = &doc["components"]["schemas"][schema]["properties"]["data"];
+            assert_eq!(data["additionalProperties"], true, "{schema}: {data}");
+        }
     }
 
     /// Code generators name a client's methods after these: each must be
