@@ -92,12 +92,21 @@ for (const [widthName, viewport] of Object.entries(widths)) {
           data: { list: "newsletter", recipients: 4812 },
           action: "email.send_campaign",
         });
-        await logIn(page, email);
-        const pages = [...signedInPages, `/approvals/${approval.id}`, ...(role === "admin" ? adminPages : [])];
-        for (const path of pages) {
-          await visit(page, path);
-          // The API reference stands outside the signed-in frame.
-          if (path !== "/api/docs") await followInboxLink(page);
+        try {
+          await logIn(page, email);
+          const pages = [...signedInPages, `/approvals/${approval.id}`, ...(role === "admin" ? adminPages : [])];
+          for (const path of pages) {
+            await visit(page, path);
+            // The API reference stands outside the signed-in frame.
+            if (path !== "/api/docs") await followInboxLink(page);
+          }
+        } finally {
+          // Routed to anyone who may decide: withdrawn, so the other specs'
+          // inboxes hold only their own cards.
+          const cancelled = await request.post(`/api/v1/approvals/${approval.id}/cancel`, {
+            headers: { Authorization: `Bearer ${key}` },
+          });
+          expect(cancelled.status()).toBe(200);
         }
       });
     }

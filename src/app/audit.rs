@@ -146,7 +146,7 @@ fn AuditBody(page: AuditPage, query: AuditQuery) -> impl IntoView {
             view! { <p class="muted">"No entries match."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0">
                     <table class="admin-table audit-table">
                         <thead>
                             <tr>

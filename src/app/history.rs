@@ -77,7 +77,7 @@ fn HistoryTable(page: HistoryPage, search: String) -> impl IntoView {
         view! { <p><a href=format!("/history?q={q}&cursor={cursor}")>"Older →"</a></p> }
     });
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="history">
                 <thead>
                     <tr>

@@ -252,7 +252,7 @@ fn EvidenceTable(lines: Vec<KindEvidence>, reload: RwSignal<u64>) -> impl IntoVi
         return view! { <p class="muted">"No decisions yet."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
         <table class="evidence">
             <thead>
                 <tr>

@@ -150,7 +150,7 @@ fn StatsBody(view: StatsView) -> impl IntoView {
                 id="latency-chart" title="How long decisions took".to_owned()/>
             <details>
                 <summary>"The histogram as a table"</summary>
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0">
                     <table class="admin-table stats-table">
                         <thead><tr>
                             <th scope="col" class="num">"From"</th>
@@ -336,7 +336,7 @@ fn LatencyTable(
     }
     let figure = |ms: Option<f64>| ms.map_or_else(|| "—".to_owned(), duration_label);
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="admin-table stats-table">
                 <thead>
                     <tr>
@@ -379,7 +379,7 @@ fn OutcomeTable(rows: Vec<OutcomeRow>) -> impl IntoView {
     }
     let cell = |row: &OutcomeRow, count: u64| format!("{count} ({:.0} %)", row.rate(count));
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="admin-table stats-table outcomes">
                 <thead>
                     <tr>
@@ -428,7 +428,7 @@ fn BacklogTable(first: &'static str, rows: Vec<BacklogRow>) -> impl IntoView {
             .into_any();
     }
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="admin-table stats-table">
                 <thead><tr><th scope="col">{first}</th><th scope="col" class="num">"Pending"</th></tr></thead>
                 <tbody>
@@ -455,7 +455,7 @@ fn Webhooks(health: WebhookHealth) -> impl IntoView {
         view! { <p class="muted">"No endpoint is failing now."</p> }.into_any()
     } else {
         view! {
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0">
                 <table class="admin-table stats-table">
                     <thead><tr>
                         <th scope="col">"Agent"</th><th scope="col">"URL"</th>

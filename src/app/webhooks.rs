@@ -261,7 +261,7 @@ fn MessageLog(
         .collect_view();
     view! {
         <p class="error" role="alert">{move || last_error(redeliver)}</p>
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="history messages">
                 <thead>
                     <tr>
