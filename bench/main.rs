@@ -17,7 +17,9 @@
 //! `--search`, history search at `--rows` decided approvals
 //! (bench/search.rs); with `--parked`, `--waits` agents (10,000) parked on
 //! `/wait` at once: the server's memory, and their wake-up when all are
-//! decided in a burst (bench/parked.rs).
+//! decided in a burst (bench/parked.rs); with `--hostile-conditions`, what
+//! the hostile policy conditions cost a create, and whether the sign-in
+//! page keeps answering meanwhile (bench/hostile.rs).
 //!
 //!   cargo build --release --features ssr --bin holdpoint --bin holdpoint-bench
 //!   target/release/holdpoint-bench [--clients 32] [--seconds 10] [--decisions 200]
@@ -31,6 +33,7 @@
 //! instances. HOLDPOINT_BIN picks another server binary.
 
 mod ceilings;
+mod hostile;
 mod large_inbox;
 mod live;
 mod load;
@@ -83,6 +86,8 @@ pub struct Options {
     parked: bool,
     /// How many waits `--parked` parks.
     waits: usize,
+    /// Measure the hostile policy conditions' cost per create (bench/hostile.rs).
+    hostile: bool,
     /// Only write a seeded history into this database, print the figures it
     /// must show, and exit.
     seed_only: Option<String>,
@@ -107,6 +112,7 @@ fn parse_options() -> Options {
         stats: false,
         parked: false,
         waits: 10_000,
+        hostile: false,
         seed_only: None,
     };
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -117,6 +123,7 @@ fn parse_options() -> Options {
         ("--search", &mut options.search),
         ("--stats", &mut options.stats),
         ("--parked", &mut options.parked),
+        ("--hostile-conditions", &mut options.hostile),
     ] {
         if let Some(at) = args.iter().position(|a| a == flag) {
             args.remove(at);
@@ -145,7 +152,7 @@ fn parse_options() -> Options {
                     "usage: holdpoint-bench [--clients N] [--seconds S] [--decisions D] [--rate R] [--results DIR] \
                      [--backend sqlite|postgres] [--instances N] [--webhooks [--burst N]] \
                      [--live [--rounds N]] [--large-inbox] [--search [--rows N]] [--stats [--rows N]] \
-                     [--parked [--waits N]] [--seed-only DATABASE_URL --rows N]"
+                     [--parked [--waits N]] [--hostile-conditions] [--seed-only DATABASE_URL --rows N]"
                 );
                 std::process::exit(2);
             }
@@ -218,9 +225,12 @@ async fn main() {
         || options.large_inbox
         || options.search
         || options.stats
-        || options.parked;
+        || options.parked
+        || options.hostile;
     if other_scenario {
-        if options.stats {
+        if options.hostile {
+            hostile::run(&bin, &database_url, &key).await;
+        } else if options.stats {
             stats::run(&options, &bin, &database_url, email, password).await;
         } else if options.webhooks {
             webhooks::run(&options, &bin, &database_url, email, password).await;

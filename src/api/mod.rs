@@ -173,11 +173,14 @@ mod ssr {
         fail(status, message)
     }
 
-    /// The client's address (the TCP peer), for per-address limits.
-    pub async fn client_address() -> Option<std::net::IpAddr> {
+    /// The client's address, for per-address limits: the TCP peer, or
+    /// behind a trusted proxy the address it forwards for
+    /// (`HOLDPOINT_TRUSTED_PROXIES`).
+    pub async fn client_address(service: &Service) -> Option<std::net::IpAddr> {
         let axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr> =
             leptos_axum::extract().await.ok()?;
-        Some(peer.ip())
+        let headers: axum::http::HeaderMap = leptos_axum::extract().await.ok()?;
+        Some(service.config().trusted_proxies.client(peer.ip(), &headers))
     }
 
     fn capitalize(text: &str) -> String {

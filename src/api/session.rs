@@ -5,6 +5,8 @@
 use super::ssr;
 #[cfg(feature = "ssr")]
 use crate::server::http::session;
+#[cfg(feature = "ssr")]
+use crate::server::service::SignInFrom;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -128,15 +130,26 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), ServerFnError> {
     let service = ssr::service()?;
-    let address = ssr::client_address().await;
+    let secure = service.config().secure_cookies;
+    let address = ssr::client_address(&service).await;
+    let user_agent = ssr::device().await;
+    let headers = ssr::headers().await?;
+    let device_token = session::device_token(&headers, secure);
+    let from = SignInFrom {
+        address,
+        user_agent: user_agent.as_deref(),
+        device_token: device_token.as_deref(),
+    };
     match service
-        .sign_in(&email, &password, address, ssr::device().await.as_deref())
+        .sign_in(&email, &password, from)
         .await
         .map_err(ssr::to_fn_error)?
     {
         Some(signed_in) => {
-            let secure = service.config().secure_cookies;
             ssr::set_cookie(session::session_cookie(&signed_in.session_token, secure));
+            if let Some(token) = &signed_in.new_device_token {
+                ssr::set_cookie(session::device_cookie(token, secure));
+            }
             leptos_axum::redirect(&safe_next(next.as_deref()));
             Ok(())
         }

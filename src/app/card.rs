@@ -83,6 +83,11 @@ pub fn ApprovalCard(
                     </p>
                 }
             })}
+            {approval.policy_note.clone().map(|note| view! {
+                <p class="repeat-notice" role="note">
+                    <strong>"Held back by a policy: "</strong>{note}
+                </p>
+            })}
             {(!body.trim().is_empty()).then(|| view! {
                 <section class="preview" aria-label="Preview from the agent" inner_html=body></section>
             })}

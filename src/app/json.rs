@@ -1,6 +1,7 @@
 //! The approval's data as readable JSON: pretty-printed, keys dimmed, nested
 //! values collapsible, long arrays folded with a count.
 
+use crate::model::reveal_hidden;
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -56,7 +57,7 @@ fn render(value: &Value, depth: usize) -> AnyView {
                 .map(|(key, value)| {
                     view! {
                         <div class="json-entry">
-                            <dt class="json-key">{key.clone()}</dt>
+                            <dt class="json-key">{reveal_hidden(key).into_owned()}</dt>
                             <dd>{render(value, depth + 1)}</dd>
                         </div>
                     }

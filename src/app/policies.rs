@@ -168,7 +168,11 @@ fn PolicyForm(
             </select>
             <p class="field-error" role="alert">{problem("agent")}</p>
             <label for=id("condition")>"Condition (CEL, optional): fields action, title, agent, data"</label>
-            <textarea id=id("condition") name="draft[condition]" rows="2" placeholder="data.amount_cents <= 1000 && data.currency == \"USD\"">{draft.condition.clone().unwrap_or_default()}</textarea>
+            <textarea id=id("condition") name="draft[condition]" rows="2" aria-describedby=id("condition-rule") placeholder="data.amount_cents <= 1000 && data.currency == \"USD\"">{draft.condition.clone().unwrap_or_default()}</textarea>
+            <p class="hint" id=id("condition-rule")>
+                "A condition that cannot be evaluated on a request (a missing field, null, a wrong type) fails closed: "
+                "a gate or deny policy then applies, an auto or sample policy does not."
+            </p>
             <p class="field-error" role="alert">{problem("condition")}</p>
             <label for=id("mode")>"Mode"</label>
             <select id=id("mode") name="draft[mode]">

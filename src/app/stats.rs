@@ -139,6 +139,8 @@ fn StatsBody(view: StatsView) -> impl IntoView {
         None => "All time".to_owned(),
     };
     let trend_days = trend.clone();
+    // Only admins narrow by a person (by email): others get names to read.
+    let approver_link = (!choices.approvers.is_empty()).then_some("approver");
     view! {
         <Filters query=query.clone() choices/>
         <p class="muted window-note">{span}" · updated "{stamp(computed_at)}</p>
@@ -187,7 +189,7 @@ fn StatsBody(view: StatsView) -> impl IntoView {
         <div class="stats-grid">
             <section aria-labelledby="by-approver">
                 <h2 id="by-approver">"By approver"</h2>
-                <LatencyTable first="Approver" rows=by_approver link=Some("approver") query=query.clone()/>
+                <LatencyTable first="Approver" rows=by_approver link=approver_link query=query.clone()/>
             </section>
             <section aria-labelledby="by-group">
                 <h2 id="by-group">"By group"</h2>
@@ -279,7 +281,9 @@ fn Filters(query: StatsQuery, choices: crate::model::StatsChoices) -> impl IntoV
             </fieldset>
             {select("kind", "Kind", query.kind.clone(), kinds)}
             {select("agent", "Agent", query.agent.clone(), choices.agents)}
-            {select("approver", "Approver", query.approver.clone(), choices.approvers)}
+            {(!choices.approvers.is_empty()).then(|| {
+                select("approver", "Approver", query.approver.clone(), choices.approvers)
+            })}
             {select("group", "Group", query.group.clone(), choices.groups)}
             <button type="submit" class="button">"Show"</button>
             <a href="/stats" class="reset">"Reset"</a>

@@ -127,6 +127,12 @@ pub struct Approval {
     /// data), or null: the re-raise guard.
     #[serde(default)]
     pub repeats_denial: Option<EarlierDenial>,
+    /// Why a gate or deny policy applied although its condition could not
+    /// be evaluated on this request (a missing field, `null`, a wrong
+    /// type): a policy that holds requests back never fails open. Null
+    /// otherwise.
+    #[serde(default)]
+    pub policy_note: Option<String>,
 }
 
 /// An approval without its preview and data, as lists show it (the inbox,

@@ -17,7 +17,7 @@ pub use audit::{AuditEntryView, AuditPage, AuditQuery};
 pub use inbox_protocol::{ApprovalChange, InboxData, InboxEvent, HEARTBEAT_SECS};
 pub use policy::*;
 pub use stats::*;
-pub use validated::{refuse_deceptive, ActionKind, Reason, Title, ValidationError};
+pub use validated::{refuse_deceptive, reveal_hidden, ActionKind, Reason, Title, ValidationError};
 pub use webhook::{
     DeliveryStatus, DeliverySummary, KeyWebhook, WebhookAttempt, WebhookEndpoint, WebhookMessage,
 };

@@ -28,6 +28,14 @@ impl PolicyMode {
         PolicyMode::Deny,
     ];
 
+    /// Whether the policy holds a request back (a person decides, or it
+    /// is denied) rather than letting it through. A condition that cannot
+    /// be evaluated makes such a policy apply, and the others not: a
+    /// policy never fails open.
+    pub fn restrains(self) -> bool {
+        matches!(self, PolicyMode::Gate | PolicyMode::Deny)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PolicyMode::Gate => "gate",

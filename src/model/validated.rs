@@ -53,6 +53,26 @@ const DECEPTIVE: &[(char, &str)] = &[
     ('\u{FEFF}', "ZERO WIDTH NO-BREAK SPACE"),
 ];
 
+/// Text with each bidirectional control and zero-width character shown as
+/// its escape (`\u{202E}`), as code editors show them, for text a person
+/// reads but that could not be refused (an agent's preview and data keys):
+/// the reader sees what is there, not what it makes the text look like.
+pub fn reveal_hidden(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| DECEPTIVE.iter().any(|(deceptive, _)| *deceptive == c);
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hidden(c) {
+            shown.push_str(&format!("\\u{{{:04X}}}", c as u32));
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// Refuses text holding a bidirectional control or zero-width character,
 /// naming it and its position (1-based, in characters) for `field`.
 pub fn refuse_deceptive(
@@ -200,6 +220,18 @@ impl ActionKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_characters_are_revealed() {
+        assert!(matches!(
+            reveal_hidden("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        assert_eq!(
+            reveal_hidden("Refund $24\u{202E}0001\u{200B}"),
+            "Refund $24\\u{202E}0001\\u{200B}"
+        );
+    }
 
     #[test]
     fn title_is_trimmed_and_bounded() {

@@ -139,7 +139,29 @@ enum AuditCommand {
     /// Walk the whole chain (in constant memory) and name the first entry
     /// that was edited, inserted or deleted; exits 1 if there is one. Prints
     /// the chain's head, to be written down elsewhere and compared later.
-    Verify,
+    Verify {
+        /// A head written down earlier (`SEQ:HASH`): the chain must still
+        /// hold that entry with that hash. Catches a tail cut off with the
+        /// head row rewritten to match, which the chain alone cannot.
+        #[arg(long, value_name = "SEQ:HASH", value_parser = parse_head)]
+        expect_head: Option<(i64, String)>,
+    },
+}
+
+fn parse_head(raw: &str) -> Result<(i64, String), String> {
+    let problem = || format!("{raw:?} is not SEQ:HASH, the head `audit verify` printed");
+    let (seq, hash) = raw.split_once(':').ok_or_else(problem)?;
+    let seq: i64 = seq
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| *s >= 1)
+        .ok_or_else(problem)?;
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(problem());
+    }
+    Ok((seq, hash))
 }
 
 #[derive(Debug, Subcommand)]
@@ -696,8 +718,28 @@ async fn export(args: &ConfigArgs, command: ExportCommand) -> anyhow::Result<()>
 async fn audit(args: &ConfigArgs, command: AuditCommand, json: bool) -> anyhow::Result<()> {
     let service = open_service_for_commands(args).await?;
     match command {
-        AuditCommand::Verify => match service.verify_audit_chain().await? {
+        AuditCommand::Verify { expect_head } => match service.verify_audit_chain().await? {
             ChainCheck::Holds { entries, head } => {
+                if let Some((seq, hash)) = expect_head {
+                    let found = service.audit_entry_hash(seq).await?;
+                    let problem = match found {
+                        Some(found) if found == hash => None,
+                        Some(_) => Some(format!("entry {seq} has another hash than the head written down: it was rewritten")),
+                        None => Some(format!(
+                            "entry {seq}, the head written down, is missing: the chain ends at entry {} (its tail was cut off)",
+                            head.seq
+                        )),
+                    };
+                    if let Some(problem) = problem {
+                        if json {
+                            println!(
+                                "{}",
+                                json!({"holds": false, "entries_before": entries, "broken": problem})
+                            );
+                        }
+                        bail!("the audit chain does not hold the head written down: {problem}");
+                    }
+                }
                 Report::note(format!(
                     "The audit chain holds: {entries} entries. Its head is entry {} with hash:",
                     head.seq

@@ -2,6 +2,7 @@
 
 use crate::server::duration::parse_duration;
 use crate::server::rate_limit::Rate;
+use crate::server::trusted_proxies::{ForwardedHeader, TrustedProxies};
 use crate::server::webhook::schedule::RetrySchedule;
 use crate::server::webhook::WebhookSettings;
 use clap::Args;
@@ -80,10 +81,26 @@ pub struct ConfigArgs {
 
     /// Failed sign-ins allowed from one client address within 15 minutes
     /// (across all accounts) before that address is refused for the rest of
-    /// the window. Behind a reverse proxy every client shares its address.
+    /// the window. Behind a reverse proxy, set HOLDPOINT_TRUSTED_PROXIES, or
+    /// every client shares the proxy's address.
     #[arg(long, env = "HOLDPOINT_SIGNIN_ADDRESS_LIMIT", default_value = "100",
           value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub signin_address_limit: u32,
+
+    /// Reverse proxies whose X-Forwarded-For / Forwarded headers name the
+    /// client: addresses and CIDR ranges, comma-separated (127.0.0.1,
+    /// 10.0.0.0/8). The client is the rightmost forwarded address that is
+    /// not one of them. Empty (the default): the connection's peer.
+    #[arg(long, env = "HOLDPOINT_TRUSTED_PROXIES", default_value = "",
+          value_parser = TrustedProxies::parse, global = true)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// The header the trusted proxies write the client into:
+    /// x-forwarded-for (nginx, Caddy, most load balancers) or forwarded
+    /// (RFC 7239). Only this one is read.
+    #[arg(long, env = "HOLDPOINT_FORWARDED_HEADER", default_value = "x-forwarded-for",
+          value_parser = ForwardedHeader::parse, global = true)]
+    pub forwarded_header: ForwardedHeader,
 
     /// How fast one API key may create approvals, steadily (50/s, 600/m,
     /// 3600/h); beyond it, 429 with Retry-After.
@@ -227,6 +244,8 @@ pub struct Config {
     pub live_backlog: usize,
     /// See [`ConfigArgs::signin_address_limit`].
     pub signin_address_limit: u32,
+    /// See [`ConfigArgs::trusted_proxies`].
+    pub trusted_proxies: TrustedProxies,
     /// Per API key: see [`ConfigArgs::create_rate`] and `create_burst`.
     pub create_rate: Rate,
     pub max_waits_per_key: usize,
@@ -298,6 +317,7 @@ impl Config {
             default_expiry: args.default_expiry,
             live_backlog: args.live_backlog as usize,
             signin_address_limit: args.signin_address_limit,
+            trusted_proxies: args.trusted_proxies.clone().reading(args.forwarded_header),
             create_rate: Rate {
                 per_second: args.create_rate,
                 burst: f64::from(args.create_burst),

@@ -218,10 +218,11 @@ fn csv_line(entry: &StoredAuditEntry) -> String {
 }
 
 /// A CSV field: quoted when it holds a comma, quote or line break; and a
-/// leading `=`, `+`, `-` or `@` made inert with a `'`, so a spreadsheet
-/// never runs text an agent or a person wrote as a formula.
+/// leading `=`, `+`, `-`, `@`, tab or carriage return made inert with a
+/// `'` (OWASP's list), so a spreadsheet never runs text an agent or a
+/// person wrote as a formula.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -330,5 +331,9 @@ mod tests {
         assert_eq!(csv_field("say \"no\""), "\"say \"\"no\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-1"), "'-1");
+        // A leading tab or carriage return, too (a spreadsheet may drop
+        // it and read the formula after it).
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
     }
 }

@@ -22,5 +22,6 @@ pub mod signin_throttle;
 pub mod state;
 pub mod store;
 pub mod tasks;
+pub mod trusted_proxies;
 pub mod wait_room;
 pub mod webhook;

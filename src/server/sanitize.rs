@@ -3,6 +3,7 @@
 //! anything that runs code, changes the page, or loads a remote resource
 //! (a remote image would tell the sender when the approver looked).
 
+use crate::model::reveal_hidden;
 use ammonia::{Builder, UrlRelative};
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -146,12 +147,34 @@ fn is_inline_raster_image(value: &str) -> bool {
 
 /// Sanitizes an agent's HTML preview for storage and display.
 pub fn sanitize_preview(html: &str) -> String {
-    policy().clean(html).to_string()
+    // Bidirectional controls and zero-width characters are shown as their
+    // escapes (`\u{202E}`): text that displays otherwise than it reads
+    // has no place in what a person approves. After cleaning, when
+    // entities (`&#x202E;`, `&rlm;`) have become characters; the escape
+    // holds no character HTML gives a meaning to.
+    reveal_hidden(&policy().clean(html).to_string()).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::sanitize_preview;
+
+    #[test]
+    fn hidden_characters_are_shown_escaped() {
+        let clean = sanitize_preview(
+            "<p>Refund $24\u{202E}0001 to <a href=\"https://example.com/\u{200B}x\">Lila</a>\
+             &#x202E;&rlm;&zwnj;</p>",
+        );
+        assert!(
+            !clean.contains('\u{200F}') && !clean.contains('\u{200C}'),
+            "{clean}"
+        );
+        assert!(
+            !clean.contains('\u{202E}') && !clean.contains('\u{200B}'),
+            "{clean}"
+        );
+        assert!(clean.contains("Refund $24\\u{202E}0001"), "{clean}");
+    }
 
     #[test]
     fn keeps_document_structure() {

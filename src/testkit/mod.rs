@@ -4,6 +4,7 @@
 //! clock, the same application run in the test's process on a
 //! `ManualClock`. Not used by the server itself.
 
+pub mod hostile;
 pub mod inbox_client;
 pub mod receiver;
 

@@ -1,7 +1,7 @@
 //! A person's own account page: sessions by browser, ending one or all,
 //! and changing the password.
 
-use crate::common::{spawn_app, TestApp, APPROVER, PASSWORD};
+use crate::common::{spawn_app, TestApp, ADMIN, APPROVER, PASSWORD};
 use holdpoint::testkit::{self, Backend};
 use reqwest::header::{COOKIE, SET_COOKIE, USER_AGENT};
 use serde_json::Value;
@@ -144,7 +144,66 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(bac
     let _ = testkit::login(&app.client, &app.server, APPROVER, "a brand new password").await;
 }
 
+/// A stolen session cannot guess the current password without limit; the
+/// guesses do not lock the owner's sign-in; the change is audited.
+async fn password_changes_are_throttled_and_audited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let stolen = sign_in_from(&app, "someone else's browser", PASSWORD).await;
+    let guess = |n: usize| {
+        let (app, stolen) = (&app, stolen.clone());
+        async move {
+            let password = format!("guess number {n}");
+            app.rpc(
+                &stolen,
+                "change_password",
+                &[("current", &password), ("new", "a brand new password")],
+            )
+            .await
+            .status()
+        }
+    };
+    for n in 0..10 {
+        assert_eq!(guess(n).await, 422, "guess {n}");
+    }
+    assert_eq!(
+        guess(10).await,
+        429,
+        "the eleventh guess is refused unchecked"
+    );
+    // Even the right one waits out the lock.
+    let right = app
+        .rpc(
+            &stolen,
+            "change_password",
+            &[("current", PASSWORD), ("new", "a brand new password")],
+        )
+        .await;
+    assert_eq!(right.status(), 429);
+    // The owner still signs in.
+    let owner = sign_in_from(&app, "the owner's laptop", PASSWORD).await;
+    assert!(signed_in(&app, &owner).await);
+
+    // On another account, a change goes through and is in the audit log.
+    let admin = app.login(ADMIN).await;
+    let changed = app
+        .rpc(
+            &admin,
+            "change_password",
+            &[("current", PASSWORD), ("new", "the admin's new password")],
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let cookie = testkit::login(&app.client, &app.server, ADMIN, "the admin's new password").await;
+    let audit = app
+        .rpc_ok(&cookie, "audit_log", &[("kind", "password_changed")])
+        .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert!(entries[0]["actor"].as_str().unwrap().starts_with("user:"));
+}
+
 on_both_backends!(
+    password_changes_are_throttled_and_audited,
     a_person_sees_and_ends_their_own_sessions,
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
 );

@@ -660,7 +660,78 @@ async fn a_key_is_rotated_without_downtime(backend: Backend) {
     assert_eq!(missing.status(), 404);
 }
 
+/// An invited admin who has not chosen a password cannot sign in, so does
+/// not count as another admin: the last real one keeps their role and
+/// their account until the invitee can take over.
+async fn an_invited_admin_does_not_count_as_another_admin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let link = app
+        .rpc_ok(&admin, "invite", &[("email", INVITEE), ("role", "admin")])
+        .await;
+    for (name, form) in [
+        ("set_role", vec![("email", ADMIN), ("role", "approver")]),
+        ("set_active", vec![("email", ADMIN), ("active", "false")]),
+    ] {
+        let refused = app.rpc(&admin, name, &form).await;
+        assert_eq!(refused.status(), 409, "{name}");
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("last active admin"), "{name}: {text}");
+    }
+
+    // Once the invitee has a password, they count.
+    let chosen = use_link(&app, &token_of(&link), "Ivy", "ivy's own password").await;
+    assert!(chosen.status().is_success() || chosen.status().is_redirection());
+    app.rpc_ok(
+        &admin,
+        "set_role",
+        &[("email", ADMIN), ("role", "approver")],
+    )
+    .await;
+}
+
+/// Twenty uses of one link at once: exactly one sets the password.
+async fn a_one_time_link_works_once_under_concurrent_use(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.login(ADMIN).await;
+    let link = app
+        .rpc_ok(
+            &admin,
+            "invite",
+            &[("email", INVITEE), ("role", "approver")],
+        )
+        .await;
+    let token = token_of(&link);
+    let uses = (0..20).map(|i| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let password = format!("password number {i}");
+            let status = use_link(app, &token, "Ivy", &password).await.status();
+            (status.is_success() || status.is_redirection()).then_some(password)
+        }
+    });
+    let worked: Vec<String> = futures_util::future::join_all(uses)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(worked.len(), 1, "{worked:?}");
+    assert!(signs_in(&app, INVITEE, &worked[0]).await);
+    // Its use is in the audit log, once, by the person who chose.
+    let audit = app
+        .rpc_ok(&admin, "audit_log", &[("kind", "account_link_used")])
+        .await;
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert!(entries[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("invite link"));
+}
+
 on_both_backends!(
+    a_one_time_link_works_once_under_concurrent_use,
+    an_invited_admin_does_not_count_as_another_admin,
     a_key_is_rotated_without_downtime,
     every_admin_action_is_in_the_audit_trail,
     keys_are_made_watched_and_revoked_from_the_keys_page,

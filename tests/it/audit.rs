@@ -207,7 +207,56 @@ async fn entries_from_before_the_chain_are_chained_once(backend: Backend) {
     assert!(stderr.contains("is not in the chain"), "{stderr}");
 }
 
+/// A tail cut off with the head row rewritten to the new last entry: the
+/// chain alone holds, the head written down before does not.
+async fn a_cut_tail_is_caught_against_a_head_written_down(backend: Backend) {
+    let app = app_with_history(backend).await;
+    let (ok, report, stderr) = verify(&app).await;
+    assert!(ok, "{stderr}");
+    let written_down = format!(
+        "{}:{}",
+        report["head"]["seq"],
+        report["head"]["hash"].as_str().unwrap()
+    );
+    let holds = app
+        .command(&["audit", "verify", "--expect-head", &written_down])
+        .await;
+    assert!(
+        holds.status.success(),
+        "{}",
+        String::from_utf8_lossy(&holds.stderr)
+    );
+
+    let last = entry_count(&app).await;
+    app.execute_sql(&format!(
+        "DELETE FROM audit_events WHERE seq > {}",
+        last - 2
+    ))
+    .await;
+    app.execute_sql(&format!(
+        "UPDATE audit_chain SET seq = {0}, hash = (SELECT hash FROM audit_events WHERE seq = {0})",
+        last - 2
+    ))
+    .await;
+    let (ok, _, stderr) = verify(&app).await;
+    assert!(ok, "the cut chain holds on its own: {stderr}");
+    let caught = app
+        .command(&["audit", "verify", "--expect-head", &written_down])
+        .await;
+    assert!(!caught.status.success());
+    let stderr = String::from_utf8_lossy(&caught.stderr);
+    assert!(
+        stderr.contains(&format!("entry {last}, the head written down, is missing")),
+        "{stderr}"
+    );
+    let bad = app
+        .command(&["audit", "verify", "--expect-head", "seven:abc"])
+        .await;
+    assert!(!bad.status.success());
+}
+
 on_both_backends!(
+    a_cut_tail_is_caught_against_a_head_written_down,
     entries_from_before_the_chain_are_chained_once,
     every_event_is_logged_and_the_chain_holds,
     an_edited_row_is_named,

@@ -491,6 +491,53 @@ async fn every_endpoint_allows_and_refuses_exactly_as_the_rules_say(backend: Bac
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// What a viewer may call, they may read only what viewers may see: the
+/// Stats page names people by their display names (no emails) and leaves
+/// out the failing webhook endpoints (their URLs are for admins).
+async fn a_viewer_sees_no_emails_or_endpoint_urls_in_stats(backend: Backend) {
+    let env = &[("HOLDPOINT_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let app = crate::common::spawn_app_with(backend, env).await;
+    testkit::create_user_with_role(&app.bin, &app.database_url, VIEWER, PASSWORD, "viewer").await;
+    let (key, _) = testkit::create_key_with_webhook(
+        &app.bin,
+        &app.database_url,
+        env,
+        "hooked-agent",
+        "http://127.0.0.1:9/secret-hook-path",
+    )
+    .await;
+    app.execute_sql("UPDATE webhook_endpoints SET failure_streak = 3")
+        .await;
+    let created = testkit::create_approval(
+        &app.client,
+        &app.server,
+        &key,
+        &json!({"title": "Send the digest", "action": "email.send"}),
+    )
+    .await;
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = app.login(ADMIN).await;
+    assert_eq!(app.decide(&admin, &id, "approve", None).await.status(), 200);
+
+    let as_admin = app.rpc_ok(&admin, "stats", &[("window", "30d")]).await;
+    let as_admin = as_admin.to_string();
+    assert!(as_admin.contains("secret-hook-path"), "{as_admin}");
+    assert!(as_admin.contains(ADMIN), "{as_admin}");
+
+    let viewer = app.login(VIEWER).await;
+    let seen = app
+        .rpc_ok(&viewer, "stats", &[("window", "30d"), ("approver", ADMIN)])
+        .await;
+    let text = seen.to_string();
+    assert!(!text.contains('@'), "an email reached a viewer: {text}");
+    assert!(!text.contains("secret-hook-path"), "{text}");
+    assert_eq!(seen["by_approver"].as_array().unwrap().len(), 1, "{text}");
+    assert_eq!(seen["query"]["approver"], Value::Null);
+}
+
 /// The socket: only a signed-in, active person's session opens it.
 async fn only_active_sessions_open_the_inbox_socket(backend: Backend) {
     let world = world(backend).await;
@@ -522,6 +569,7 @@ async fn only_active_sessions_open_the_inbox_socket(backend: Backend) {
 }
 
 on_both_backends!(
+    a_viewer_sees_no_emails_or_endpoint_urls_in_stats,
     every_endpoint_allows_and_refuses_exactly_as_the_rules_say,
     only_active_sessions_open_the_inbox_socket,
 );

@@ -230,6 +230,25 @@ impl TestApp {
             .expect("run holdpoint")
     }
 
+    /// `holdpoint policy set NAME ARGS...`, which must succeed.
+    pub async fn set_policy(&self, name: &str, args: &[&str]) {
+        let mut all = vec!["policy", "set", name];
+        all.extend_from_slice(args);
+        let output = self.command(&all).await;
+        assert!(
+            output.status.success(),
+            "policy set {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Creates an approval with this app's key; its JSON, which must be a 201.
+    pub async fn create_json(&self, body: Value) -> Value {
+        let response = self.create(&body).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
     pub async fn new_key(&self, name: &str, approver: Option<&str>) -> String {
         testkit::create_key(&self.bin, &self.database_url, name, approver).await
     }

@@ -5,7 +5,7 @@
 //! Headers and host names are the HTTP layer's, not the database's, so these
 //! run on SQLite only.
 
-use crate::common::{header, spawn_app, spawn_app_with, APPROVER, PASSWORD};
+use crate::common::{header, spawn_app, spawn_app_with, ADMIN, APPROVER, PASSWORD};
 use holdpoint::testkit::Backend;
 
 #[tokio::test]
@@ -168,4 +168,36 @@ async fn every_answer_carries_a_request_id() {
         let id = header(&replaced, "x-request-id");
         assert!(!id.is_empty() && id != odd, "{odd:?} came back as {id:?}");
     }
+}
+
+/// Bidirectional controls and zero-width characters an agent put in its
+/// preview or its data's keys are shown on the card as escapes, not
+/// rendered (the data itself stays the agent's, to the byte).
+#[tokio::test]
+async fn hidden_characters_are_shown_escaped_on_the_card() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .create(&serde_json::json!({
+            "title": "Refund order 8821",
+            "body": "<p>Refund $24\u{202E}0001</p>",
+            "data": {"amount\u{200B}_cents": 24000},
+        }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert!(created["data"]
+        .as_object()
+        .unwrap()
+        .contains_key("amount\u{200B}_cents"));
+    let admin = app.login(ADMIN).await;
+    let card = app.rpc_ok(&admin, "approval_card", &[("id", id)]).await;
+    let body = card["body"].as_str().unwrap_or_default();
+    assert!(body.contains("Refund $24\\u{202E}0001"), "{card}");
+    assert!(!body.contains('\u{202E}'), "{card}");
+    let page = app.page_text(&admin, &format!("/approvals/{id}")).await;
+    assert!(
+        page.contains("class=\"json-key\">amount\\u{200B}_cents<"),
+        "the key is not shown escaped"
+    );
 }

@@ -13,24 +13,6 @@ use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// `holdpoint policy set NAME ARGS...`, which must succeed.
-async fn set_policy(app: &TestApp, name: &str, args: &[&str]) {
-    let mut all = vec!["policy", "set", name];
-    all.extend_from_slice(args);
-    let output = app.command(&all).await;
-    assert!(
-        output.status.success(),
-        "policy set {name} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-async fn create_json(app: &TestApp, body: Value) -> Value {
-    let response = app.create(&body).await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 fn refund(amount_cents: i64) -> Value {
     json!({"title": format!("Refund {amount_cents} cents"), "action": "billing.refund",
            "data": {"amount_cents": amount_cents, "currency": "USD"}})
@@ -38,8 +20,7 @@ fn refund(amount_cents: i64) -> Value {
 
 async fn each_mode_rules_at_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    set_policy(
-        &app,
+    app.set_policy(
         "small-refunds",
         &[
             "--action",
@@ -51,8 +32,7 @@ async fn each_mode_rules_at_once(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
+    app.set_policy(
         "no-deletes",
         &[
             "--action",
@@ -64,8 +44,7 @@ async fn each_mode_rules_at_once(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
+    app.set_policy(
         "mail",
         &[
             "--action",
@@ -77,44 +56,34 @@ async fn each_mode_rules_at_once(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
-        "reports",
-        &["--action", "report.send", "--mode", "gate"],
-    )
-    .await;
+    app.set_policy("reports", &["--action", "report.send", "--mode", "gate"])
+        .await;
 
-    let small = create_json(&app, refund(900)).await;
+    let small = app.create_json(refund(900)).await;
     assert_eq!(small["status"], "approved");
     assert_eq!(small["decided_by"], "policy:small-refunds");
     assert!(small["decided_at"].is_string());
 
     // The condition does not hold: nothing else matches, a person decides.
-    let large = create_json(&app, refund(90_000)).await;
+    let large = app.create_json(refund(90_000)).await;
     assert_eq!(large["status"], "pending");
 
-    let delete = create_json(
-        &app,
-        json!({"title": "Delete 40 rows", "action": "db.delete_rows"}),
-    )
-    .await;
+    let delete = app
+        .create_json(json!({"title": "Delete 40 rows", "action": "db.delete_rows"}))
+        .await;
     assert_eq!(delete["status"], "denied");
     assert_eq!(delete["decided_by"], "policy:no-deletes");
     assert_eq!(delete["reason"], "Agents never delete rows");
 
-    let mail = create_json(
-        &app,
-        json!({"title": "Send the digest", "action": "email.send"}),
-    )
-    .await;
+    let mail = app
+        .create_json(json!({"title": "Send the digest", "action": "email.send"}))
+        .await;
     assert_eq!(mail["status"], "approved");
     assert_eq!(mail["decided_by"], "policy:mail");
 
-    let report = create_json(
-        &app,
-        json!({"title": "Send the report", "action": "report.send"}),
-    )
-    .await;
+    let report = app
+        .create_json(json!({"title": "Send the report", "action": "report.send"}))
+        .await;
     assert_eq!(report["status"], "pending");
 
     // Listed in the order they are tried, with the modes.
@@ -134,8 +103,7 @@ async fn each_mode_rules_at_once(backend: Backend) {
 async fn the_most_specific_policy_wins(backend: Backend) {
     let app = spawn_app(backend).await;
     let other_key = app.new_key("ops-agent", None).await;
-    set_policy(
-        &app,
+    app.set_policy(
         "everything",
         &[
             "--action",
@@ -147,20 +115,11 @@ async fn the_most_specific_policy_wins(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
-        "billing",
-        &["--action", "billing.*", "--mode", "gate"],
-    )
-    .await;
-    set_policy(
-        &app,
-        "refunds",
-        &["--action", "billing.refund", "--mode", "auto"],
-    )
-    .await;
-    set_policy(
-        &app,
+    app.set_policy("billing", &["--action", "billing.*", "--mode", "gate"])
+        .await;
+    app.set_policy("refunds", &["--action", "billing.refund", "--mode", "auto"])
+        .await;
+    app.set_policy(
         "large-refunds",
         &[
             "--action",
@@ -172,8 +131,7 @@ async fn the_most_specific_policy_wins(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
+    app.set_policy(
         "ops-refunds",
         &[
             "--action",
@@ -190,17 +148,21 @@ async fn the_most_specific_policy_wins(backend: Backend) {
 
     // An exact kind beats a family, which beats everything.
     assert_eq!(
-        create_json(&app, refund(100)).await["decided_by"],
+        app.create_json(refund(100)).await["decided_by"],
         "policy:refunds"
     );
-    let charge = create_json(&app, json!({"title": "Charge", "action": "billing.charge"})).await;
+    let charge = app
+        .create_json(json!({"title": "Charge", "action": "billing.charge"}))
+        .await;
     assert_eq!(charge["status"], "pending");
-    let other = create_json(&app, json!({"title": "Ping", "action": "net.ping"})).await;
+    let other = app
+        .create_json(json!({"title": "Ping", "action": "net.ping"}))
+        .await;
     assert_eq!(other["decided_by"], "policy:everything");
-    let no_kind = create_json(&app, json!({"title": "Something"})).await;
+    let no_kind = app.create_json(json!({"title": "Something"})).await;
     assert_eq!(no_kind["decided_by"], "policy:everything");
     // A condition narrows further.
-    assert_eq!(create_json(&app, refund(9_000)).await["status"], "pending");
+    assert_eq!(app.create_json(refund(9_000)).await["status"], "pending");
     // An agent narrows more than a condition.
     let response =
         testkit::create_approval(&app.client, &app.server, &other_key, &refund(9_000)).await;
@@ -297,7 +259,7 @@ async fn conditions_are_refused_on_save(backend: Backend) {
     assert_eq!(listed["policies"], json!([]));
 
     // "Try it" against a past request.
-    let past = create_json(&app, refund(700)).await;
+    let past = app.create_json(refund(700)).await;
     let id = past["id"].as_str().unwrap();
     let trial = app
         .rpc_ok(
@@ -326,7 +288,7 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
     // People approved two sends before the policy.
     for n in 1..=2 {
         let body = json!({"title": format!("Send {n}"), "action": "email.send"});
-        let id = create_json(&app, body).await["id"]
+        let id = app.create_json(body).await["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -334,8 +296,7 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
     }
     let before = app.rpc_ok(&admin, "policies", &[]).await;
     assert_eq!(before["evidence"][0]["streak"], 2);
-    set_policy(
-        &app,
+    app.set_policy(
         "mail",
         &[
             "--action",
@@ -347,11 +308,9 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
         ],
     )
     .await;
-    let sent = create_json(
-        &app,
-        json!({"title": "Send to 4,812 people", "action": "email.send"}),
-    )
-    .await;
+    let sent = app
+        .create_json(json!({"title": "Send to 4,812 people", "action": "email.send"}))
+        .await;
     assert_eq!(sent["status"], "approved");
     let id = sent["id"].as_str().unwrap();
 
@@ -400,7 +359,9 @@ async fn a_flag_puts_the_policy_back_to_gate(backend: Backend) {
     let approver = app.login(APPROVER).await;
     assert_eq!(app.inbox(&approver).await["flag_notices"], json!([]));
     // The next request waits for a person.
-    let next = create_json(&app, json!({"title": "Send again", "action": "email.send"})).await;
+    let next = app
+        .create_json(json!({"title": "Send again", "action": "email.send"}))
+        .await;
     assert_eq!(next["status"], "pending");
 
     // Audited: the flag and the policy's change, with before and after.
@@ -433,7 +394,7 @@ async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) 
     let admin = app.login(ADMIN).await;
     let body = json!({"title": "Refund order 1234", "action": "billing.refund",
                       "data": {"order": 1234, "amount_cents": 5000}});
-    let first = create_json(&app, body.clone()).await;
+    let first = app.create_json(body.clone()).await;
     assert_eq!(first["repeats_denial"], Value::Null);
     let id = first["id"].as_str().unwrap();
     let denied = app
@@ -442,12 +403,12 @@ async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) 
     assert_eq!(denied.status(), 200);
 
     // The same request again (keys in another order: the same data).
-    let again = create_json(
-        &app,
-        json!({"title": "Refund order 1234, please", "action": "billing.refund",
+    let again = app
+        .create_json(
+            json!({"title": "Refund order 1234, please", "action": "billing.refund",
                "data": {"amount_cents": 5000, "order": 1234}}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(again["status"], "pending");
     assert_eq!(again["repeats_denial"]["id"], id);
     assert_eq!(
@@ -456,12 +417,11 @@ async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) 
     );
     assert!(again["repeats_denial"]["denied_by"].is_string());
     // Other data is not a repeat.
-    let other = create_json(&app, refund(5000)).await;
+    let other = app.create_json(refund(5000)).await;
     assert_eq!(other["repeats_denial"], Value::Null);
 
     // A policy may deny repeats at once, with the earlier reason.
-    set_policy(
-        &app,
+    app.set_policy(
         "refunds",
         &[
             "--action",
@@ -472,7 +432,7 @@ async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) 
         ],
     )
     .await;
-    let third = create_json(&app, body).await;
+    let third = app.create_json(body).await;
     assert_eq!(third["status"], "denied");
     assert_eq!(third["decided_by"], "policy:refunds");
     assert!(
@@ -483,7 +443,7 @@ async fn a_repeated_denial_is_shown_and_may_be_denied_at_once(backend: Backend) 
         "{third}"
     );
     // Anything else still waits for a person.
-    assert_eq!(create_json(&app, refund(5001)).await["status"], "pending");
+    assert_eq!(app.create_json(refund(5001)).await["status"], "pending");
 }
 
 async fn an_automatic_decision_takes_a_persons_path(backend: Backend) {
@@ -498,12 +458,8 @@ async fn an_automatic_decision_takes_a_persons_path(backend: Backend) {
         &receiver.url("/hook"),
     )
     .await;
-    set_policy(
-        &app,
-        "refunds",
-        &["--action", "billing.refund", "--mode", "auto"],
-    )
-    .await;
+    app.set_policy("refunds", &["--action", "billing.refund", "--mode", "auto"])
+        .await;
     let response = testkit::create_approval(&app.client, &app.server, &key, &refund(100)).await;
     let created: Value = response.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
@@ -556,8 +512,7 @@ async fn sampling_honours_its_rate_over_10_000_decisions(backend: Backend) {
         ],
     )
     .await;
-    set_policy(
-        &app,
+    app.set_policy(
         "mail",
         &[
             "--action",
@@ -628,7 +583,7 @@ async fn evidence_suggests_sampling_and_one_click_applies_it(backend: Backend) {
     )
     .await;
     let admin = app.login(ADMIN).await;
-    let denied = create_json(&app, refund(1)).await;
+    let denied = app.create_json(refund(1)).await;
     let id = denied["id"].as_str().unwrap();
     assert_eq!(
         app.decide(&admin, id, "deny", Some("Wrong customer"))
@@ -637,7 +592,7 @@ async fn evidence_suggests_sampling_and_one_click_applies_it(backend: Backend) {
         200
     );
     for n in 2..=4 {
-        let id = create_json(&app, refund(n)).await["id"]
+        let id = app.create_json(refund(n)).await["id"]
             .as_str()
             .unwrap()
             .to_owned();

@@ -126,6 +126,122 @@ async fn one_address_guessing_across_accounts_is_throttled() {
     assert!(text.contains("from this address"), "{text}");
 }
 
+/// A failed sign-in writes its email into the audit log only when an
+/// account could have it: never one with bidirectional controls or
+/// zero-width characters (which would show the log's reader other text),
+/// nor an unbounded one.
+#[tokio::test]
+async fn deceptive_emails_never_reach_the_audit_log() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let long = format!("{}@example.com", "a".repeat(300));
+    for email in [
+        "ana\u{202E}moc.elpmaxe@example.com",
+        "\u{200B}ana@example.com",
+        "ana@exa\u{2066}mple.com",
+        long.as_str(),
+    ] {
+        let response = app.try_login(email, "not the password").await;
+        assert_eq!(response.status(), 401, "{email:?}");
+    }
+    let logged: Vec<(String,)> = app
+        .query_sql("SELECT detail FROM audit_events WHERE kind = 'sign_in_failed'")
+        .await;
+    assert!(logged.is_empty(), "{logged:?}");
+    // A plausible one is logged, as before.
+    app.try_login("nobody@example.com", "not the password")
+        .await;
+    let logged: Vec<(String,)> = app
+        .query_sql("SELECT detail FROM audit_events WHERE kind = 'sign_in_failed'")
+        .await;
+    assert_eq!(logged.len(), 1);
+    assert!(logged[0].0.starts_with("nobody@example.com from "));
+}
+
+/// A sign-in through a reverse proxy at 127.0.0.1, for a client at
+/// `client`, with a device cookie or without.
+async fn sign_in_behind_proxy(
+    app: &TestApp,
+    client: &str,
+    device: Option<&str>,
+    password: &str,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/rpc/login"))
+        .header("x-forwarded-for", client)
+        .form(&[("email", APPROVER), ("password", password)]);
+    if let Some(token) = device {
+        request = request.header("cookie", format!("holdpoint_device={token}"));
+    }
+    request.send().await.expect("login")
+}
+
+fn device_token_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|cookie| cookie.strip_prefix("holdpoint_device="))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// Behind a trusted proxy the per-address limit counts the clients, not
+/// the proxy; forty guesses at one account from forty addresses lock it
+/// for unknown browsers, and its owner's browser, which signed in before,
+/// signs in at once.
+#[tokio::test]
+async fn guesses_from_everywhere_do_not_lock_the_owner_out() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("HOLDPOINT_TRUSTED_PROXIES", "127.0.0.1, ::1")],
+    )
+    .await;
+    let first = sign_in_behind_proxy(&app, "198.51.100.1", None, PASSWORD).await;
+    assert!(first.status().is_success() || first.status().is_redirection());
+    let device = device_token_of(&first).expect("a device cookie after signing in");
+
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let guess = sign_in_behind_proxy(&app, &format!("203.0.113.{n}"), None, "guess").await;
+        statuses.push(guess.status().as_u16());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Each address guessed once: counted as forty clients, not one proxy.
+    let logged: Vec<(String,)> = app
+        .query_sql("SELECT detail FROM audit_events WHERE kind = 'sign_in_failed'")
+        .await;
+    assert!(
+        logged.iter().any(|(d,)| d.ends_with("from 203.0.113.9")),
+        "{logged:?}"
+    );
+
+    // The owner's browser: at once.
+    let owner = sign_in_behind_proxy(&app, "198.51.100.1", Some(&device), PASSWORD).await;
+    assert!(
+        owner.status().is_success() || owner.status().is_redirection(),
+        "{}",
+        owner.status()
+    );
+    // An unknown browser, even with the right password: after the delay
+    // it is told.
+    let unknown = sign_in_behind_proxy(&app, "198.51.100.2", None, PASSWORD).await;
+    assert_eq!(unknown.status(), 429);
+    let wait: u64 = unknown.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0);
+    let text = unknown.text().await.unwrap();
+    assert!(text.contains("try again in"), "{text}");
+    // A device token for another account, or a made-up one, is an
+    // unknown device.
+    let forged = sign_in_behind_proxy(&app, "198.51.100.3", Some("made-up"), PASSWORD).await;
+    assert_eq!(forged.status(), 429);
+}
+
 #[tokio::test]
 async fn after_sign_in_only_paths_on_this_site_are_followed() {
     let app = spawn_app(Backend::Sqlite).await;

@@ -92,6 +92,7 @@ fn new_approval(key_id: &str, title: &str, at: i64, approver: Option<&str>) -> N
         repeat_hash: ids::sha256_hex(title.as_bytes()),
         repeat_of: None,
         ruling: None,
+        policy_note: None,
     }
 }
 

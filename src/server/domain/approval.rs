@@ -31,6 +31,9 @@ pub struct ApprovalRecord {
     pub expires_at: i64,
     /// The recent denial this request repeats (the re-raise guard).
     pub repeats: Option<RepeatedDenial>,
+    /// Why a gate or deny policy applied although its condition could not
+    /// be evaluated on this request.
+    pub policy_note: Option<String>,
 }
 
 /// A denied approval that a newer request repeats: same key, action kind
@@ -69,6 +72,7 @@ impl ApprovalRecord {
             created_at: 1_700_000_000_000,
             expires_at: 1_700_086_400_000,
             repeats: None,
+            policy_note: None,
         }
     }
 }
@@ -94,6 +98,9 @@ pub struct NewApproval {
     /// A policy's ruling, applied in the transaction that writes the
     /// approval; None leaves it pending for a person.
     pub ruling: Option<Ruling>,
+    /// Why a gate or deny policy applied although its condition could not
+    /// be evaluated (it failed closed).
+    pub policy_note: Option<String>,
 }
 
 /// What a policy decided at once: the transition (the same one a person's

@@ -19,7 +19,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Every kind of entry, for the Audit page's filter (docs/audit.md says
 /// what each records).
-pub const AUDIT_KINDS: [&str; 35] = [
+pub const AUDIT_KINDS: [&str; 37] = [
     "created",
     "approved",
     "denied",
@@ -28,6 +28,8 @@ pub const AUDIT_KINDS: [&str; 35] = [
     "webhook_attempted",
     "signed_in",
     "sign_in_failed",
+    "password_changed",
+    "account_link_used",
     "user_created",
     "user_invited",
     "invitation_renewed",

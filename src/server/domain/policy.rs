@@ -2,16 +2,10 @@
 //! condition), which of several matching ones wins (the most specific), and
 //! what the winner rules.
 
-use crate::model::{FieldProblem, PolicyMode, ReviewState};
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use super::condition::{Condition, Evaluation};
+use crate::model::{PolicyMode, ReviewState};
 use std::cmp::Ordering;
 use std::sync::Arc;
-
-/// The request fields a condition may use.
-pub const REQUEST_FIELDS: [&str; 4] = ["action", "title", "agent", "data"];
-
-/// The longest condition an admin may write.
-pub const CONDITION_MAX_CHARS: usize = 2_000;
 
 /// A policy as stored, with its agent's name joined in.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,9 +13,12 @@ pub struct PolicyRecord {
     pub id: String,
     pub name: String,
     pub action_pattern: String,
-    pub api_key_id: Option<String>,
-    /// The live key's name (None for a policy of every agent).
-    pub agent_name: Option<String>,
+    /// The agent it is narrowed to: an API key's name, shared by the keys
+    /// rotation gives it (None for a policy of every agent).
+    pub agent: Option<String>,
+    /// Whether a key of that name is still live (true without an agent:
+    /// such a policy covers every live agent).
+    pub agent_live: bool,
     pub condition: Option<String>,
     pub mode: PolicyMode,
     pub sample_percent: u8,
@@ -39,8 +36,7 @@ impl PolicyRecord {
         serde_json::json!({
             "name": self.name,
             "action_pattern": self.action_pattern,
-            "agent": self.agent_name,
-            "api_key_id": self.api_key_id,
+            "agent": self.agent,
             "condition": self.condition,
             "mode": self.mode.as_str(),
             "sample_percent": self.sample_percent,
@@ -80,7 +76,8 @@ pub struct ReviewRecord {
 pub struct EvidenceCounts {
     /// "" for requests without a kind.
     pub action: String,
-    pub api_key_id: String,
+    /// The agent (API key name) that asked.
+    pub agent: String,
     pub decided: u64,
     pub approved: u64,
     /// Sum of request-to-decision times.
@@ -92,7 +89,7 @@ pub struct EvidenceCounts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreakCounts {
     pub action: String,
-    pub api_key_id: Option<String>,
+    pub agent: Option<String>,
     pub streak: u64,
     pub first_at: i64,
     pub last_at: i64,
@@ -158,194 +155,6 @@ impl ActionPattern {
     }
 }
 
-/// A compiled CEL condition.
-#[derive(Debug)]
-pub struct Condition {
-    program: cel::Program,
-}
-
-/// Where a condition went wrong: 1-based line and column, and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConditionError {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl ConditionError {
-    pub fn to_problem(&self) -> FieldProblem {
-        FieldProblem {
-            field: "condition".to_owned(),
-            message: format!(
-                "line {}, column {}: {}",
-                self.line, self.column, self.message
-            ),
-        }
-    }
-}
-
-/// What a condition sees of a request.
-#[derive(Debug, Clone)]
-pub struct RequestFacts<'a> {
-    pub action: Option<&'a str>,
-    pub title: &'a str,
-    pub agent: &'a str,
-    /// The request's `data` object.
-    pub data: &'a serde_json::Value,
-}
-
-impl RequestFacts<'_> {
-    /// The fields as a condition names them, for a person trying one.
-    pub fn describe(&self) -> String {
-        serde_json::json!({
-            "action": self.action,
-            "title": self.title,
-            "agent": self.agent,
-            "data": self.data,
-        })
-        .to_string()
-    }
-}
-
-impl Condition {
-    /// Parses `source` and checks that it names only request fields.
-    pub fn compile(source: &str) -> Result<Self, ConditionError> {
-        if source.chars().count() > CONDITION_MAX_CHARS {
-            return Err(ConditionError {
-                line: 1,
-                column: CONDITION_MAX_CHARS + 1,
-                message: format!("a condition has at most {CONDITION_MAX_CHARS} characters"),
-            });
-        }
-        let program = cel::Program::compile(source).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, column) = first.map(|e| e.pos).unwrap_or((1, 1));
-            ConditionError {
-                line: line.max(1) as usize,
-                column: column.max(1) as usize,
-                message: first
-                    .map(|e| e.msg.clone())
-                    .unwrap_or_else(|| "the condition does not parse".to_owned()),
-            }
-        })?;
-        let mut unknown = Vec::new();
-        free_names(program.expression(), &mut Vec::new(), &mut unknown);
-        if let Some((name, id)) = unknown
-            .into_iter()
-            .find(|(name, _)| !REQUEST_FIELDS.contains(&name.as_str()))
-        {
-            let offset = program
-                .source_info()
-                .offset_for(id)
-                .map(|(start, _)| start as usize)
-                .unwrap_or(0);
-            let (line, column) = line_and_column(source, offset);
-            return Err(ConditionError {
-                line,
-                column,
-                message: format!(
-                    "{name} is not a request field: a condition may use {} \
-                     (the request's own data as data.<field>)",
-                    REQUEST_FIELDS.join(", ")
-                ),
-            });
-        }
-        Ok(Self { program })
-    }
-
-    /// Whether the condition holds for this request. An error (a field
-    /// the request lacks, a comparison of mismatched types) or a result
-    /// that is not a boolean is an `Err`: the policy does not match.
-    pub fn holds(&self, facts: &RequestFacts<'_>) -> Result<bool, String> {
-        let mut context = cel::Context::default();
-        let unconvertible =
-            |name: &'static str| move |e: cel::SerializationError| format!("{name}: {e}");
-        context
-            .add_variable("action", facts.action)
-            .map_err(unconvertible("action"))?;
-        context
-            .add_variable("title", facts.title)
-            .map_err(unconvertible("title"))?;
-        context
-            .add_variable("agent", facts.agent)
-            .map_err(unconvertible("agent"))?;
-        // By reference: converted once into CEL's values, not copied first.
-        context
-            .add_variable("data", facts.data)
-            .map_err(unconvertible("data"))?;
-        match self.program.execute(&context) {
-            Ok(cel::Value::Bool(holds)) => Ok(holds),
-            Ok(other) => Err(format!("the condition gives {other:?}, not true or false")),
-            Err(error) => Err(error.to_string()),
-        }
-    }
-}
-
-/// Identifiers the expression reads that no comprehension binds, with the
-/// id of their node (for its position).
-fn free_names(expr: &IdedExpr, bound: &mut Vec<String>, found: &mut Vec<(String, u64)>) {
-    match &expr.expr {
-        Expr::Ident(name) => {
-            if !name.starts_with('@') && !bound.contains(name) {
-                found.push((name.clone(), expr.id));
-            }
-        }
-        Expr::Call(call) => {
-            if let Some(target) = &call.target {
-                free_names(target, bound, found);
-            }
-            for arg in &call.args {
-                free_names(arg, bound, found);
-            }
-        }
-        Expr::Select(select) => free_names(&select.operand, bound, found),
-        Expr::List(list) => {
-            for element in &list.elements {
-                free_names(element, bound, found);
-            }
-        }
-        Expr::Map(map) => entries(&map.entries, bound, found),
-        Expr::Struct(structure) => entries(&structure.entries, bound, found),
-        Expr::Comprehension(comprehension) => {
-            free_names(&comprehension.iter_range, bound, found);
-            free_names(&comprehension.accu_init, bound, found);
-            let before = bound.len();
-            bound.push(comprehension.iter_var.clone());
-            bound.extend(comprehension.iter_var2.clone());
-            bound.push(comprehension.accu_var.clone());
-            free_names(&comprehension.loop_cond, bound, found);
-            free_names(&comprehension.loop_step, bound, found);
-            free_names(&comprehension.result, bound, found);
-            bound.truncate(before);
-        }
-        Expr::Literal(_) | Expr::Unspecified => {}
-    }
-}
-
-fn entries(
-    entries: &[cel::common::ast::IdedEntryExpr],
-    bound: &mut Vec<String>,
-    found: &mut Vec<(String, u64)>,
-) {
-    for entry in entries {
-        match &entry.expr {
-            EntryExpr::StructField(field) => free_names(&field.value, bound, found),
-            EntryExpr::MapEntry(pair) => {
-                free_names(&pair.key, bound, found);
-                free_names(&pair.value, bound, found);
-            }
-        }
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
-    let before = &source[..offset.min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    (line, column)
-}
-
 /// A policy ready to match requests: its pattern parsed, its condition
 /// compiled.
 #[derive(Debug, Clone)]
@@ -361,7 +170,7 @@ impl ActivePolicy {
     fn specificity(&self) -> ((u8, usize), bool, bool) {
         (
             self.pattern.rank(),
-            self.record.api_key_id.is_some(),
+            self.record.agent.is_some(),
             self.condition.is_some(),
         )
     }
@@ -383,40 +192,72 @@ impl ActivePolicy {
             ActionPattern::Any => "every request".to_owned(),
         };
         let mut note = pattern;
-        if let Some(agent) = &self.record.agent_name {
-            note.push_str(&format!(", agent {agent}"));
-        } else if self.record.api_key_id.is_some() {
-            note.push_str(", a revoked agent");
+        match (&self.record.agent, self.record.agent_live) {
+            (Some(agent), true) => note.push_str(&format!(", agent {agent}")),
+            (Some(agent), false) => note.push_str(&format!(
+                ", agent {agent} (revoked: no live key has this name; a new key given it is \
+                 this agent again, and held to this policy)"
+            )),
+            (None, _) => {}
         }
-        if self.condition.is_some() {
-            note.push_str(", with a condition");
+        match &self.condition {
+            Some(condition) if !condition.is_usable() => note.push_str(
+                ", with a condition that no longer compiles (it holds back every request it \
+                 covers: mend or delete it)",
+            ),
+            Some(_) => note.push_str(", with a condition"),
+            None => {}
         }
         note
     }
 
     /// Whether its action pattern and agent cover requests of this kind
-    /// from this key (None: from every agent, so only a policy for every
+    /// from this agent (None: from every agent, so only a policy for every
     /// agent does), its condition aside.
-    pub fn covers(&self, action: Option<&str>, api_key_id: Option<&str>) -> bool {
+    pub fn covers(&self, action: Option<&str>, agent: Option<&str>) -> bool {
         self.pattern.matches(action)
             && self
                 .record
-                .api_key_id
+                .agent
                 .as_deref()
-                .is_none_or(|key| Some(key) == api_key_id)
+                .is_none_or(|own| Some(own) == agent)
     }
 
-    /// Whether it applies to this request (a condition that fails to
-    /// evaluate does not match).
-    pub fn matches(&self, api_key_id: &str, facts: &RequestFacts<'_>) -> bool {
-        if !self.covers(facts.action, Some(api_key_id)) {
-            return false;
+    /// Whether it applies to this request. A condition that cannot be
+    /// evaluated on it (a field it lacks, `null`, a string compared with a
+    /// number: the agent writes `data`, so the agent would choose) fails
+    /// closed: a gate or deny policy applies, an auto or sample one does
+    /// not.
+    pub fn applies(&self, evaluation: &Evaluation<'_>) -> Applies {
+        let facts = evaluation.facts;
+        if !self.covers(facts.action, Some(facts.agent)) {
+            return Applies::No;
         }
-        match &self.condition {
-            None => true,
-            Some(condition) => condition.holds(facts).unwrap_or(false),
+        let Some(condition) = &self.condition else {
+            return Applies::Yes;
+        };
+        match condition.holds(evaluation) {
+            Ok(true) => Applies::Yes,
+            Ok(false) => Applies::No,
+            Err(why) if self.record.mode.restrains() => Applies::FailedClosed(format!(
+                "the condition of policy {} could not be evaluated on this request ({why}); \
+                 a {} policy whose condition cannot be evaluated applies",
+                self.record.name,
+                self.record.mode.as_str(),
+            )),
+            Err(_) => Applies::No,
         }
     }
+}
+
+/// Whether a policy applies to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applies {
+    No,
+    Yes,
+    /// A gate or deny policy whose condition could not be evaluated: it
+    /// applies, and this says why, for the card and the audit log.
+    FailedClosed(String),
 }
 
 /// The policies in the order they are tried.
@@ -428,15 +269,7 @@ pub fn in_try_order(mut policies: Vec<ActivePolicy>) -> Vec<ActivePolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn facts(data: &serde_json::Value) -> RequestFacts<'_> {
-        RequestFacts {
-            action: Some("billing.refund"),
-            title: "Refund $12",
-            agent: "billing-agent",
-            data,
-        }
-    }
+    use crate::server::domain::condition::RequestFacts;
 
     #[test]
     fn patterns_match_kinds_and_families() {
@@ -455,37 +288,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn conditions_hold_on_the_request() {
-        let data = serde_json::json!({"amount_cents": 900, "currency": "USD", "lines": [1, 2]});
-        let small =
-            Condition::compile("data.amount_cents <= 1000 && data.currency == \"USD\"").unwrap();
-        assert_eq!(small.holds(&facts(&data)), Ok(true));
-        let big = Condition::compile("data.amount_cents > 1000").unwrap();
-        assert_eq!(big.holds(&facts(&data)), Ok(false));
-        let each =
-            Condition::compile("data.lines.all(l, l < 3) && agent == 'billing-agent'").unwrap();
-        assert_eq!(each.holds(&facts(&data)), Ok(true));
-        let missing = Condition::compile("data.country == 'DE'").unwrap();
-        assert!(missing.holds(&facts(&data)).is_err());
-        let not_bool = Condition::compile("data.amount_cents").unwrap();
-        assert!(not_bool.holds(&facts(&data)).is_err());
-    }
-
-    #[test]
-    fn conditions_are_refused_with_a_position() {
-        let error = Condition::compile("data.amount_cents <= ").unwrap_err();
-        assert_eq!(error.line, 1);
-        assert!(error.column >= 20, "{error:?}");
-        let error = Condition::compile("data.amount <= 10 &&\n  amount_cents < 5").unwrap_err();
-        assert_eq!((error.line, error.column), (2, 3), "{error:?}");
-        assert!(error
-            .message
-            .contains("amount_cents is not a request field"));
-        // A comprehension's variable is not a request field, and is allowed.
-        assert!(Condition::compile("data.items.exists(i, i.sku == 'x')").is_ok());
-    }
-
     fn policy(
         name: &str,
         pattern: &str,
@@ -497,8 +299,8 @@ mod tests {
                 id: format!("pol_{name}"),
                 name: name.to_owned(),
                 action_pattern: pattern.to_owned(),
-                api_key_id: key.map(str::to_owned),
-                agent_name: key.map(str::to_owned),
+                agent: key.map(str::to_owned),
+                agent_live: true,
                 condition: condition.map(str::to_owned),
                 mode: PolicyMode::Auto,
                 sample_percent: 0,
@@ -543,8 +345,33 @@ mod tests {
         let data = serde_json::json!({"amount": 5});
         let first = ordered
             .iter()
-            .find(|p| p.matches("key_2", &facts(&data)))
+            .find(|p| p.applies(&Evaluation::new(&RequestFacts::refund(&data))) == Applies::Yes)
             .unwrap();
         assert_eq!(first.record.name, "small-refunds");
+    }
+
+    /// A condition that cannot be evaluated: a gate or deny policy applies
+    /// and says why; an auto or sample one does not.
+    #[test]
+    fn an_unevaluable_condition_fails_closed() {
+        let data = serde_json::json!({"amount": "90000"});
+        for (mode, restrains) in [
+            (PolicyMode::Gate, true),
+            (PolicyMode::Deny, true),
+            (PolicyMode::Auto, false),
+            (PolicyMode::Sample, false),
+        ] {
+            let mut large = policy("large", "billing.refund", None, Some("data.amount > 500"));
+            large.record.mode = mode;
+            let applies = large.applies(&Evaluation::new(&RequestFacts::refund(&data)));
+            if restrains {
+                let Applies::FailedClosed(why) = applies else {
+                    panic!("{mode:?}: {applies:?}");
+                };
+                assert!(why.contains("policy large") && why.contains("could not be evaluated"));
+            } else {
+                assert_eq!(applies, Applies::No, "{mode:?}");
+            }
+        }
     }
 }

@@ -458,6 +458,9 @@ pub struct Backlog {
 pub struct StatsNames {
     /// (id, email)
     pub people: Vec<(String, String)>,
+    /// (id, display name): how people are named to those who may not see
+    /// their emails.
+    pub people_names: Vec<(String, String)>,
     /// (id, name)
     pub groups: Vec<(String, String)>,
     /// (id, name); several keys of one agent share a name.

@@ -62,7 +62,10 @@ pub async fn sign_out(service: &Service, headers: &HeaderMap) -> ServiceResult<(
 }
 
 fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let wanted = session_cookie_name(secure);
+    cookie_value(headers, session_cookie_name(secure))
+}
+
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -71,6 +74,34 @@ fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
+}
+
+/// The device cookie's name (OWASP's device cookies): a browser that has
+/// signed in to an account before carries it, and its failed sign-ins to
+/// that account are counted on its own, so guesses from elsewhere cannot
+/// lock the owner out. `__Host-` over https, as the session's.
+pub fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-holdpoint_device"
+    } else {
+        "holdpoint_device"
+    }
+}
+
+/// The request's device token, if it carries one.
+pub fn device_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    cookie_value(headers, device_cookie_name(secure))
+}
+
+/// Kept for a year; signing out leaves it (it says which browser this is,
+/// not who is signed in).
+pub fn device_cookie(token: &str, secure: bool) -> String {
+    let name = device_cookie_name(secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        365 * 86_400
+    )
 }
 
 pub fn session_cookie(token: &str, secure: bool) -> String {

@@ -9,7 +9,7 @@
 //! same tool and input waits on that same request instead of adding
 //! another (a decided one is never reused: each use is decided afresh).
 
-use crate::model::{ActionKind, Approval, Status, Title};
+use crate::model::{reveal_hidden, ActionKind, Approval, Status, Title};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -51,6 +51,9 @@ impl PermissionArgs {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
+        // A bidirectional control or zero-width character in a command is
+        // shown as its escape: the approver reads the command as it runs.
+        let line = reveal_hidden(&line).into_owned();
         let title = if line.chars().count() > 200 {
             line.chars().take(199).collect::<String>() + "…"
         } else {
@@ -134,6 +137,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::PermissionArgs;
+    use crate::model::Title;
     use serde_json::{json, Map, Value};
 
     fn args(tool: &str, input: Value) -> PermissionArgs {
@@ -171,5 +175,14 @@ mod tests {
             .unwrap()
             .contains("mcp__x__&lt;b&gt;"));
         assert_eq!(markup.request()["action"], "claude_code.mcp__x___b_");
+        // A command that would display otherwise than it runs is shown as
+        // it runs (the preview is revealed by the sanitizer at create).
+        let hidden = args(
+            "Bash",
+            json!({"command": "ls #\u{202E} ;hs.tpircs/pmt/ hsab"}),
+        );
+        let title = hidden.request()["title"].as_str().unwrap().to_owned();
+        assert!(Title::parse(&title).is_ok(), "{title}");
+        assert!(title.contains("ls #\\u{202E} ;hs"), "{title}");
     }
 }

@@ -143,9 +143,13 @@ impl Service {
 /// Whether a (normalized) email could be an account's: something@something,
 /// on one line, of a sane length. Anything else is refused before it
 /// reaches the database.
+/// Whether an account could have this email (`normalize_email`d): no
+/// account holds a bidirectional control or a zero-width character, so a
+/// sign-in with one is neither checked nor written into the audit log.
 pub fn plausible_email(email: &str) -> bool {
     email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && refuse_deceptive(email, "the email", "invalid_email").is_ok()
         && email
             .split_once('@')
             .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())

@@ -72,7 +72,7 @@ impl Service {
         let window = self.config.policies.repeat_window.as_millis() as i64;
         let repeats = self
             .store
-            .recent_denial(&key.id, &repeat_hash, created_at.saturating_sub(window))
+            .recent_denial(&key.name, &repeat_hash, created_at.saturating_sub(window))
             .await?;
         let facts = RequestFacts {
             action,
@@ -80,8 +80,8 @@ impl Service {
             agent: &key.name,
             data: &data,
         };
-        let ruling = self
-            .ruling_for(&key.id, &facts, repeats.as_ref(), created_at)
+        let verdict = self
+            .verdict_for(&facts, repeats.as_ref(), created_at)
             .await?;
         let new = NewApproval {
             id: ids::new_id("apr", created_at),
@@ -96,7 +96,8 @@ impl Service {
             idempotency: idempotency.clone(),
             repeat_hash,
             repeat_of: repeats.map(|denial| denial.id),
-            ruling,
+            ruling: verdict.ruling,
+            policy_note: verdict.policy_note,
         };
         let written = self
             .create_batches

@@ -27,6 +27,18 @@ pub enum ChainCheck {
 }
 
 impl Service {
+    /// The hash of the entry at position `seq`, if the chain has one (to
+    /// compare with a head written down earlier).
+    pub async fn audit_entry_hash(&self, seq: i64) -> ServiceResult<Option<String>> {
+        let mut page = AuditFilter::whole_chain(1);
+        page.after_seq = Some(seq - 1);
+        let entries = self.store.audit_entries(&page).await?;
+        Ok(entries
+            .into_iter()
+            .find(|entry| entry.seq == Some(seq))
+            .and_then(|entry| entry.hash))
+    }
+
     /// Walks the whole chain in order, a page at a time (memory stays flat
     /// whatever its length), and names the first entry that does not hold.
     #[tracing::instrument(name = "verify the audit chain", skip_all)]

@@ -8,7 +8,7 @@ use super::{Service, ServiceResult};
 use crate::model::{KindEvidence, PolicyDraft, PolicyMode, Suggestion};
 use crate::server::config::SuggestThresholds;
 use crate::server::domain::{ActivePolicy, EvidenceCounts, StreakCounts};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The window of the volume, rate and decision time.
 const WINDOW_DAYS: i64 = 30;
@@ -51,13 +51,6 @@ impl Service {
         let kind_streaks = self.store.streaks(false).await?;
         let agent_streaks = self.store.streaks(true).await?;
         let denials = self.store.latest_denials(since, 500).await?;
-        let names: HashMap<String, String> = self
-            .store
-            .key_overviews()
-            .await?
-            .into_iter()
-            .map(|key| (key.id, key.name))
-            .collect();
         let policies = self.active_policies().await?;
         let thresholds = self.config.policies.suggest;
 
@@ -65,20 +58,20 @@ impl Service {
         for line in &counts {
             let (kind, agents) = kinds.entry(line.action.clone()).or_default();
             kind.add(line);
-            agents.entry(line.api_key_id.clone()).or_default().add(line);
+            agents.entry(line.agent.clone()).or_default().add(line);
         }
         for streak in kind_streaks.iter().chain(&agent_streaks) {
             let (_, agents) = kinds.entry(streak.action.clone()).or_default();
-            if let Some(key) = &streak.api_key_id {
-                agents.entry(key.clone()).or_default();
+            if let Some(agent) = &streak.agent {
+                agents.entry(agent.clone()).or_default();
             }
         }
 
-        let reasons = |action: &str, key: Option<&str>| -> Vec<String> {
+        let reasons = |action: &str, agent: Option<&str>| -> Vec<String> {
             denials
                 .iter()
-                .filter(|(kind, denied_key, _)| {
-                    kind == action && key.is_none_or(|key| key == denied_key)
+                .filter(|(kind, denied_agent, _)| {
+                    kind == action && agent.is_none_or(|agent| agent == denied_agent)
                 })
                 .map(|(_, _, reason)| reason.clone())
                 .take(REASONS_SHOWN)
@@ -92,25 +85,22 @@ impl Service {
             lines.push(evidence_line(
                 &action,
                 None,
-                None,
                 &tally,
                 streak,
                 reasons(&action, None),
                 &policies,
                 thresholds,
             ));
-            for (key_id, agent_tally) in agents {
+            for (agent, agent_tally) in agents {
                 let streak = agent_streaks
                     .iter()
-                    .find(|s| s.action == action && s.api_key_id.as_deref() == Some(&key_id));
-                let name = names.get(&key_id).cloned().unwrap_or(key_id.clone());
+                    .find(|s| s.action == action && s.agent.as_deref() == Some(&agent));
                 lines.push(evidence_line(
                     &action,
-                    Some(&key_id),
-                    Some(name),
+                    Some(&agent),
                     &agent_tally,
                     streak,
-                    reasons(&action, Some(&key_id)),
+                    reasons(&action, Some(&agent)),
                     &policies,
                     thresholds,
                 ));
@@ -122,11 +112,9 @@ impl Service {
 
 /// One line of evidence, with its suggestion when the streak is strong
 /// enough and nothing looser applies already.
-#[allow(clippy::too_many_arguments)]
 fn evidence_line(
     action: &str,
-    key_id: Option<&str>,
-    agent: Option<String>,
+    agent: Option<&str>,
     tally: &Tally,
     streak: Option<&StreakCounts>,
     latest_denials: Vec<String>,
@@ -137,7 +125,7 @@ fn evidence_line(
         .map(|s| ((s.last_at - s.first_at).max(0) / DAY_MS) as u64)
         .unwrap_or(0);
     let applying = policies.iter().find(|policy| {
-        policy.condition.is_none() && policy.covers((!action.is_empty()).then_some(action), key_id)
+        policy.condition.is_none() && policy.covers((!action.is_empty()).then_some(action), agent)
     });
     let gated = applying.is_none_or(|policy| policy.record.mode == PolicyMode::Gate);
     let suggestion = match streak {
@@ -148,19 +136,13 @@ fn evidence_line(
                 && streak_days >= thresholds.days
                 && streak.approvers >= thresholds.approvers =>
         {
-            Some(suggest(
-                action,
-                agent.as_deref(),
-                streak,
-                streak_days,
-                thresholds,
-            ))
+            Some(suggest(action, agent, streak, streak_days, thresholds))
         }
         _ => None,
     };
     KindEvidence {
         action: action.to_owned(),
-        agent,
+        agent: agent.map(str::to_owned),
         decided: tally.decided,
         approved: tally.approved,
         streak: streak.map(|s| s.streak).unwrap_or(0),

@@ -33,7 +33,7 @@ pub use exports::{DecisionLine, DecisionQuery, DecisionReader, EXPORT_PAGE};
 pub use groups::normalize_group_name;
 pub use keys::{CreatedKey, NewKey};
 pub use people::{Actor, IssuedLink, LINK_DAYS};
-pub use sessions::{SignedIn, SESSION_DAYS};
+pub use sessions::{SignInFrom, SignedIn, SESSION_DAYS};
 pub use webhooks::{Deliveries, EndpointSet, RotatedSecret};
 
 use crate::model::{Approval, ApprovalSummary, EarlierDenial, ValidationError};
@@ -216,6 +216,7 @@ impl Service {
                 denied_by: denial.denied_by,
                 reason: denial.reason,
             }),
+            policy_note: record.policy_note,
         }
     }
 

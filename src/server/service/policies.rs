@@ -8,8 +8,8 @@ use crate::model::{
     ConditionTrial, FieldProblem, PolicyDraft, PolicyMode, PolicySaved, PolicyView, Status,
 };
 use crate::server::domain::{
-    ids, in_try_order, ActionPattern, ActivePolicy, Condition, PolicyRecord, RepeatedDenial,
-    RequestFacts, Ruling, SampledBy, Transition,
+    ids, in_try_order, ActionPattern, ActivePolicy, Applies, Condition, Evaluation, PolicyRecord,
+    RepeatedDenial, RequestFacts, Ruling, SampledBy, Transition,
 };
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -18,6 +18,15 @@ use std::sync::{Arc, Mutex};
 /// The longest policy name and denial reason.
 const NAME_MAX_CHARS: usize = 60;
 const REASON_MAX_CHARS: usize = 500;
+
+/// What the policies make of a new request.
+pub(super) struct Verdict {
+    /// What the winning policy decided at once; None leaves it to a person.
+    pub ruling: Option<Ruling>,
+    /// Why a gate or deny policy applied although its condition could not
+    /// be evaluated (shown on the card, kept in the audit log).
+    pub policy_note: Option<String>,
+}
 
 /// The random draws of sampling policies: seeded from the configuration
 /// when it names a seed (the same seed picks the same approvals), else
@@ -57,21 +66,27 @@ pub(super) struct CompiledConditions {
 }
 
 impl CompiledConditions {
-    fn get(&self, id: &str, source: &str) -> Option<Arc<Condition>> {
+    fn get(&self, id: &str, source: &str) -> Arc<Condition> {
         let mut cache = self
             .by_policy
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((cached_source, condition)) = cache.get(id) {
             if cached_source == source {
-                return Some(condition.clone());
+                return condition.clone();
             }
         }
         // A stored condition was checked when saved; one that no longer
-        // compiles (a newer parser) matches nothing rather than everything.
-        let condition = Arc::new(Condition::compile(source).ok()?);
+        // compiles (a newer parser or bound) can be evaluated on nothing:
+        // its policy fails closed, as for any condition that cannot be.
+        let condition = Arc::new(Condition::compile(source).unwrap_or_else(|error| {
+            Condition::unusable(format!(
+                "its stored condition no longer compiles: {}",
+                error.to_problem().message
+            ))
+        }));
         cache.insert(id.to_owned(), (source.to_owned(), condition.clone()));
-        Some(condition)
+        condition
     }
 }
 
@@ -97,42 +112,87 @@ impl Service {
         Ok(self.activate(self.store.policies().await?).0)
     }
 
-    /// The policies that apply, in try order, and those that cannot (a
-    /// pattern or condition that no longer parses).
+    /// The policies that apply, in try order, and those that cannot (an
+    /// auto or sample policy whose stored pattern or condition no longer
+    /// parses). A gate or deny policy never drops out: one whose
+    /// condition no longer compiles holds back what it covers, and one
+    /// whose pattern no longer parses holds back every request, with why.
     fn activate(&self, records: Vec<PolicyRecord>) -> (Vec<ActivePolicy>, Vec<PolicyRecord>) {
         let mut active = Vec::with_capacity(records.len());
         let mut refused = Vec::new();
         for record in records {
-            let pattern = ActionPattern::parse(&record.action_pattern).ok();
-            let condition = match &record.condition {
-                Some(source) => self.conditions.get(&record.id, source).map(Some),
-                None => Some(None),
+            let condition = record
+                .condition
+                .as_deref()
+                .map(|source| self.conditions.get(&record.id, source));
+            let usable = condition.as_ref().is_none_or(|c| c.is_usable());
+            let (pattern, condition) = match ActionPattern::parse(&record.action_pattern) {
+                Ok(pattern) => (pattern, condition),
+                Err(_) if record.mode.restrains() => (
+                    ActionPattern::Any,
+                    Some(Arc::new(Condition::unusable(format!(
+                        "its stored action pattern {:?} no longer parses",
+                        record.action_pattern
+                    )))),
+                ),
+                Err(_) => {
+                    refused.push(record);
+                    continue;
+                }
             };
-            match (pattern, condition) {
-                (Some(pattern), Some(condition)) => active.push(ActivePolicy {
-                    record,
-                    pattern,
-                    condition,
-                }),
-                _ => refused.push(record),
+            if !usable && !record.mode.restrains() {
+                refused.push(record);
+                continue;
             }
+            active.push(ActivePolicy {
+                record,
+                pattern,
+                condition,
+            });
         }
         (in_try_order(active), refused)
     }
 
-    /// What the winning policy rules for a new request, if anything: None
-    /// leaves it to a person.
-    pub(super) async fn ruling_for(
+    /// What the winning policy rules for a new request, and why it won
+    /// when its condition could not be evaluated (it failed closed).
+    pub(super) async fn verdict_for(
         &self,
-        api_key_id: &str,
         facts: &RequestFacts<'_>,
         repeats: Option<&RepeatedDenial>,
         at: i64,
-    ) -> ServiceResult<Option<Ruling>> {
+    ) -> ServiceResult<Verdict> {
         let policies = self.active_policies().await?;
-        let Some(winner) = policies.iter().find(|p| p.matches(api_key_id, facts)) else {
-            return Ok(None);
+        // Converted once, and one budget for every condition tried on it.
+        let evaluation = Evaluation::new(facts);
+        let mut failed_closed = None;
+        let winner = policies
+            .iter()
+            .find(|policy| match policy.applies(&evaluation) {
+                Applies::Yes => true,
+                Applies::No => false,
+                Applies::FailedClosed(why) => {
+                    failed_closed = Some(why);
+                    true
+                }
+            });
+        let ruling = match winner {
+            Some(winner) => self.ruling_of(winner, failed_closed.as_deref(), repeats, at),
+            None => None,
         };
+        Ok(Verdict {
+            ruling,
+            policy_note: failed_closed,
+        })
+    }
+
+    /// What `winner` rules, if anything: None leaves it to a person.
+    fn ruling_of(
+        &self,
+        winner: &ActivePolicy,
+        failed_closed: Option<&str>,
+        repeats: Option<&RepeatedDenial>,
+        at: i64,
+    ) -> Option<Ruling> {
         let policy = &winner.record;
         let decide = |status: Status, reason: Option<String>| Transition {
             status,
@@ -143,12 +203,12 @@ impl Service {
             at,
         };
         if let (true, Some(earlier)) = (policy.deny_repeats, repeats) {
-            return Ok(Some(Ruling {
+            return Some(Ruling {
                 transition: decide(Status::Denied, Some(repeat_reason(earlier))),
                 sampled_for_review: None,
-            }));
+            });
         }
-        Ok(match policy.mode {
+        match policy.mode {
             PolicyMode::Gate => None,
             PolicyMode::Auto => Some(Ruling {
                 transition: decide(Status::Approved, None),
@@ -164,11 +224,18 @@ impl Service {
                         policy_name: policy.name.clone(),
                     }),
             }),
-            PolicyMode::Deny => Some(Ruling {
-                transition: decide(Status::Denied, policy.deny_reason.clone()),
-                sampled_for_review: None,
-            }),
-        })
+            PolicyMode::Deny => {
+                let reason = match (policy.deny_reason.as_deref(), failed_closed) {
+                    (Some(reason), Some(why)) => Some(format!("{reason} ({why})")),
+                    (None, Some(why)) => Some(why.to_owned()),
+                    (reason, None) => reason.map(str::to_owned),
+                };
+                Some(Ruling {
+                    transition: decide(Status::Denied, reason),
+                    sampled_for_review: None,
+                })
+            }
+        }
     }
 
     /// The policies in the order they are tried, as the editor shows them;
@@ -274,19 +341,14 @@ impl Service {
             .as_deref()
             .map(str::trim)
             .filter(|a| !a.is_empty());
-        let api_key_id = match agent {
-            None => None,
-            Some(agent) => match self.store.api_key_by_name(agent).await? {
-                Some(key) => Some(key.id),
-                None => {
-                    problems.push(problem(
-                        "agent",
-                        format!("there is no live API key named {agent:?}"),
-                    ));
-                    None
-                }
-            },
-        };
+        if let Some(agent) = agent {
+            if self.store.api_key_by_name(agent).await?.is_none() {
+                problems.push(problem(
+                    "agent",
+                    format!("there is no live API key named {agent:?}"),
+                ));
+            }
+        }
         let condition = draft
             .condition
             .as_deref()
@@ -337,8 +399,8 @@ impl Service {
                 .unwrap_or_else(|| ids::new_id("pol", now)),
             name,
             action_pattern: pattern.to_owned(),
-            api_key_id,
-            agent_name: agent.map(str::to_owned),
+            agent: agent.map(str::to_owned),
+            agent_live: true,
             condition: condition.map(str::to_owned),
             mode,
             sample_percent,
@@ -402,7 +464,9 @@ impl Service {
             agent: &record.agent_name,
             data: &data,
         };
-        Ok(match compiled.holds(&facts) {
+        let evaluation = Evaluation::new(&facts);
+        let held = compiled.holds(&evaluation);
+        Ok(match held {
             Ok(matches) => ConditionTrial::Evaluated {
                 matches,
                 request: facts.describe(),
@@ -410,7 +474,8 @@ impl Service {
             Err(error) => ConditionTrial::Failed(problem(
                 "condition",
                 format!(
-                    "on this request the condition fails: {error} (the policy would not match it)"
+                    "on this request the condition cannot be evaluated: {error} (a gate or deny \
+                     policy would apply to it, an auto or sample policy would not)"
                 ),
             )),
         })
@@ -429,7 +494,7 @@ fn view_of(policy: PolicyRecord, specificity: String) -> PolicyView {
         id: policy.id,
         name: policy.name,
         action_pattern: policy.action_pattern,
-        agent: policy.agent_name,
+        agent: policy.agent,
         condition: policy.condition,
         mode: policy.mode,
         sample_percent: policy.sample_percent,

@@ -6,7 +6,7 @@ use super::error::Missing;
 use super::people::Actor;
 use super::{Service, ServiceError, ServiceResult};
 use crate::model::ValidationError;
-use crate::server::domain::{ids, NewAuditEntry, SessionInfo, User};
+use crate::server::domain::{ids, Audit, NewAuditEntry, SessionInfo, User};
 use crate::server::password::decoy_hash;
 use crate::server::signin_throttle::Locked;
 use std::net::IpAddr;
@@ -22,26 +22,54 @@ const MAX_DEVICE_CHARS: usize = 200;
 pub struct SignedIn {
     pub user: User,
     pub session_token: String,
+    /// A device token for this browser, when it had none for this account
+    /// (set it as the device cookie).
+    pub new_device_token: Option<String>,
+}
+
+/// Where a sign-in comes from: the client's address (per-address limit),
+/// its browser's name (the sessions list) and its device token, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInFrom<'a> {
+    pub address: Option<IpAddr>,
+    pub user_agent: Option<&'a str>,
+    pub device_token: Option<&'a str>,
 }
 
 impl Service {
     /// Checks credentials and opens a session; None for a wrong email or
-    /// password. `address` is the client's, for the per-address throttle.
+    /// password. Failures are counted per address, and per account; a
+    /// browser that signed in to this account before (its device token)
+    /// is counted on its own instead, so guesses from elsewhere cannot lock
+    /// the owner out (OWASP's device cookies).
     #[tracing::instrument(name = "sign in", skip_all)]
     pub async fn sign_in(
         &self,
         email: &str,
         password: &str,
-        address: Option<IpAddr>,
-        device: Option<&str>,
+        from: SignInFrom<'_>,
     ) -> ServiceResult<Option<SignedIn>> {
+        let address = from.address;
         let email = normalize_email(email);
         if !plausible_email(&email) {
             // No account can have it: nothing to check, nothing to count.
             return Ok(None);
         }
+        let known_device = match from.device_token {
+            Some(token) => {
+                let token_hash = ids::sha256_hex(token.as_bytes());
+                let owner = self.store.device_account(&token_hash).await?;
+                (owner.as_deref() == Some(email.as_str())).then_some(token_hash)
+            }
+            None => None,
+        };
+        let counter = match &known_device {
+            // No email holds a space: the two kinds of counter never meet.
+            Some(token_hash) => format!("device {token_hash}"),
+            None => email.clone(),
+        };
         let throttle = &self.signin_throttle;
-        let attempt = throttle.reserve(&email, address).map_err(locked_error)?;
+        let attempt = throttle.reserve(&counter, address).map_err(locked_error)?;
         let found = match self.store.user_by_email(&email).await {
             Ok(found) => found,
             Err(error) => {
@@ -77,10 +105,22 @@ impl Service {
         let actor = format!("user:{}", account.user.id);
         self.record_sign_in("signed_in", &actor, Some(actor.clone()), &email, address)
             .await?;
-        let session_token = self.open_session(&account.user, device).await?;
+        let session_token = self.open_session(&account.user, from.user_agent).await?;
+        let new_device_token = match known_device {
+            Some(_) => None,
+            None => {
+                let token = ids::new_session_token();
+                let token_hash = ids::sha256_hex(token.as_bytes());
+                self.store
+                    .remember_device(&token_hash, &account.user.id, self.now_ms())
+                    .await?;
+                Some(token)
+            }
+        };
         Ok(Some(SignedIn {
             user: account.user,
             session_token,
+            new_device_token,
         }))
     }
 
@@ -163,24 +203,47 @@ impl Service {
         let Some(account) = self.store.user_by_email(&user.email).await? else {
             return Err(ServiceError::UnknownUser(user.email.clone()));
         };
-        let matches = self
+        // Guesses of the current password from a session (a stolen one,
+        // say) are limited as sign-ins are, on a counter of their own so
+        // they cannot lock the owner's sign-in.
+        let throttle = &self.signin_throttle;
+        let attempt = throttle
+            .reserve(&format!("password change of {}", user.id), None)
+            .map_err(|locked| ServiceError::RateLimited {
+                detail: format!(
+                    "too many wrong current passwords: try again in {} min",
+                    locked.retry_after_secs().div_ceil(60)
+                ),
+                retry_after_secs: locked.retry_after_secs(),
+            })?;
+        let matches = match self
             .password_checks
             .verify(current, &account.password_hash)
             .await
-            .map_err(|busy| ServiceError::Busy {
-                retry_after_secs: busy.retry_after_secs,
-            })?;
+        {
+            Ok(matches) => matches,
+            Err(busy) => {
+                throttle.not_checked(attempt);
+                return Err(ServiceError::Busy {
+                    retry_after_secs: busy.retry_after_secs,
+                });
+            }
+        };
         if !matches {
+            // The reservation stands: a failure.
+            drop(attempt);
             return Err(ServiceError::Invalid(ValidationError {
                 code: "wrong_password",
                 detail: "that is not your current password".to_owned(),
             }));
         }
+        throttle.succeeded(attempt);
         let hash = password_hash(new).await?;
-        Ok(self
-            .store
-            .set_password(&user.id, &hash, self.now_ms())
-            .await?)
+        let audit = Audit {
+            actor: format!("user:{}", user.id),
+            at: self.now_ms(),
+        };
+        Ok(self.store.set_password(&user.id, &hash, &audit).await?)
     }
 
     /// Ends the session with this token.

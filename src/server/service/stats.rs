@@ -17,7 +17,7 @@ use crate::server::domain::stats::{
     bucket_start_ms, day_of, route_key, stored_kind, Backlog, DecisionStats, Dimension, Histogram,
     StatsFilter, StatsNames, BUCKET_ERROR, DAY_MS, NO_KIND,
 };
-use crate::server::domain::{ApprovalRecord, User};
+use crate::server::domain::{ApprovalRecord, Role, User};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
@@ -43,6 +43,14 @@ impl Service {
     /// read them: how long decisions take is everyone's business.
     #[tracing::instrument(name = "stats", skip_all, fields(by = %by.id))]
     pub async fn stats(&self, by: &User, query: &StatsQuery) -> ServiceResult<StatsView> {
+        // Everyone sees how long decisions take; people's emails and the
+        // failing endpoints' URLs are for admins, as everywhere else. The
+        // others see display names, and cannot narrow by an email.
+        let admin = by.role == Role::Admin;
+        let query = &StatsQuery {
+            approver: query.approver.clone().filter(|_| admin),
+            ..query.clone()
+        };
         let now = self.now_ms();
         let names = self.store.stats_names().await?;
         let mut filter = filter_for(query, &names);
@@ -62,8 +70,12 @@ impl Service {
         };
         let backlog = self.store.backlog(&filter, now).await?;
         let deliveries = self.store.delivery_stats(since_day).await?;
-        let failing = self.store.failing_endpoints().await?;
-        let named = Names::new(&names);
+        let failing = if admin {
+            self.store.failing_endpoints().await?
+        } else {
+            Vec::new()
+        };
+        let named = Names::new(&names, admin);
         Ok(StatsView {
             query: query.clone(),
             since: since.map(from_ms),
@@ -104,7 +116,7 @@ impl Service {
                     .collect(),
             },
             bucket_error: BUCKET_ERROR,
-            choices: choices(&names),
+            choices: choices(&names, admin),
             computed_at: from_ms(now),
         })
     }
@@ -215,14 +227,19 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn new(names: &'a StatsNames) -> Self {
+    /// People by email for an admin, by display name for anyone else.
+    fn new(names: &'a StatsNames, admin: bool) -> Self {
         let map = |list: &'a [(String, String)]| {
             list.iter()
                 .map(|(id, name)| (id.as_str(), name.as_str()))
                 .collect()
         };
         Self {
-            people: map(&names.people),
+            people: map(if admin {
+                &names.people
+            } else {
+                &names.people_names
+            }),
             groups: map(&names.groups),
             keys: map(&names.keys),
         }
@@ -328,7 +345,7 @@ fn backlog_view(backlog: Backlog, names: &Names) -> BacklogView {
     }
 }
 
-fn choices(names: &StatsNames) -> StatsChoices {
+fn choices(names: &StatsNames, admin: bool) -> StatsChoices {
     let mut agents: Vec<String> = names.keys.iter().map(|(_, name)| name.clone()).collect();
     agents.dedup();
     StatsChoices {
@@ -337,6 +354,7 @@ fn choices(names: &StatsNames) -> StatsChoices {
         approvers: names
             .people
             .iter()
+            .filter(|_| admin)
             .map(|(_, email)| email.clone())
             .collect(),
         groups: names.groups.iter().map(|(_, name)| name.clone()).collect(),

@@ -50,8 +50,14 @@ pub trait AccountStore {
     /// Ends one session of this person (its open inboxes close); false
     /// when they have no such one.
     async fn end_session_of(&self, user_id: &str, token_hash: &str, at: i64) -> StoreResult<bool>;
-    /// Replaces a person's password and ends every session of theirs.
-    async fn set_password(&self, user_id: &str, password_hash: &str, at: i64) -> StoreResult<()>;
+    /// Replaces a person's password and ends every session of theirs,
+    /// audited (`password_changed`).
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> StoreResult<()>;
     /// The active user behind an unexpired session.
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<User>>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
@@ -95,8 +101,9 @@ pub trait AccountStore {
     /// The live link with this hash, if any.
     async fn account_link(&self, token_hash: &str, now: i64) -> StoreResult<Option<AccountLink>>;
     /// Sets the password (and, when given, the name) of the person behind
-    /// a live link, spends every link of theirs and ends their sessions,
-    /// atomically. None when the link is not live.
+    /// a live link, spends every link of theirs, ends their sessions and
+    /// audits it (`account_link_used`, by the person), atomically. None
+    /// when the link is not live, or taken by a use at the same time.
     async fn use_account_link(
         &self,
         token_hash: &str,
@@ -209,13 +216,16 @@ macro_rules! account_sql {
         }
 
         /// Refuses a change that would take `user` out of the active admins
-        /// when they are the last one.
+        /// when they are the last one. Only an admin who can sign in counts:
+        /// one invited who has not yet chosen a password (an empty hash)
+        /// cannot take over.
         async fn keep_an_active_admin(tx: &mut $conn, user: &User) -> StoreResult<()> {
             if user.role != Role::Admin || !user.active {
                 return Ok(());
             }
             let other_admins: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
+                "SELECT COUNT(*) FROM users
+                 WHERE role = 'admin' AND active AND password_hash <> '' AND id <> $1",
             )
             .bind(&user.id)
             .fetch_one(&mut *tx)
@@ -614,7 +624,7 @@ macro_rules! account_sql {
                 &self,
                 user_id: &str,
                 password_hash: &str,
-                at: i64,
+                audit: &Audit,
             ) -> StoreResult<()> {
                 let mut tx = self.writer.begin().await?;
                 sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -622,7 +632,16 @@ macro_rules! account_sql {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                end_sessions_of(&mut tx, user_id, at).await?;
+                end_sessions_of(&mut tx, user_id, audit.at).await?;
+                let subject = format!("user:{user_id}");
+                insert_admin_audit(
+                    &mut *tx,
+                    audit,
+                    "password_changed",
+                    &subject,
+                    Some("every session ended"),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -810,14 +829,27 @@ macro_rules! account_sql {
                 now: i64,
             ) -> StoreResult<Option<User>> {
                 let mut tx = self.writer.begin().await?;
-                let Some(row) = sqlx::query(
-                    "SELECT u.* FROM account_links l JOIN users u ON u.id = l.user_id
-                     WHERE l.token_hash = $1 AND l.expires_at > $2 AND u.active",
+                // Taking the link is the transaction's first write, and
+                // conditional: of two uses at once, PostgreSQL makes the
+                // second wait for the first's commit and then find nothing
+                // to take (a read first would let both see the link).
+                let taken: Option<(String, String)> = sqlx::query_as(
+                    "DELETE FROM account_links WHERE token_hash = $1 AND expires_at > $2
+                     RETURNING user_id, purpose",
                 )
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&mut *tx)
-                .await?
+                .await?;
+                let Some((user_id, purpose)) = taken else {
+                    return Ok(None);
+                };
+                // Switched off meanwhile: dropping the transaction keeps the
+                // link for when they are switched on again.
+                let Some(row) = sqlx::query("SELECT * FROM users WHERE id = $1 AND active")
+                    .bind(&user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
                 else {
                     return Ok(None);
                 };
@@ -835,6 +867,14 @@ macro_rules! account_sql {
                     .execute(&mut *tx)
                     .await?;
                 end_sessions_of(&mut tx, &user.id, now).await?;
+                let by_them = Audit {
+                    actor: format!("user:{}", user.id),
+                    at: now,
+                };
+                let subject = by_them.actor.clone();
+                let what = format!("{purpose} link: password chosen, every session ended");
+                insert_admin_audit(&mut *tx, &by_them, "account_link_used", &subject, Some(&what))
+                    .await?;
                 tx.commit().await?;
                 if let Some(name) = name {
                     user.name = name.to_owned();

@@ -260,7 +260,7 @@ macro_rules! approval_sql {
                     actor: format!("key:{}", new.api_key_id),
                     approval_id: Some(new.id.clone()),
                     subject: None,
-                    detail: None,
+                    detail: new.policy_note.clone(),
                 })
                 .collect();
             insert_audit_entries(&mut tx, &entries).await?;
@@ -429,7 +429,7 @@ macro_rules! approval_sql {
             let mut query: QueryBuilder<$db> = QueryBuilder::new(
                 "INSERT INTO approvals (id, api_key_id, status, title, body_html, data_json,
                      action, approver_id, group_id, created_at, expires_at, idempotency_key,
-                     request_hash, repeat_hash, repeat_of) ",
+                     request_hash, repeat_hash, repeat_of, policy_note) ",
             );
             query.push_values(approvals, |mut row, (new, route)| {
                 let (key, hash) = new.idempotency.clone().unzip();
@@ -447,7 +447,8 @@ macro_rules! approval_sql {
                     .push_bind(key)
                     .push_bind(hash)
                     .push_bind(new.repeat_hash.clone())
-                    .push_bind(new.repeat_of.clone());
+                    .push_bind(new.repeat_of.clone())
+                    .push_bind(new.policy_note.clone());
             });
             query.push(" ON CONFLICT (api_key_id, idempotency_key) DO NOTHING RETURNING id");
             let ids: Vec<String> = query.build_query_scalar().fetch_all(&mut *conn).await?;

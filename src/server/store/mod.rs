@@ -10,6 +10,7 @@
 mod accounts;
 mod approvals;
 mod audit;
+mod devices;
 mod policies;
 mod portable;
 mod postgres;
@@ -21,6 +22,7 @@ mod webhooks;
 pub use accounts::AccountStore;
 pub use approvals::ApprovalStore;
 pub use audit::AuditStore;
+pub use devices::DeviceStore;
 pub use policies::PolicyStore;
 pub use stats::StatsStore;
 pub use webhooks::WebhookStore;
@@ -77,6 +79,7 @@ pub trait Store:
     AccountStore
     + ApprovalStore
     + AuditStore
+    + DeviceStore
     + PolicyStore
     + StatsStore
     + WebhookStore

@@ -24,11 +24,12 @@ pub trait PolicyStore {
     ) -> StoreResult<PolicyRecord>;
     /// False when there was no such policy.
     async fn delete_policy(&self, id: &str, audit: &Audit) -> StoreResult<bool>;
-    /// The latest denial, at or after `since`, of a request of this key
-    /// with this action kind and data (`repeat_hash`).
+    /// The latest denial, at or after `since`, of a request of this agent
+    /// (from any of its keys, rotated or revoked) with this action kind and
+    /// data (`repeat_hash`).
     async fn recent_denial(
         &self,
-        api_key_id: &str,
+        agent: &str,
         repeat_hash: &str,
         since: i64,
     ) -> StoreResult<Option<RepeatedDenial>>;
@@ -54,8 +55,8 @@ pub trait PolicyStore {
     /// Approvals by people since each kind's (or kind and agent's) last
     /// denial or flag in sampled review: `by_agent` groups by agent too.
     async fn streaks(&self, by_agent: bool) -> StoreResult<Vec<StreakCounts>>;
-    /// The latest denial reasons since `since`, newest first: (kind, key
-    /// id, reason).
+    /// The latest denial reasons since `since`, newest first: (kind,
+    /// agent, reason).
     async fn latest_denials(
         &self,
         since: i64,
@@ -65,10 +66,12 @@ pub trait PolicyStore {
 
 macro_rules! policy_sql {
     ($store:ty, $db:ty, $row:ty, $conn:ty) => {
-        const SELECT_POLICY: &str = "SELECT p.id, p.name, p.action_pattern, p.api_key_id,
-                k.name AS agent_name, p.condition, p.mode, p.sample_percent, p.deny_reason,
+        const SELECT_POLICY: &str = "SELECT p.id, p.name, p.action_pattern, p.agent,
+                (p.agent IS NULL OR EXISTS (SELECT 1 FROM api_keys k
+                    WHERE k.name = p.agent AND k.revoked_at IS NULL)) AS agent_live,
+                p.condition, p.mode, p.sample_percent, p.deny_reason,
                 p.deny_repeats, p.reverted_note, p.created_at, p.updated_at
-            FROM policies p LEFT JOIN api_keys k ON k.id = p.api_key_id";
+            FROM policies p";
 
         const SELECT_REVIEW: &str = "SELECT r.approval_id, a.title, a.action, k.name AS agent,
                 r.policy_id, r.policy_name, r.state, u.name AS reviewer, r.note,
@@ -145,14 +148,14 @@ macro_rules! policy_sql {
                 let before = policy_by_id(&mut tx, &policy.id).await?;
                 let written = if before.is_some() {
                     sqlx::query(
-                        "UPDATE policies SET name = $2, action_pattern = $3, api_key_id = $4,
+                        "UPDATE policies SET name = $2, action_pattern = $3, agent = $4,
                              condition = $5, mode = $6, sample_percent = $7, deny_reason = $8,
                              deny_repeats = $9, reverted_note = NULL, updated_at = $10
                          WHERE id = $1",
                     )
                 } else {
                     sqlx::query(
-                        "INSERT INTO policies (id, name, action_pattern, api_key_id, condition,
+                        "INSERT INTO policies (id, name, action_pattern, agent, condition,
                              mode, sample_percent, deny_reason, deny_repeats, created_at,
                              updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
@@ -161,7 +164,7 @@ macro_rules! policy_sql {
                 .bind(&policy.id)
                 .bind(&policy.name)
                 .bind(&policy.action_pattern)
-                .bind(&policy.api_key_id)
+                .bind(&policy.agent)
                 .bind(&policy.condition)
                 .bind(policy.mode.as_str())
                 .bind(i32::from(policy.sample_percent))
@@ -210,7 +213,7 @@ macro_rules! policy_sql {
 
             async fn recent_denial(
                 &self,
-                api_key_id: &str,
+                agent: &str,
                 repeat_hash: &str,
                 since: i64,
             ) -> StoreResult<Option<RepeatedDenial>> {
@@ -218,11 +221,11 @@ macro_rules! policy_sql {
                     "SELECT a.id, a.decided_at,
                          COALESCE(u.name, 'policy:' || a.decided_by_policy), a.reason
                      FROM approvals a LEFT JOIN users u ON u.id = a.decided_by
-                     WHERE a.api_key_id = $1 AND a.repeat_hash = $2 AND a.status = 'denied'
-                         AND a.decided_at >= $3
+                     WHERE a.api_key_id IN (SELECT k.id FROM api_keys k WHERE k.name = $1)
+                         AND a.repeat_hash = $2 AND a.status = 'denied' AND a.decided_at >= $3
                      ORDER BY a.decided_at DESC LIMIT 1",
                 )
-                .bind(api_key_id)
+                .bind(agent)
                 .bind(repeat_hash)
                 .bind(since)
                 .fetch_optional(&self.reader)
@@ -369,22 +372,22 @@ macro_rules! policy_sql {
 
             async fn evidence_counts(&self, since: i64) -> StoreResult<Vec<EvidenceCounts>> {
                 let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
-                    "SELECT COALESCE(action, ''), api_key_id, COUNT(*),
-                         CAST(SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END) AS BIGINT),
-                         CAST(SUM(decided_at - created_at) AS BIGINT)
-                     FROM approvals
-                     WHERE status IN ('approved', 'denied') AND decided_by IS NOT NULL
-                         AND decided_at >= $1
-                     GROUP BY COALESCE(action, ''), api_key_id",
+                    "SELECT COALESCE(a.action, ''), k.name, COUNT(*),
+                         CAST(SUM(CASE WHEN a.status = 'approved' THEN 1 ELSE 0 END) AS BIGINT),
+                         CAST(SUM(a.decided_at - a.created_at) AS BIGINT)
+                     FROM approvals a JOIN api_keys k ON k.id = a.api_key_id
+                     WHERE a.status IN ('approved', 'denied') AND a.decided_by IS NOT NULL
+                         AND a.decided_at >= $1
+                     GROUP BY COALESCE(a.action, ''), k.name",
                 )
                 .bind(since)
                 .fetch_all(&self.reader)
                 .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(action, api_key_id, decided, approved, total_ms)| EvidenceCounts {
+                    .map(|(action, agent, decided, approved, total_ms)| EvidenceCounts {
                         action,
-                        api_key_id,
+                        agent,
                         decided: decided.max(0) as u64,
                         approved: approved.max(0) as u64,
                         total_decision_ms: total_ms.max(0) as u64,
@@ -393,44 +396,46 @@ macro_rules! policy_sql {
             }
 
             async fn streaks(&self, by_agent: bool) -> StoreResult<Vec<StreakCounts>> {
-                let (key, join_key) = if by_agent {
-                    ("a.api_key_id", " AND d.api_key_id = a.api_key_id")
+                let (agent, join_agent) = if by_agent {
+                    ("k.name", " AND d.agent = k.name")
                 } else {
                     ("''", "")
                 };
-                let group_key = if by_agent { ", api_key_id" } else { "" };
+                let group_agent = if by_agent { ", agent" } else { "" };
                 // PostgreSQL refuses a constant in GROUP BY.
-                let group_by_key = if by_agent { ", a.api_key_id" } else { "" };
+                let group_by_agent = if by_agent { ", k.name" } else { "" };
                 let rows: Vec<(String, String, i64, Option<i64>, Option<i64>, i64)> =
                     sqlx::query_as(&format!(
-                        "WITH setbacks (action, api_key_id, at) AS (
-                             SELECT COALESCE(action, ''), api_key_id, decided_at
-                             FROM approvals WHERE status = 'denied'
+                        "WITH setbacks (action, agent, at) AS (
+                             SELECT COALESCE(a.action, ''), k.name, a.decided_at
+                             FROM approvals a JOIN api_keys k ON k.id = a.api_key_id
+                             WHERE a.status = 'denied'
                              UNION ALL
-                             SELECT COALESCE(a.action, ''), a.api_key_id, r.reviewed_at
+                             SELECT COALESCE(a.action, ''), k.name, r.reviewed_at
                              FROM sampled_reviews r JOIN approvals a ON a.id = r.approval_id
+                             JOIN api_keys k ON k.id = a.api_key_id
                              WHERE r.state = 'flagged'
                          ),
                          last_denial AS (
-                             SELECT action{group_key}, MAX(at) AS at
+                             SELECT action{group_agent}, MAX(at) AS at
                              FROM setbacks
-                             GROUP BY action{group_key}
+                             GROUP BY action{group_agent}
                          )
-                         SELECT COALESCE(a.action, ''), {key}, COUNT(*), MIN(a.decided_at),
+                         SELECT COALESCE(a.action, ''), {agent}, COUNT(*), MIN(a.decided_at),
                              MAX(a.decided_at), COUNT(DISTINCT a.decided_by)
-                         FROM approvals a
-                         LEFT JOIN last_denial d ON d.action = COALESCE(a.action, ''){join_key}
+                         FROM approvals a JOIN api_keys k ON k.id = a.api_key_id
+                         LEFT JOIN last_denial d ON d.action = COALESCE(a.action, ''){join_agent}
                          WHERE a.status = 'approved' AND a.decided_by IS NOT NULL
                              AND a.decided_at > COALESCE(d.at, -1)
-                         GROUP BY COALESCE(a.action, ''){group_by_key}"
+                         GROUP BY COALESCE(a.action, ''){group_by_agent}"
                     ))
                     .fetch_all(&self.reader)
                     .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(action, api_key_id, streak, first, last, approvers)| StreakCounts {
+                    .map(|(action, agent, streak, first, last, approvers)| StreakCounts {
                         action,
-                        api_key_id: (!api_key_id.is_empty()).then_some(api_key_id),
+                        agent: (!agent.is_empty()).then_some(agent),
                         streak: streak.max(0) as u64,
                         first_at: first.unwrap_or_default(),
                         last_at: last.unwrap_or_default(),
@@ -445,9 +450,10 @@ macro_rules! policy_sql {
                 limit: i64,
             ) -> StoreResult<Vec<(String, String, String)>> {
                 Ok(sqlx::query_as(
-                    "SELECT COALESCE(action, ''), api_key_id, reason FROM approvals
-                     WHERE status = 'denied' AND decided_at >= $1 AND reason IS NOT NULL
-                     ORDER BY decided_at DESC LIMIT $2",
+                    "SELECT COALESCE(a.action, ''), k.name, a.reason
+                     FROM approvals a JOIN api_keys k ON k.id = a.api_key_id
+                     WHERE a.status = 'denied' AND a.decided_at >= $1 AND a.reason IS NOT NULL
+                     ORDER BY a.decided_at DESC LIMIT $2",
                 )
                 .bind(since)
                 .bind(limit)

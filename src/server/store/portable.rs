@@ -52,7 +52,7 @@ macro_rules! select_approval {
             COALESCE(d.name, 'policy:' || a.decided_by_policy) AS decided_by_name, a.decided_at,
             a.created_at, a.expires_at, a.repeat_of, r.decided_at AS repeat_denied_at,
             COALESCE(rd.name, 'policy:' || r.decided_by_policy) AS repeat_denied_by,
-            r.reason AS repeat_reason
+            r.reason AS repeat_reason, a.policy_note
         FROM approvals a
         LEFT JOIN api_keys k ON k.id = a.api_key_id
         LEFT JOIN users ap ON ap.id = a.approver_id
@@ -123,8 +123,8 @@ macro_rules! portable_store {
         use crate::server::store::stats::{PENDING_AHEAD_LIMIT, REBUILD_CHUNK, REBUILD_PAGE};
         use crate::server::store::webhooks::OUTBOX_ROWS_PER_INSERT;
         use crate::server::store::{
-            each_failed, AccountStore, ApprovalStore, AuditStore, PolicyStore, StatsStore,
-            WebhookStore,
+            each_failed, AccountStore, ApprovalStore, AuditStore, DeviceStore, PolicyStore,
+            StatsStore, WebhookStore,
         };
         use sqlx::{FromRow, QueryBuilder, Row};
 
@@ -144,6 +144,7 @@ macro_rules! portable_store {
         crate::server::store::audit::audit_sql!($store, $db, $row, $conn);
         crate::server::store::stats::stats_sql!($store, $db, $row, $conn);
         crate::server::store::policies::policy_sql!($store, $db, $row, $conn);
+        crate::server::store::devices::device_sql!($store, $db, $row, $conn);
 
         #[async_trait]
         impl Store for $store {

@@ -121,6 +121,7 @@ pub struct ApprovalRow {
     repeat_denied_at: Option<i64>,
     repeat_denied_by: Option<String>,
     repeat_reason: Option<String>,
+    policy_note: Option<String>,
 }
 
 impl TryFrom<ApprovalRow> for ApprovalRecord {
@@ -163,6 +164,7 @@ impl TryFrom<ApprovalRow> for ApprovalRecord {
                 }),
                 _ => None,
             },
+            policy_note: row.policy_note,
         })
     }
 }
@@ -290,8 +292,8 @@ pub struct PolicyRow {
     id: String,
     name: String,
     action_pattern: String,
-    api_key_id: Option<String>,
-    agent_name: Option<String>,
+    agent: Option<String>,
+    agent_live: bool,
     condition: Option<String>,
     mode: String,
     sample_percent: i32,
@@ -315,8 +317,8 @@ impl TryFrom<PolicyRow> for PolicyRecord {
             id: row.id,
             name: row.name,
             action_pattern: row.action_pattern,
-            api_key_id: row.api_key_id,
-            agent_name: row.agent_name,
+            agent: row.agent,
+            agent_live: row.agent_live,
             condition: row.condition,
             deny_reason: row.deny_reason,
             deny_repeats: row.deny_repeats,

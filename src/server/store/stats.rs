@@ -501,6 +501,9 @@ macro_rules! stats_sql {
                     people: sqlx::query_as("SELECT id, email FROM users ORDER BY email")
                         .fetch_all(&self.reader)
                         .await?,
+                    people_names: sqlx::query_as("SELECT id, name FROM users ORDER BY email")
+                        .fetch_all(&self.reader)
+                        .await?,
                     groups: sqlx::query_as("SELECT id, name FROM approver_groups ORDER BY name")
                         .fetch_all(&self.reader)
                         .await?,
