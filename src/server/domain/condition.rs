@@ -135,6 +135,9 @@ struct BudgetState {
 /// Checkpoints between two reads of the clock.
 pub const CLOCK_EVERY: u32 = 32;
 
+/// A list, map or string this long has the clock read when it passes.
+const LARGE_VALUE: i64 = 256;
+
 impl ConditionBudget {
     /// [`CONDITION_BUDGET`], starting now.
     pub fn start() -> Self {
@@ -162,13 +165,15 @@ impl ConditionBudget {
     }
 
     /// A checkpoint: whether the budget is spent, reading the clock at
-    /// every [`CLOCK_EVERY`]th.
-    fn checkpoint(&self) -> bool {
+    /// every [`CLOCK_EVERY`]th, and at each one a large value passes
+    /// (copying it, as a `map` that collects it does, costs far more than
+    /// reading the clock).
+    fn checkpoint(&self, large: bool) -> bool {
         if self.inner.spent.load(Ordering::Relaxed) {
             return true;
         }
         let passed = self.inner.checkpoints.fetch_add(1, Ordering::Relaxed);
-        passed.is_multiple_of(CLOCK_EVERY) && self.spent()
+        (large || passed.is_multiple_of(CLOCK_EVERY)) && self.spent()
     }
 }
 
@@ -403,7 +408,12 @@ type Checkpoint = Box<
 
 fn checkpoint(budget: ConditionBudget) -> Checkpoint {
     Box::new(move |call: &mut FunctionContext| {
-        if budget.checkpoint() {
+        let large = call
+            .args
+            .last()
+            .and_then(|value| value.as_sizer())
+            .is_some_and(|sizer| *sizer.size().inner() > LARGE_VALUE);
+        if budget.checkpoint(large) {
             return Err(call.error(over_budget()));
         }
         call.args
