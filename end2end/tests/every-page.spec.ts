@@ -72,6 +72,10 @@ function personWith(role: Role): string {
 for (const [widthName, viewport] of Object.entries(widths)) {
   test.describe(`at ${widthName} width`, () => {
     test.use({ viewport });
+    // An admin's round of every page, with axe in light and dark on each,
+    // takes about 30 s on 2 busy cores: room for it, so a slow run never
+    // leaves its approval behind for the other specs.
+    test.setTimeout(120_000);
 
     test("signed out: sign-in, API reference, one-time links, and the inbox sends to sign-in", async ({ page }) => {
       for (const path of ["/login", "/api/docs", "/setup?token=not-a-token", "/welcome?token=not-a-token"]) {
